@@ -1,0 +1,171 @@
+/**
+ * `gmetad` command line: the C gmetad's options plus gmetad-python's, then daemon life:
+ * config check, detach, pid file, privileges, signals. Every start-up failure is one line on
+ * stderr and exit status 1.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yargs from 'yargs';
+import { describeConfig } from '../config/describe';
+import { loadConfig } from '../config/load';
+import type { GmetadConfig } from '../config/types';
+import { detachAndWait, isDetachedChild, reportToParent } from '../daemon/detach';
+import { GmetadDaemon } from '../daemon/gmetad';
+import { createLogger, type Logger } from '../daemon/logger';
+import { removePidFile, writePidFile } from '../daemon/pidfile';
+import { dropPrivileges } from '../daemon/privileges';
+import { DaemonStats } from '../util/stats';
+
+export const DEFAULT_CONF = '/etc/ganglia/gmetad.conf';
+
+export interface CliOptions {
+  readonly conf: string;
+  readonly debug: number | undefined;
+  readonly pidFile: string | null;
+  readonly foreground: boolean;
+  readonly logfile: string | null;
+  readonly interactivePort: number | undefined;
+  readonly xmlPort: number | undefined;
+  readonly test: boolean;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const args = yargs([...argv])
+    .scriptName('gmetad')
+    .usage('$0 [options]\n\ngmetad-ts: a drop-in replacement for the Ganglia meta daemon.')
+    .option('conf', { alias: 'c', type: 'string', default: DEFAULT_CONF, describe: 'Location of gmetad configuration file' })
+    .option('debug', { alias: 'd', type: 'number', describe: 'Debug level; above zero stays in the foreground and logs to stderr' })
+    .option('pid-file', { alias: 'p', type: 'string', describe: 'Write process id to this file' })
+    .option('foreground', { alias: 'f', type: 'boolean', default: false, describe: 'Run in the foreground (gmetad-python)' })
+    .option('logfile', { alias: 'l', type: 'string', describe: 'Log to this file instead of syslog (gmetad-python)' })
+    .option('interactive_port', { alias: 'i', type: 'number', describe: 'Override interactive_port (gmetad-python)' })
+    .option('xml_port', { alias: 'x', type: 'number', describe: 'Override xml_port (gmetad-python)' })
+    .option('test', { alias: 't', type: 'boolean', default: false, describe: 'Check the configuration, print it with defaults filled in, and exit' })
+    .version(`gmetad-ts ${packageVersion()}`)
+    .alias('version', 'V')
+    .help('help')
+    .alias('help', 'h')
+    .strict()
+    .fail((msg, err) => {
+      throw err ?? new Error(msg);
+    })
+    .parseSync();
+  const port = (value: number | undefined, name: string): number | undefined => {
+    if (value === undefined) return undefined;
+    if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`--${name}: invalid port "${value}"`);
+    return value;
+  };
+  return {
+    conf: args.conf,
+    debug: args.debug,
+    pidFile: args['pid-file'] ?? null,
+    foreground: args.foreground,
+    logfile: args.logfile ?? null,
+    interactivePort: port(args.interactive_port, 'interactive_port'),
+    xmlPort: port(args.xml_port, 'xml_port'),
+    test: args.test,
+  };
+}
+
+function fail(message: string): never {
+  reportToParent({ type: 'error', message });
+  process.stderr.write(`gmetad: ${message}\n`);
+  process.exit(1);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let options: CliOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+
+  let config: GmetadConfig;
+  try {
+    config = loadConfig(options.conf);
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+
+  if (options.test) {
+    process.stdout.write(describeConfig(config));
+    process.stderr.write(`gmetad: configuration file ${config.file} test is successful\n`);
+    process.exit(0);
+  }
+
+  const debugLevel = options.debug ?? config.debugLevel;
+  const foreground = options.foreground || debugLevel > 0;
+  if (!foreground && !isDetachedChild()) {
+    process.exit(await detachAndWait());
+  }
+
+  if (config.umask !== null) process.umask(config.umask);
+  const logger = createLogger({ debugLevel, foreground, logfile: options.logfile });
+  const daemon = new GmetadDaemon(config, logger, new DaemonStats(), {
+    xmlPort: options.xmlPort, interactivePort: options.interactivePort,
+  });
+
+  try {
+    await daemon.start();
+    if (options.pidFile) writePidFile(options.pidFile);
+    if (config.setuid) {
+      const ids = dropPrivileges(config.setuidUsername);
+      if (ids) logger.info({ user: config.setuidUsername, uid: ids.uid }, 'dropped privileges');
+    }
+  } catch (err) {
+    await daemon.stop().catch(() => undefined);
+    if (options.pidFile) removePidFile(options.pidFile);
+    logger.flush?.();
+    fail(errorMessage(err));
+  }
+
+  installSignalHandlers(daemon, logger, options);
+  reportToParent({ type: 'ready', pid: process.pid });
+}
+
+function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: CliOptions): void {
+  let shuttingDown = false;
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down');
+    // A hard deadline so a stuck plugin or socket can never keep the process alive.
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 8_000).unref();
+    daemon.stop()
+      .catch((err) => logger.error({ err: errorMessage(err) }, 'error during shutdown'))
+      .finally(() => {
+        if (options.pidFile) removePidFile(options.pidFile);
+        logger.flush?.();
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    let next: GmetadConfig;
+    try {
+      next = loadConfig(options.conf);
+    } catch (err) {
+      logger.error({ err: errorMessage(err) }, 'reload failed; keeping the running configuration');
+      return;
+    }
+    daemon.reload(next).catch((err) => logger.error({ err: errorMessage(err) }, 'reload failed'));
+  });
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err) => fail(errorMessage(err)));
+}

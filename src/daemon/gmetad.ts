@@ -1,0 +1,198 @@
+/**
+ * The running daemon: one store, one poller per data_source, the two ports. Data flows one
+ * way: poller → parser → snapshot → store → servers (and plugins, via store listeners).
+ */
+import * as os from 'node:os';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { DataSourceConfig, GmetadConfig } from '../config/types';
+import { TcpConnector } from '../readers/connector';
+import { gangliaDocumentFactory } from '../readers/ganglia-document';
+import { SourcePoller } from '../readers/poller';
+import { createAccessPolicy } from '../server/access';
+import { startInteractivePort } from '../server/interactive-port';
+import { startXmlPort } from '../server/xml-port';
+import { Store } from '../store/store';
+import { buildSummaryPolicy, type SummaryPolicy } from '../store/summary';
+import type { GmetadPlugin } from '../plugins/api';
+import { PluginChain } from '../plugins/chain';
+import type { DaemonStats } from '../util/stats';
+import type { Logger } from './logger';
+
+export interface ListeningServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface PortOverrides {
+  readonly xmlPort?: number;
+  readonly interactivePort?: number;
+}
+
+export function authorityOf(config: GmetadConfig): string {
+  return config.authority ?? `http://${os.hostname()}/ganglia/`;
+}
+
+export class GmetadDaemon {
+  readonly store: Store;
+  readonly eventLoop: IntervalHistogram;
+  private config: GmetadConfig;
+  private policy: SummaryPolicy;
+  private readonly pollers = new Map<string, { config: DataSourceConfig; poller: SourcePoller }>();
+  private xmlServer: ListeningServer | null = null;
+  private interactiveServer: ListeningServer | null = null;
+  private access: ReturnType<typeof createAccessPolicy>;
+  private stopping = false;
+  private readonly chain: PluginChain;
+  private rootTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    config: GmetadConfig,
+    private readonly logger: Logger,
+    readonly stats: DaemonStats,
+    private readonly ports: PortOverrides = {},
+    plugins: readonly GmetadPlugin[] = [],
+  ) {
+    this.config = config;
+    this.policy = buildSummaryPolicy(config);
+    this.store = new Store({ gridname: config.gridname, authority: authorityOf(config), policy: this.policy });
+    this.store.setSources(config.dataSources);
+    this.access = createAccessPolicy({ trustedHosts: config.trustedHosts, allTrusted: config.allTrusted, logger });
+    this.eventLoop = monitorEventLoopDelay({ resolution: 10 });
+    this.chain = new PluginChain(plugins, logger, stats);
+    this.store.onUpdate(({ snapshot, view }) => {
+      const step = this.config.dataSources.find((ds) => ds.name === snapshot.source)?.step ?? 15;
+      this.chain.notify({ kind: 'source', snapshot, step, view });
+    });
+  }
+
+  get pluginNames(): readonly string[] {
+    return this.chain.names;
+  }
+
+  /** The shortest polling interval: the root summary is refreshed (and written) that often. */
+  private rootStep(): number {
+    return Math.min(15, ...this.config.dataSources.map((ds) => ds.step));
+  }
+
+  private scheduleRootSummary(): void {
+    const step = this.rootStep();
+    this.rootTimer = setTimeout(() => {
+      const view = this.store.view();
+      this.stats.summarize.root += 1;
+      this.chain.notify({ kind: 'root', summary: view.rootSummary, time: Math.floor(Date.now() / 1000), step, view });
+      this.scheduleRootSummary();
+    }, step * 1000);
+    this.rootTimer.unref();
+  }
+
+  get xmlPort(): number {
+    return this.xmlServer?.port ?? 0;
+  }
+
+  get interactivePort(): number {
+    return this.interactiveServer?.port ?? 0;
+  }
+
+  /** Binds both ports (rejects with a one-line error naming the port), then starts polling. */
+  async start(): Promise<void> {
+    this.eventLoop.enable();
+    await this.access.refresh();
+    await this.bindPorts();
+    await this.chain.start();
+    this.syncPollers();
+    this.scheduleRootSummary();
+    this.logger.info({ xml_port: this.xmlPort, interactive_port: this.interactivePort, sources: this.pollers.size },
+      'gmetad-ts started');
+  }
+
+  /** Applies a new configuration (SIGHUP). Unchanged sources keep their poller and data. */
+  async reload(next: GmetadConfig): Promise<void> {
+    const previous = this.config;
+    this.config = next;
+    this.policy = buildSummaryPolicy(next);
+    this.store.setIdentity(next.gridname, authorityOf(next));
+    this.store.setSources(next.dataSources);
+    this.access = createAccessPolicy({ trustedHosts: next.trustedHosts, allTrusted: next.allTrusted, logger: this.logger });
+    await this.access.refresh();
+    if (previous.xmlPort !== next.xmlPort || previous.interactivePort !== next.interactivePort) {
+      await this.closePorts();
+      await this.bindPorts();
+    }
+    const scalableChanged = previous.scalable !== next.scalable;
+    this.syncPollers(scalableChanged);
+    this.logger.info({ sources: this.pollers.size }, 'configuration reloaded');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.rootTimer) clearTimeout(this.rootTimer);
+    await Promise.all([...this.pollers.values()].map(({ poller }) => poller.stop()));
+    this.pollers.clear();
+    await this.closePorts();
+    // Everything polled before the signal reaches the plugins before they stop.
+    await this.chain.shutdown();
+    this.eventLoop.disable();
+  }
+
+  private async bindPorts(): Promise<void> {
+    const common = {
+      getView: () => this.store.view(),
+      access: { isTrusted: (addr: string) => this.access.isTrusted(addr) },
+      stats: this.stats,
+      logger: this.logger,
+      eventLoop: this.eventLoop,
+      authorityConfigured: this.config.authority !== null,
+    };
+    const xmlServer = await startXmlPort({ ...common, port: this.ports.xmlPort ?? this.config.xmlPort });
+    try {
+      this.interactiveServer = await startInteractivePort({
+        ...common, port: this.ports.interactivePort ?? this.config.interactivePort,
+      });
+    } catch (err) {
+      await xmlServer.close();
+      throw err;
+    }
+    this.xmlServer = xmlServer;
+  }
+
+  private async closePorts(): Promise<void> {
+    const servers = [this.xmlServer, this.interactiveServer];
+    this.xmlServer = null;
+    this.interactiveServer = null;
+    await Promise.all(servers.map((s) => s?.close()));
+  }
+
+  /** Starts pollers for new or changed sources, stops those removed or changed. */
+  private syncPollers(restartAll = false): void {
+    const wanted = new Map(this.config.dataSources.map((ds) => [ds.name, ds]));
+    for (const [name, entry] of this.pollers) {
+      const next = wanted.get(name);
+      if (restartAll || !next || !sameSource(entry.config, next)) {
+        void entry.poller.stop();
+        this.pollers.delete(name);
+      }
+    }
+    for (const ds of this.config.dataSources) {
+      if (this.pollers.has(ds.name)) continue;
+      const poller = new SourcePoller(ds, {
+        connector: new TcpConnector(),
+        parserFactory: gangliaDocumentFactory({
+          source: ds.name, scalable: this.config.scalable, policy: this.policy, stats: this.stats,
+        }),
+        onSnapshot: (snapshot) => this.store.publish(snapshot),
+        onFailure: (reason) => this.store.fail(ds.name, reason),
+        logger: this.logger.child({ data_source: ds.name }),
+        stats: this.stats,
+      });
+      this.pollers.set(ds.name, { config: ds, poller });
+      poller.start();
+    }
+  }
+}
+
+function sameSource(a: DataSourceConfig, b: DataSourceConfig): boolean {
+  return a.step === b.step
+    && a.addresses.length === b.addresses.length
+    && a.addresses.every((x, i) => x.host === b.addresses[i].host && x.port === b.addresses[i].port);
+}

@@ -1,0 +1,155 @@
+/**
+ * Turning rendered pieces into ~64 KiB latin1 Buffers, and sharing the full dump between
+ * clients: dumps that start in the same second from the same TreeView read one shared
+ * list of Buffers, rendered once, on demand of the fastest reader. Chunks are dropped as
+ * soon as no reader (present or, within that second, future) can need them, so memory
+ * stays around one dump even under many concurrent clients.
+ */
+
+export const CHUNK_BYTES = 64 * 1024;
+
+/** A pull source of Buffers; `next()` renders at most about one chunk. */
+export interface ChunkSource {
+  next(): Buffer | null;
+  /** The reader is done (finished or gone); releases what it pinned. */
+  close(): void;
+}
+
+/** Batches string pieces (one char per byte) into Buffers of at least `chunkBytes`. */
+export class PieceBatcher {
+  private finished = false;
+
+  constructor(private readonly pieces: Iterator<string>, private readonly chunkBytes = CHUNK_BYTES) {}
+
+  next(): Buffer | null {
+    if (this.finished) return null;
+    const parts: string[] = [];
+    let length = 0;
+    while (length < this.chunkBytes) {
+      const step = this.pieces.next();
+      if (step.done) {
+        this.finished = true;
+        break;
+      }
+      parts.push(step.value);
+      length += step.value.length;
+    }
+    if (length === 0) return null;
+    return Buffer.from(parts.length === 1 ? parts[0] : parts.join(''), 'latin1');
+  }
+}
+
+export function sourceFromPieces(pieces: Iterable<string>, chunkBytes = CHUNK_BYTES): ChunkSource {
+  const batcher = new PieceBatcher(pieces[Symbol.iterator](), chunkBytes);
+  return { next: () => batcher.next(), close: () => undefined };
+}
+
+/** One full dump shared by the readers that joined it. */
+class SharedDump {
+  /** chunks[i] is undefined once released. */
+  private readonly chunks: (Buffer | undefined)[] = [];
+  private readonly cursors = new Set<{ index: number }>();
+  private readonly batcher: PieceBatcher;
+  /** Whether new readers may still join (and so need the chunks from the start). */
+  private joinable = true;
+
+  constructor(
+    readonly key: object,
+    readonly second: number,
+    pieces: Iterable<string>,
+    private readonly onEmpty: (dump: SharedDump) => void,
+    chunkBytes: number,
+  ) {
+    this.batcher = new PieceBatcher(pieces[Symbol.iterator](), chunkBytes);
+  }
+
+  get isJoinable(): boolean {
+    return this.joinable;
+  }
+
+  join(): ChunkSource {
+    const cursor = { index: 0 };
+    this.cursors.add(cursor);
+    let closed = false;
+    return {
+      next: () => {
+        if (closed) return null;
+        if (cursor.index === this.chunks.length) {
+          const chunk = this.batcher.next();
+          if (chunk === null) return null;
+          this.chunks.push(chunk);
+        }
+        const chunk = this.chunks[cursor.index];
+        cursor.index += 1;
+        if (!this.joinable) this.releaseBehindSlowest();
+        return chunk ?? null;
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.cursors.delete(cursor);
+        if (this.cursors.size === 0) {
+          this.joinable = false;
+          this.chunks.length = 0;
+          this.onEmpty(this);
+        } else if (!this.joinable) {
+          this.releaseBehindSlowest();
+        }
+      },
+    };
+  }
+
+  /** No one else will join: chunks every reader has passed can go. */
+  seal(): void {
+    if (!this.joinable) return;
+    this.joinable = false;
+    this.releaseBehindSlowest();
+  }
+
+  private releaseBehindSlowest(): void {
+    let slowest = this.chunks.length;
+    for (const c of this.cursors) if (c.index < slowest) slowest = c.index;
+    for (let i = slowest - 1; i >= 0 && this.chunks[i] !== undefined; i--) this.chunks[i] = undefined;
+  }
+}
+
+/**
+ * Hands out readers of the full dump: a reader joins the current shared dump if it was
+ * started in the same second for the same key (the TreeView), else a new one is started.
+ */
+export class SharedDumpCache {
+  private current: SharedDump | null = null;
+
+  constructor(
+    private readonly chunkBytes = CHUNK_BYTES,
+    private readonly clock: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  /** `render` is called only when a new dump has to be started. */
+  acquire(key: object, second: number, render: () => Iterable<string>): ChunkSource {
+    const cur = this.current;
+    if (cur !== null && cur.isJoinable && cur.key === key && cur.second === second) {
+      return this.guard(cur, cur.join());
+    }
+    cur?.seal();
+    const dump = new SharedDump(key, second, render(), (d) => {
+      if (this.current === d) this.current = null;
+    }, this.chunkBytes);
+    this.current = dump;
+    return this.guard(dump, dump.join());
+  }
+
+  /** Seals a dump once its second is over, so its readers stop pinning early chunks. */
+  private guard(dump: SharedDump, source: ChunkSource): ChunkSource {
+    return {
+      next: () => {
+        if (dump.isJoinable && this.clock() !== dump.second) {
+          dump.seal();
+          if (this.current === dump) this.current = null;
+        }
+        return source.next();
+      },
+      close: () => source.close(),
+    };
+  }
+}

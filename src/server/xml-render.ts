@@ -1,0 +1,160 @@
+/**
+ * Text of every element gmetad prints, in the C gmetad 3.7.2's exact layout: one element
+ * per line, `\n` endings, attributes always present and in gmetad's order. Unlike 3.7.2,
+ * attribute values are XML-escaped, so the output is always well-formed.
+ *
+ * Everything here returns JS strings holding one char per byte (latin1); the writers turn
+ * them into Buffers with the 'latin1' encoding.
+ */
+import type { Cluster, ExtraData, Grid, Host, Metric, Summary, TreeNode } from '../store/model';
+import { formatSum } from '../store/summary';
+import { DTD_HEADER } from './dtd';
+
+export { DTD_HEADER };
+
+export const GANGLIA_XML_START = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmetad">\n';
+export const DOCUMENT_END = '</GRID>\n</GANGLIA_XML>\n';
+
+const SPECIAL = /[&<>"']/;
+const SPECIAL_ALL = /[&<>"']/g;
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;',
+};
+
+/** Escapes an attribute value; returns the same string when nothing needs escaping. */
+export function escapeAttr(value: string): string {
+  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ENTITIES[c]) : value;
+}
+
+/**
+ * Escapes values that repeat a lot (TYPE, UNITS, SLOPE, SOURCE) once. Bounded so that a
+ * source sending random UNITS cannot grow it forever.
+ */
+const repeatedEscapes = new Map<string, string>();
+const REPEATED_ESCAPES_MAX = 4096;
+
+function escapeRepeated(value: string): string {
+  let escaped = repeatedEscapes.get(value);
+  if (escaped === undefined) {
+    escaped = escapeAttr(value);
+    if (repeatedEscapes.size >= REPEATED_ESCAPES_MAX) repeatedEscapes.clear();
+    repeatedEscapes.set(value, escaped);
+  }
+  return escaped;
+}
+
+/** EXTRA_DATA blocks are shared between metrics (see model.ExtraData): render each list once. */
+const extraBlocks = new WeakMap<ExtraData, string>();
+
+export function extraDataXml(extra: ExtraData): string {
+  let block = extraBlocks.get(extra);
+  if (block === undefined) {
+    block = '<EXTRA_DATA>\n';
+    for (const e of extra) {
+      block += `<EXTRA_ELEMENT NAME="${escapeAttr(e.name)}" VAL="${escapeAttr(e.val)}"/>\n`;
+    }
+    block += '</EXTRA_DATA>\n';
+    extraBlocks.set(extra, block);
+  }
+  return block;
+}
+
+/** TN as gmetad prints it: seconds since t0, never negative. */
+export function tnAt(t0: number, now: number): number {
+  const tn = Math.floor(now - t0);
+  return tn > 0 ? tn : 0;
+}
+
+/** A metric or host whose DMAX has passed is no longer shown (the C gmetad deletes it). */
+export function isExpired(item: { readonly t0: number; readonly dmax: number }, now: number): boolean {
+  return item.dmax > 0 && tnAt(item.t0, now) > item.dmax;
+}
+
+export function rootGridStart(gridname: string, authority: string, now: number): string {
+  return `<GRID NAME="${escapeAttr(gridname)}" AUTHORITY="${escapeAttr(authority)}" LOCALTIME="${now}">\n`;
+}
+
+/** The whole METRIC element (gmetad prints it at once; it has no children). */
+export function metricXml(m: Metric, now: number): string {
+  return `<METRIC NAME="${escapeAttr(m.name)}" VAL="${escapeAttr(m.val)}" TYPE="${escapeRepeated(m.type)}"`
+    + ` UNITS="${escapeRepeated(m.units)}" TN="${tnAt(m.t0, now)}" TMAX="${m.tmax}" DMAX="${m.dmax}"`
+    + ` SLOPE="${escapeRepeated(m.slope)}" SOURCE="${escapeRepeated(m.source)}">\n`
+    + `${extraDataXml(m.extra)}</METRIC>\n`;
+}
+
+export function hostStart(h: Host, now: number): string {
+  return `<HOST NAME="${escapeAttr(h.name)}" IP="${escapeAttr(h.ip)}" REPORTED="${h.reported}"`
+    + ` TN="${tnAt(h.t0, now)}" TMAX="${h.tmax}" DMAX="${h.dmax}" LOCATION="${escapeAttr(h.location)}"`
+    + ` GMOND_STARTED="${h.gmondStarted}" TAGS="${escapeAttr(h.tags)}">\n`;
+}
+
+export const HOST_END = '</HOST>\n';
+
+/** A host with all its (unexpired) metrics. */
+export function hostXml(h: Host, now: number): string {
+  let out = hostStart(h, now);
+  for (const m of h.metrics.values()) {
+    if (m.dmax > 0 && tnAt(m.t0, now) > m.dmax) continue;
+    out += metricXml(m, now);
+  }
+  return out + HOST_END;
+}
+
+export function clusterStart(c: Cluster): string {
+  return `<CLUSTER NAME="${escapeAttr(c.name)}" LOCALTIME="${c.localtime}" OWNER="${escapeAttr(c.owner)}"`
+    + ` LATLONG="${escapeAttr(c.latlong)}" URL="${escapeAttr(c.url)}">\n`;
+}
+
+export function gridStart(g: Grid): string {
+  return `<GRID NAME="${escapeAttr(g.name)}" AUTHORITY="${escapeAttr(g.authority)}" LOCALTIME="${g.localtime}">\n`;
+}
+
+export function nodeStart(node: TreeNode): string {
+  return node.kind === 'cluster' ? clusterStart(node) : gridStart(node);
+}
+
+export function nodeEnd(node: TreeNode): string {
+  return node.kind === 'cluster' ? '</CLUSTER>\n' : '</GRID>\n';
+}
+
+/** HOSTS line and one METRICS element per summarised metric. */
+export function summaryXml(s: Summary): string {
+  let out = `<HOSTS UP="${s.hostsUp}" DOWN="${s.hostsDown}" SOURCE="gmetad"/>\n`;
+  for (const m of s.metrics.values()) {
+    out += `<METRICS NAME="${escapeAttr(m.name)}" SUM="${formatSum(m)}" NUM="${m.num}" TYPE="double"`
+      + ` UNITS="${escapeRepeated(m.units)}" SLOPE="${escapeRepeated(m.slope)}" SOURCE="${escapeRepeated(m.source)}">\n`
+      + `${extraDataXml(m.extra)}</METRICS>\n`;
+  }
+  return out;
+}
+
+/**
+ * The body of a node as the full dump shows it, in pieces of about one host: clusters with
+ * their hosts, grids always with their summary (then their children, present only with
+ * `scalable off`).
+ */
+export function* nodePieces(node: TreeNode, now: number): Generator<string> {
+  yield nodeStart(node);
+  if (node.kind === 'cluster') {
+    for (const h of node.hosts.values()) {
+      if (!isExpired(h, now)) yield hostXml(h, now);
+    }
+  } else {
+    yield summaryXml(node.summary);
+    for (const child of node.children.values()) yield* nodePieces(child, now);
+  }
+  yield nodeEnd(node);
+}
+
+/** What the XML port sends: the whole document, DTD included. */
+export interface DumpIdentity {
+  readonly gridname: string;
+  readonly authority: string;
+  readonly nodes: ReadonlyMap<string, TreeNode>;
+}
+
+export function* fullDumpPieces(view: DumpIdentity, now: number): Generator<string> {
+  yield DTD_HEADER + GANGLIA_XML_START + rootGridStart(view.gridname, view.authority, now);
+  for (const node of view.nodes.values()) yield* nodePieces(node, now);
+  yield DOCUMENT_END;
+}

@@ -1,0 +1,146 @@
+/**
+ * A scriptable stand-in for gmond's TCP XML port: each accepted connection is served
+ * according to the current behaviour (a clean body, gzip, hang, trickle, cut-off, garbage,
+ * reset). close() destroys every socket it still holds, so tests never leak handles.
+ */
+import * as net from 'node:net';
+import * as zlib from 'node:zlib';
+
+export type FakeGmondBehaviour =
+  /** Writes the body (in `chunkSize` pieces if given) and closes. */
+  | { readonly kind: 'serve'; readonly body: string | Buffer; readonly chunkSize?: number }
+  /** Writes the gzip of the body and closes. */
+  | { readonly kind: 'gzip'; readonly body: string | Buffer }
+  /** Writes the first `afterBytes` bytes and then stays silent, never closing. */
+  | { readonly kind: 'hang'; readonly body: string | Buffer; readonly afterBytes: number }
+  /** Writes one byte every `intervalMs`, closing after the last. */
+  | { readonly kind: 'trickle'; readonly body: string | Buffer; readonly intervalMs: number }
+  /** Writes the first `afterBytes` bytes and closes cleanly (FIN). */
+  | { readonly kind: 'close-mid'; readonly body: string | Buffer; readonly afterBytes: number }
+  /** Writes bytes that are not XML and closes. */
+  | { readonly kind: 'garbage'; readonly bytes?: Buffer }
+  /** Accepts and immediately resets (RST), sending nothing. */
+  | { readonly kind: 'reset' };
+
+export interface FakeGmond {
+  readonly host: string;
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Connections still open on the server side. */
+  readonly active: number;
+  /** Changes what later connections get (e.g. a source that dies and comes back). */
+  setBehaviour(behaviour: FakeGmondBehaviour): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_GARBAGE = Buffer.from('\x00\x01 this is not XML at all \xff\xfe<<<>>>\n', 'latin1');
+
+export async function startFakeGmond(
+  initial: FakeGmondBehaviour,
+  { host = '127.0.0.1', port = 0 }: { host?: string; port?: number } = {},
+): Promise<FakeGmond> {
+  let behaviour = initial;
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const later = (ms: number, fn: () => void): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  const server = net.createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined); // the client may reset us; that is its business
+    serve(socket, behaviour, later);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as net.AddressInfo).port;
+
+  return {
+    host,
+    port: bound,
+    get connections() {
+      return connections;
+    },
+    get active() {
+      return sockets.size;
+    },
+    setBehaviour(next) {
+      behaviour = next;
+    },
+    close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function serve(socket: net.Socket, b: FakeGmondBehaviour, later: (ms: number, fn: () => void) => void): void {
+  switch (b.kind) {
+    case 'serve': {
+      const body = toBuffer(b.body);
+      const size = b.chunkSize ?? body.length;
+      // Separate ticks so the client really sees several chunks.
+      const writeFrom = (offset: number): void => {
+        if (socket.destroyed) return;
+        if (offset >= body.length) {
+          socket.end();
+          return;
+        }
+        socket.write(body.subarray(offset, offset + size), () => later(1, () => writeFrom(offset + size)));
+      };
+      writeFrom(0);
+      return;
+    }
+    case 'gzip':
+      socket.end(zlib.gzipSync(toBuffer(b.body)));
+      return;
+    case 'hang':
+      socket.write(toBuffer(b.body).subarray(0, b.afterBytes));
+      return;
+    case 'close-mid':
+      socket.end(toBuffer(b.body).subarray(0, b.afterBytes));
+      return;
+    case 'trickle': {
+      const body = toBuffer(b.body);
+      const step = (offset: number): void => {
+        if (socket.destroyed) return;
+        if (offset >= body.length) {
+          socket.end();
+          return;
+        }
+        socket.write(body.subarray(offset, offset + 1));
+        later(b.intervalMs, () => step(offset + 1));
+      };
+      step(0);
+      return;
+    }
+    case 'garbage':
+      socket.end(b.bytes ?? DEFAULT_GARBAGE);
+      return;
+    case 'reset':
+      socket.resetAndDestroy();
+      return;
+  }
+}
+
+function toBuffer(body: string | Buffer): Buffer {
+  return typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
+}

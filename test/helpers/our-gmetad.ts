@@ -1,0 +1,35 @@
+/**
+ * Our daemon (dist/src/cli/main.js) started exactly like the C one in c-gmetad.ts: same
+ * gmetad.conf, foreground, ready when both ports accept and the first poll has landed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  awaitGmetadReady,
+  resolveGmetadOptions,
+  writeGmetadConfig,
+  type GmetadHandle,
+  type GmetadOptions,
+} from './c-gmetad';
+import type { ProcessRegistry } from './processes';
+
+/** dist/test/helpers/our-gmetad.js -> dist/src/cli/main.js */
+export const OUR_GMETAD_MAIN = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
+
+/** Whether the daemon has been built (the tests of it fail with a clear message otherwise). */
+export function ourGmetadBuilt(): boolean {
+  return fs.existsSync(OUR_GMETAD_MAIN);
+}
+
+export async function startOurGmetad(registry: ProcessRegistry, opts: GmetadOptions): Promise<GmetadHandle> {
+  if (!ourGmetadBuilt()) throw new Error(`our daemon is not built: ${OUR_GMETAD_MAIN} is missing`);
+  const resolved = await resolveGmetadOptions(registry, opts, 'our-gmetad');
+  const confPath = writeGmetadConfig(registry, resolved, 'our-gmetad');
+  const child = await registry.spawn(`our gmetad ${opts.gridname}`, process.execPath, [
+    OUR_GMETAD_MAIN,
+    '-f',
+    '-c',
+    confPath,
+  ]);
+  return awaitGmetadReady(child, resolved, confPath);
+}
