@@ -127,7 +127,7 @@ export function metricCatalogue(count: number): MetricSpec[] {
     const stem = family.stems[Math.floor(k / EXTRA_GROUPS.length) % family.stems.length]!;
     const name = `${family.group}_${stem}_${Math.floor(k / EXTRA_GROUPS.length)}`;
     const title = `${family.group} ${stem.replace(/_/g, ' ')} #${k}`;
-    const desc = `Application metric ${stem} reported by the ${family.group} module (instance ${k})`;
+    const desc = `${stem.replace(/_/g, ' ')} from the ${family.group} module`;
     const kind = k % 20;
     if (kind === 19) specs.push(text(name, family.group, title, desc, `build-${(k * 7919) % 100000}`));
     else if (kind === 18) specs.push(num(name, 'int32', family.units, 60, 'both', family.group, title, desc, 4, 0));
@@ -233,7 +233,7 @@ function buildLayout(hosts: number, metrics: number, clusterName: string, nowSec
   );
   const tnPlaceholder = '0'.repeat(WIDTH.tn);
   for (let h = 0; h < hosts; h++) {
-    const ip = `10.${1 + (h >> 16)}.${(h >> 8) & 255}.${h & 255}`;
+    const ip = `10.${1 + ((h + 1) >> 16)}.${((h + 1) >> 8) & 255}.${(h + 1) & 255}`;
     const name = `node${String(h).padStart(4, '0')}.bench.example`;
     push(`<HOST NAME="${name}" IP="${ip}" TAGS="" REPORTED="`);
     hostReported.push(push('0'.repeat(WIDTH.epoch)));

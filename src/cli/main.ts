@@ -92,7 +92,9 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   let config: GmetadConfig;
   try {
-    config = loadConfig(options.conf);
+    config = loadConfig(options.conf, {
+      onWarning: (w) => process.stderr.write(`gmetad: warning: ${w.message}\n`),
+    });
   } catch (err) {
     fail(errorMessage(err));
   }
@@ -109,7 +111,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exit(await detachAndWait());
   }
 
+  // Like the C gmetad: an explicit umask always applies; a daemon without one gets umask 0.
   if (config.umask !== null) process.umask(config.umask);
+  else if (isDetachedChild()) process.umask(0);
   const logger = createLogger({ debugLevel, foreground, logfile: options.logfile });
   const daemon = new GmetadDaemon(config, logger, new DaemonStats(), {
     xmlPort: options.xmlPort, interactivePort: options.interactivePort,
@@ -157,7 +161,7 @@ function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: Cl
   process.on('SIGHUP', () => {
     let next: GmetadConfig;
     try {
-      next = loadConfig(options.conf);
+      next = loadConfig(options.conf, { onWarning: (w) => logger.warn(w.message) });
     } catch (err) {
       logger.error({ err: errorMessage(err) }, 'reload failed; keeping the running configuration');
       return;

@@ -45,8 +45,7 @@ export function defaultConfig(file: string = DEFAULTS_FILE): GmetadConfig {
     },
     memcached: {
       parameters: null, // C default: no memcached export
-      includeHostMetrics: true, // C always stores host metrics (it has no switch for it)
-      includeClusterMetrics: false, // C memcached_include_cluster_in_key default 0
+      includeClusterInKey: false, // C memcached_include_cluster_in_key default 0
     },
     riemann: {
       server: null, // C default: no Riemann export

@@ -267,7 +267,7 @@ export const DIRECTIVES: ReadonlyMap<string, DirectiveSpec> = new Map<string, Di
   ['graphite_path', scalar((d, u, w) => { d.carbon.graphitePath = nonEmptyString(u, w); })],
   ['memcached_parameters', scalar((d, u, w) => { d.memcached.parameters = nonEmptyString(u, w); })],
   // Whether memcached keys are CLUSTER/HOST/METRIC instead of HOST/METRIC.
-  ['memcached_include_cluster_in_key', scalar((d, u, w) => { d.memcached.includeClusterMetrics = integerFlag(u, w); })],
+  ['memcached_include_cluster_in_key', scalar((d, u, w) => { d.memcached.includeClusterInKey = integerFlag(u, w); })],
   ['riemann_server', scalar((d, u, w) => { d.riemann.server = nonEmptyString(u, w); })],
   ['riemann_port', scalar((d, u, w) => { d.riemann.port = port(u, w); })],
   ['riemann_protocol', scalar((d, u, w) => { d.riemann.protocol = protocol(u, w); })],

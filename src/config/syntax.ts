@@ -61,9 +61,8 @@ export function parseStatements(tokens: readonly Token[], file: string): Stateme
   for (const lineTokens of splitLines(tokens)) {
     let i = 0;
     if (pendingName !== null) {
-      const name: WordToken = pendingName;
       if (lineTokens[0]!.kind === 'open') {
-        section = { name: name.text, line: name.line, directives: [] };
+        section = { name: pendingName.text, line: pendingName.line, directives: [] };
         pendingName = null;
         i = 1;
       } else {
@@ -85,10 +84,7 @@ export function parseStatements(tokens: readonly Token[], file: string): Stateme
         }
         throw invalid(file, token.line, null, `"{" without a section name before it`);
       }
-      if (token.kind !== 'word') {
-        i++;
-        continue;
-      }
+      if (token.kind !== 'word') break; // unreachable: splitLines dropped every eol
       // A directive: the key, then words up to the end of the line or a brace.
       const values: string[] = [];
       let j = i + 1;

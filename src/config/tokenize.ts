@@ -16,6 +16,7 @@
 import { invalid } from './errors';
 
 export type Token =
+  /** `quoted`: some of it was quoted or escaped, so `"{"` and `\{` are text, not braces. */
   | { readonly kind: 'word'; readonly text: string; readonly quoted: boolean; readonly line: number }
   | { readonly kind: 'open'; readonly line: number }
   | { readonly kind: 'close'; readonly line: number }

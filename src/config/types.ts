@@ -60,8 +60,8 @@ export interface GmetadConfig {
   };
   readonly memcached: {
     readonly parameters: string | null;
-    readonly includeHostMetrics: boolean;
-    readonly includeClusterMetrics: boolean;
+    /** `memcached_include_cluster_in_key`: keys are CLUSTER/HOST/METRIC instead of HOST/METRIC. */
+    readonly includeClusterInKey: boolean;
   };
   readonly riemann: {
     readonly server: string | null;

@@ -7,8 +7,17 @@ import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 
 export type FakeGmondBehaviour =
-  /** Writes the body (in `chunkSize` pieces if given) and closes. */
-  | { readonly kind: 'serve'; readonly body: string | Buffer; readonly chunkSize?: number }
+  /**
+   * Writes the body and closes: in one piece, in `chunkSize` pieces, or cut at the
+   * `splitAt` offsets; `gapMs` (default 1) between pieces so the client reads them apart.
+   */
+  | {
+      readonly kind: 'serve';
+      readonly body: string | Buffer;
+      readonly chunkSize?: number;
+      readonly splitAt?: readonly number[];
+      readonly gapMs?: number;
+    }
   /** Writes the gzip of the body and closes. */
   | { readonly kind: 'gzip'; readonly body: string | Buffer }
   /** Writes the first `afterBytes` bytes and then stays silent, never closing. */
@@ -96,15 +105,14 @@ function serve(socket: net.Socket, b: FakeGmondBehaviour, later: (ms: number, fn
   switch (b.kind) {
     case 'serve': {
       const body = toBuffer(b.body);
-      const size = b.chunkSize ?? body.length;
-      // Separate ticks so the client really sees several chunks.
-      const writeFrom = (offset: number): void => {
+      const pieces = split(body, b.splitAt ?? offsetsEvery(b.chunkSize ?? body.length, body.length));
+      const writeFrom = (index: number): void => {
         if (socket.destroyed) return;
-        if (offset >= body.length) {
+        if (index >= pieces.length) {
           socket.end();
           return;
         }
-        socket.write(body.subarray(offset, offset + size), () => later(1, () => writeFrom(offset + size)));
+        socket.write(pieces[index], () => later(b.gapMs ?? 1, () => writeFrom(index + 1)));
       };
       writeFrom(0);
       return;
@@ -143,4 +151,20 @@ function serve(socket: net.Socket, b: FakeGmondBehaviour, later: (ms: number, fn
 
 function toBuffer(body: string | Buffer): Buffer {
   return typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
+}
+
+function offsetsEvery(size: number, length: number): number[] {
+  const offsets: number[] = [];
+  for (let at = size; at < length; at += Math.max(1, size)) offsets.push(at);
+  return offsets;
+}
+
+function split(body: Buffer, offsets: readonly number[]): Buffer[] {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const at of [...offsets, body.length]) {
+    if (at > from) pieces.push(body.subarray(from, at));
+    from = Math.max(from, at);
+  }
+  return pieces.length > 0 ? pieces : [body];
 }

@@ -68,7 +68,7 @@ const COLLECTION_GROUPS: ReadonlyArray<{ every: number | 'once'; threshold: numb
   {
     every: 'once',
     threshold: 20,
-    metrics: ['cpu_num', 'cpu_speed', 'mem_total', 'swap_total', 'boottime', 'machine_type', 'os_name', 'os_release'],
+    metrics: ['cpu_num', 'cpu_speed', 'mem_total', 'swap_total', 'boottime', 'machine_type', 'os_name', 'os_release', 'location'],
   },
   { every: 2, threshold: 4, metrics: ['load_one', 'load_five', 'load_fifteen'] },
   { every: 2, threshold: 10, metrics: ['cpu_user', 'cpu_system', 'cpu_idle', 'cpu_nice', 'cpu_wio'] },

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   awaitGmetadReady,
+  startCGmetad,
   resolveGmetadOptions,
   writeGmetadConfig,
   type GmetadHandle,
@@ -21,7 +22,17 @@ export function ourGmetadBuilt(): boolean {
   return fs.existsSync(OUR_GMETAD_MAIN);
 }
 
+/**
+ * Set GMETAD_TS_UNDER_TEST=c to run the suite with the C gmetad in our daemon's place: a
+ * check of the tests themselves (everything should pass except what the C 3.7.2 build
+ * does differently on purpose, e.g. its /status counters, which are always 0).
+ */
+function referenceRequested(): boolean {
+  return process.env.GMETAD_TS_UNDER_TEST === 'c';
+}
+
 export async function startOurGmetad(registry: ProcessRegistry, opts: GmetadOptions): Promise<GmetadHandle> {
+  if (referenceRequested()) return startCGmetad(registry, opts);
   if (!ourGmetadBuilt()) throw new Error(`our daemon is not built: ${OUR_GMETAD_MAIN} is missing`);
   const resolved = await resolveGmetadOptions(registry, opts, 'our-gmetad');
   const confPath = writeGmetadConfig(registry, resolved, 'our-gmetad');

@@ -182,6 +182,21 @@ export class ProcessRegistry {
       .join('\n');
   }
 
+  /**
+   * Runs `fn`; if it throws, rethrows with every tracked process's output appended, so a
+   * failed start-up or assertion shows what the daemons said.
+   */
+  async explain<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const wrapped = new Error(`${message}\n${this.diagnostics()}`);
+      if (err instanceof Error && err.stack) wrapped.stack = `${wrapped.message}\n${err.stack}`;
+      throw wrapped;
+    }
+  }
+
   async cleanup(): Promise<void> {
     const toStop = this.processes.splice(0).reverse();
     await Promise.all(toStop.map((p) => p.stop()));

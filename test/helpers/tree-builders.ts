@@ -3,8 +3,9 @@
  * pass only what the test cares about. Summaries are computed with the real
  * SummaryAccumulator, so cluster/grid HOSTS and METRICS agree with the hosts given.
  */
+import * as sax from 'sax';
 import type {
-  Cluster, ExtraData, Grid, Host, Metric, SourceSnapshot, Summary, TreeNode,
+  Cluster, ExtraData, Grid, Host, Metric, MetricSummary, SourceSnapshot, Summary, TreeNode,
 } from '../../src/store/model';
 import type { SourceState, TreeView } from '../../src/store/store';
 import { mergeSummaries, SummaryAccumulator } from '../../src/store/summary';
@@ -139,4 +140,123 @@ export function bigView(clusters: number, hostsPerCluster: number, metricsPerHos
     nodes.push(cluster(`Cluster${c}`, hosts));
   }
   return view(nodes);
+}
+
+/**
+ * Rebuilds a tree from a gmetad XML dump (e.g. the anchor fixtures), as it was at `now`
+ * (the dump's root LOCALTIME): t0 = now - TN, so rendering at `now` gives back the same TN.
+ * Summaries (root, clusters, grids) come from `summaryXml` (a `/?filter=summary` dump of
+ * the same moment) when given, else are computed. Order is document order.
+ */
+export function treeFromGmetadXml(xml: string, summaryXml?: string): { view: TreeView; now: number } {
+  const full = parseGmetadXml(xml);
+  const sums = summaryXml === undefined ? null : parseGmetadXml(summaryXml);
+  const nodes = full.nodes.map((n) => withSummaries(n, sums?.summaries));
+  return {
+    now: full.now,
+    view: view(nodes, {
+      gridname: full.gridname,
+      authority: full.authority,
+      rootSummary: sums?.summaries.get('') ?? mergeSummaries(nodes.map((n) => n.summary)),
+    }),
+  };
+}
+
+function withSummaries(node: TreeNode, sums: Map<string, Summary> | undefined): TreeNode {
+  const s = sums?.get(node.name);
+  if (node.kind === 'cluster') return s ? { ...node, summary: s } : node;
+  const children = [...node.children.values()].map((c) => withSummaries(c, sums));
+  return { ...node, children: new Map(children.map((c) => [c.name, c])), summary: s ?? node.summary };
+}
+
+interface ParsedDump {
+  now: number;
+  gridname: string;
+  authority: string;
+  nodes: TreeNode[];
+  /** HOSTS/METRICS per node NAME; '' is the root grid. */
+  summaries: Map<string, Summary>;
+}
+
+function parseGmetadXml(xml: string): ParsedDump {
+  const parser = sax.parser(true, {});
+  const out: ParsedDump = { now: 0, gridname: '', authority: '', nodes: [], summaries: new Map() };
+  type Frame = { name: string; kind: string; attrs: Record<string, string>; children: unknown[]; extra: { name: string; val: string }[]; hostsUp?: number; hostsDown?: number; metrics?: Map<string, MetricSummary> };
+  const stack: Frame[] = [];
+  let depthGrid = 0;
+  parser.onopentag = (tag) => {
+    const attrs = tag.attributes as Record<string, string>;
+    const frame: Frame = { name: attrs.NAME ?? '', kind: tag.name, attrs, children: [], extra: [] };
+    if (tag.name === 'GRID' && depthGrid++ === 0) {
+      out.now = Number(attrs.LOCALTIME);
+      out.gridname = attrs.NAME;
+      out.authority = attrs.AUTHORITY;
+      frame.name = '';
+    }
+    if (tag.name === 'EXTRA_ELEMENT') stack[stack.length - 2].extra.push({ name: attrs.NAME, val: attrs.VAL });
+    if (tag.name === 'HOSTS') {
+      const parent = stack[stack.length - 1];
+      parent.hostsUp = Number(attrs.UP);
+      parent.hostsDown = Number(attrs.DOWN);
+    }
+    stack.push(frame);
+  };
+  parser.onclosetag = (name) => {
+    const f = stack.pop()!;
+    const parent = stack[stack.length - 1];
+    const a = f.attrs;
+    const now = out.now;
+    const summary = (): Summary | null => (f.hostsUp === undefined ? null
+      : { hostsUp: f.hostsUp, hostsDown: f.hostsDown ?? 0, metrics: f.metrics ?? new Map() });
+    switch (name) {
+      case 'METRIC':
+        parent.children.push(metric(a.NAME, {
+          val: a.VAL, type: a.TYPE, units: a.UNITS, t0: now - Number(a.TN), tmax: Number(a.TMAX),
+          dmax: Number(a.DMAX), slope: a.SLOPE, source: a.SOURCE, extra: f.extra,
+        }));
+        break;
+      case 'METRICS': {
+        parent.metrics ??= new Map();
+        const dot = a.SUM.indexOf('.');
+        parent.metrics.set(a.NAME, {
+          name: a.NAME, sum: Number(a.SUM), num: Number(a.NUM), precision: dot < 0 ? 0 : a.SUM.length - dot - 1,
+          units: a.UNITS, slope: a.SLOPE, source: a.SOURCE, extra: f.extra,
+        });
+        break;
+      }
+      case 'HOST': {
+        const tn = Number(a.TN);
+        parent.children.push(host(a.NAME, f.children as Metric[], {
+          ip: a.IP, reported: Number(a.REPORTED), t0: now - tn, tmax: Number(a.TMAX), dmax: Number(a.DMAX),
+          location: a.LOCATION, gmondStarted: Number(a.GMOND_STARTED), tags: a.TAGS, up: tn < 4 * Number(a.TMAX),
+        }));
+        break;
+      }
+      case 'CLUSTER': {
+        const s = summary();
+        const c = cluster(a.NAME, f.children as Host[], {
+          localtime: Number(a.LOCALTIME), owner: a.OWNER, latlong: a.LATLONG, url: a.URL,
+        });
+        if (s) out.summaries.set(a.NAME, s);
+        parent.children.push(c);
+        break;
+      }
+      case 'GRID': {
+        const s = summary();
+        if (f.name === '') {
+          out.nodes = f.children as TreeNode[];
+          if (s) out.summaries.set('', s);
+        } else {
+          const g = grid(a.NAME, f.children as TreeNode[], { authority: a.AUTHORITY, localtime: Number(a.LOCALTIME) });
+          if (s) out.summaries.set(a.NAME, s);
+          parent.children.push(s ? { ...g, summary: s } : g);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  };
+  parser.write(xml).close();
+  return out;
 }

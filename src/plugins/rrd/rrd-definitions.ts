@@ -72,19 +72,31 @@ export function rrdValue(val: string): string | null {
   return null;
 }
 
+/**
+ * rrdtool accepts only integers for COUNTER and DERIVE data sources ("not a simple
+ * integer"), so a fractional value for a positive/derivative metric, which made the C
+ * gmetad's update fail, is rounded to the nearest integer. GAUGE values pass unchanged.
+ */
+export function valueForSlope(slope: string, value: string): string {
+  if (dsTypeForSlope(slope) === 'GAUGE' || value === 'U' || /^[+-]?\d+$/.test(value)) return value;
+  const n = Number(value);
+  if (!Number.isFinite(n)) return 'U';
+  return BigInt(Math.round(n)).toString();
+}
+
 /** Host update `ts:VAL`. */
-export function hostUpdate(ts: number, value: string): string {
-  return `${ts}:${value}`;
+export function hostUpdate(ts: number, value: string, slope: string): string {
+  return `${ts}:${valueForSlope(slope, value)}`;
 }
 
 /** Cluster/grid summary update `ts:SUM:NUM`, SUM printed as in the XML METRICS line. */
-export function summaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'precision'>): string {
+export function summaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'precision' | 'slope'>): string {
   const sum = Number.isFinite(summary.sum) ? formatSum(summary) : 'U';
-  return `${ts}:${sum}:${summary.num}`;
+  return `${ts}:${valueForSlope(summary.slope, sum)}:${summary.num}`;
 }
 
 /** Root summary update `ts:SUM:NUM` with SUM as `%.5f` (the C gmetad's root format). */
-export function rootSummaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num'>): string {
+export function rootSummaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'slope'>): string {
   const sum = Number.isFinite(summary.sum) ? summary.sum.toFixed(5) : 'U';
-  return `${ts}:${sum}:${summary.num}`;
+  return `${ts}:${valueForSlope(summary.slope, sum)}:${summary.num}`;
 }

@@ -1,0 +1,548 @@
+/**
+ * Side-by-side benchmark of gmetad-ts and the real C gmetad 3.7.2 on one large emulated cluster.
+ *
+ *   node dist/bench/run.js [--hosts 1000] [--metrics 100] [--cycles 4] [--only c|ts]
+ *                          [--skip-concurrent] [--clients 50] [--cpu-prof] [--out FILE]
+ *
+ * Both daemons poll the same document (one generated buffer, one listener per daemon so each
+ * one's poll times are known), with the same config: one data_source, 15 s step, write_rrds off.
+ * Phases: warm-up (2 polls) -> idle window of K poll cycles (CPU, RSS, poll cadence) -> single
+ * full dumps (median of 5) -> N concurrent full dumps per daemon, started just before a poll is
+ * due (completion times, poll lateness) -> event-loop delay from gmetad-ts's /status.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { maxLateness, median, pollIntervals, pollsExpectedIn } from './cadence';
+import { formatHotFunctions, hotFunctions, newestProfile, readProfile, type HotFunction } from './cpu-profile';
+import {
+  assertPortsFree,
+  cGmetadCommand,
+  pickFreePorts,
+  renderConfig,
+  startDaemon,
+  tsGmetadCommand,
+  waitListening,
+  type RunningDaemon,
+  type Side,
+} from './daemons';
+import { concurrentDumps, fetchDump, fetchStatus, type ConcurrentDumps, type DumpResult } from './dump-client';
+import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
+import { sampleProcessTree, clockTicksPerSecond, type ProcessTreeSample } from './proc-stats';
+import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+interface BenchOptions {
+  readonly hosts: number;
+  readonly metrics: number;
+  readonly cycles: number;
+  readonly step: number;
+  readonly sides: readonly Side[];
+  readonly skipConcurrent: boolean;
+  readonly clients: number;
+  readonly dumps: number;
+  readonly clientTimeoutMs: number;
+  readonly cpuProf: boolean;
+  readonly out: string;
+  readonly mainJs: string;
+  readonly cGmetad: string;
+}
+
+function parseOptions(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      hosts: { type: 'string', default: '1000' },
+      metrics: { type: 'string', default: '100' },
+      cycles: { type: 'string', default: '4' },
+      step: { type: 'string', default: '15' },
+      only: { type: 'string' },
+      'skip-concurrent': { type: 'boolean', default: false },
+      clients: { type: 'string', default: '50' },
+      dumps: { type: 'string', default: '5' },
+      'client-timeout': { type: 'string', default: '90' },
+      'cpu-prof': { type: 'boolean', default: false },
+      out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.md') },
+      main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
+      gmetad: { type: 'string', default: '/usr/sbin/gmetad' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: node dist/bench/run.js [--hosts N] [--metrics M] [--cycles K] [--step S] [--only c|ts]\n' +
+        '       [--skip-concurrent] [--clients N] [--dumps N] [--client-timeout SEC] [--cpu-prof]\n' +
+        '       [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
+    );
+    process.exit(0);
+  }
+  const int = (name: string, text: string | undefined, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${text}"`);
+    return n;
+  };
+  const only = values.only;
+  if (only !== undefined && only !== 'c' && only !== 'ts') throw new Error(`--only: expected "c" or "ts", got "${only}"`);
+  return {
+    hosts: int('hosts', values.hosts, 1),
+    metrics: int('metrics', values.metrics, 1),
+    cycles: int('cycles', values.cycles, 1),
+    step: int('step', values.step, 2),
+    sides: only ? [only] : ['ts', 'c'],
+    skipConcurrent: values['skip-concurrent'] ?? false,
+    clients: int('clients', values.clients, 1),
+    dumps: int('dumps', values.dumps, 1),
+    clientTimeoutMs: int('client-timeout', values['client-timeout'], 1) * 1000,
+    cpuProf: values['cpu-prof'] ?? false,
+    out: path.resolve(values.out ?? ''),
+    mainJs: path.resolve(values.main ?? ''),
+    cGmetad: values.gmetad ?? '/usr/sbin/gmetad',
+  };
+}
+
+interface EventLoop {
+  readonly maxMs: number;
+  readonly p99Ms: number;
+  readonly meanMs: number;
+}
+
+interface StatusFigures {
+  readonly eventLoop: EventLoop | null;
+  readonly pollsOk: number | null;
+  readonly pollMisses: number | null;
+}
+
+/** What we measured for one daemon. */
+interface SideResults {
+  cpuPerCycle?: number;
+  windowSeconds?: number;
+  pollsInWindow?: number;
+  idleMaxLatenessMs?: number;
+  rssMeanKiB?: number;
+  rssMaxKiB?: number;
+  hwmEndKiB?: number;
+  dumpCheck?: DumpResult;
+  dumps?: DumpResult[];
+  dumpMedianMs?: number;
+  concurrent?: ConcurrentDumps;
+  concurrentPollLatenessMs?: number;
+  concurrentPolls?: number;
+  status: { phase: string; figures: StatusFigures }[];
+}
+
+interface SideState {
+  readonly side: Side;
+  readonly label: string;
+  readonly gmond: EmulatedGmond;
+  readonly daemon: RunningDaemon;
+  readonly xmlPort: number;
+  readonly interactivePort: number;
+  readonly workDir: string;
+  readonly profileDir: string | null;
+  readonly results: SideResults;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const t0 = Date.now();
+function log(message: string): void {
+  process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+}
+
+function mustSample(state: SideState, ticks: number): ProcessTreeSample {
+  const sample = sampleProcessTree(state.daemon.pid, ticks);
+  if (!sample) throw new Error(`${state.label} (pid ${state.daemon.pid}) is gone; see ${state.daemon.logFile}`);
+  return sample;
+}
+
+function readStatusFigures(json: unknown): StatusFigures {
+  const obj = (json ?? {}) as Record<string, unknown>;
+  const loop = obj['eventLoop'] as Partial<EventLoop> | undefined;
+  const polls = obj['polls'] as { ok?: { num?: unknown }; misses?: unknown } | undefined;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  return {
+    eventLoop:
+      loop && typeof loop.maxMs === 'number'
+        ? { maxMs: loop.maxMs, p99Ms: num(loop.p99Ms) ?? NaN, meanMs: num(loop.meanMs) ?? NaN }
+        : null,
+    pollsOk: num(polls?.ok?.num),
+    pollMisses: num(polls?.misses),
+  };
+}
+
+async function recordStatus(state: SideState, phase: string): Promise<void> {
+  if (state.side !== 'ts') return; // the C /status has no event loop and every counter is 0
+  try {
+    state.results.status.push({ phase, figures: readStatusFigures(await fetchStatus(state.interactivePort)) });
+  } catch (err) {
+    log(`${state.label}: /status failed (${(err as Error).message})`);
+  }
+}
+
+/** Waits until `gmond` has seen more than `count` connections; false on timeout. */
+async function waitForConnections(gmond: EmulatedGmond, count: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (gmond.connections.length < count) {
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+/** Waits until the daemon's CPU time stops growing for `quietMs` (its poll has been parsed). */
+async function waitCpuQuiet(state: SideState, ticks: number, quietMs: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = mustSample(state, ticks).cpuSeconds;
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    await sleep(250);
+    const now = mustSample(state, ticks).cpuSeconds;
+    if (now > last + 0.02) {
+      last = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) return;
+  }
+}
+
+async function warmUp(states: readonly SideState[], opts: BenchOptions, ticks: number): Promise<void> {
+  log(`warm-up: waiting for 2 polls per daemon (step ${opts.step} s)`);
+  await Promise.all(
+    states.map(async (s) => {
+      if (!(await waitForConnections(s.gmond, 2, opts.step * 2000 + 20_000))) {
+        throw new Error(`${s.label} did not poll twice within ${opts.step * 2 + 20} s (polls seen: ${s.gmond.connections.length}); see ${s.daemon.logFile}`);
+      }
+      await waitCpuQuiet(s, ticks, 1000, 20_000);
+      log(`${s.label}: warmed up (${s.gmond.connections.length} polls)`);
+    }),
+  );
+}
+
+/** Idle window: CPU per poll cycle, RSS, baseline cadence. */
+async function measureWindow(states: readonly SideState[], opts: BenchOptions, ticks: number): Promise<void> {
+  const windowMs = opts.cycles * opts.step * 1000;
+  log(`window: ${opts.cycles} poll cycles (${windowMs / 1000} s), sampling CPU and RSS every second`);
+  const startedAt = Date.now();
+  const first = states.map((s) => mustSample(s, ticks));
+  const rss: number[][] = states.map(() => []);
+  while (Date.now() - startedAt < windowMs) {
+    await sleep(Math.min(1000, windowMs - (Date.now() - startedAt)));
+    states.forEach((s, i) => rss[i]!.push(mustSample(s, ticks).rssKiB));
+  }
+  const endedAt = Date.now();
+  states.forEach((s, i) => {
+    const last = mustSample(s, ticks);
+    const seconds = (last.atMs - first[i]!.atMs) / 1000;
+    const r = s.results;
+    r.windowSeconds = seconds;
+    r.cpuPerCycle = (last.cpuSeconds - first[i]!.cpuSeconds) / (seconds / opts.step);
+    r.pollsInWindow = s.gmond.connections.filter((t) => t >= startedAt && t <= endedAt).length;
+    r.rssMeanKiB = rss[i]!.reduce((a, b) => a + b, 0) / rss[i]!.length;
+    r.rssMaxKiB = Math.max(...rss[i]!);
+    const arrived = pollsExpectedIn(s.gmond.connections, opts.step * 1000, startedAt, endedAt, endedAt).filter((p) => p.arrivedAt !== null);
+    r.idleMaxLatenessMs = maxLateness(arrived);
+    log(
+      `${s.label}: CPU ${fmt(r.cpuPerCycle, 3)} s/cycle, RSS mean ${fmt(r.rssMeanKiB / 1024, 1)} MiB, ` +
+        `${r.pollsInWindow} polls, idle max lateness ${fmt(r.idleMaxLatenessMs, 0)} ms`,
+    );
+  });
+  await Promise.all(states.map((s) => recordStatus(s, 'after idle window (polls only)')));
+}
+
+async function measureSingleDumps(state: SideState, opts: BenchOptions): Promise<void> {
+  const r = state.results;
+  r.dumpCheck = await fetchDump(state.xmlPort, { count: true, timeoutMs: opts.clientTimeoutMs });
+  log(`${state.label}: check dump ${r.dumpCheck.bytes} bytes, ${r.dumpCheck.hosts} hosts, ${r.dumpCheck.metrics} metrics, ${r.dumpCheck.ended}`);
+  r.dumps = [];
+  for (let i = 0; i < opts.dumps; i++) r.dumps.push(await fetchDump(state.xmlPort, { timeoutMs: opts.clientTimeoutMs }));
+  r.dumpMedianMs = median(r.dumps.map((d) => d.ms));
+  log(`${state.label}: full dump median ${fmt(r.dumpMedianMs, 0)} ms (${r.dumps.map((d) => d.ms.toFixed(0)).join(', ')})`);
+  await recordStatus(state, 'after single dumps');
+}
+
+/** Sleeps until `leadMs` before the next expected poll (so a poll falls inside the next phase). */
+async function alignBeforePoll(state: SideState, stepMs: number, leadMs: number): Promise<void> {
+  for (;;) {
+    const conns = state.gmond.connections;
+    const expected = conns[conns.length - 1]! + stepMs;
+    const wait = expected - leadMs - Date.now();
+    if (wait >= 0) return sleep(wait);
+    // Too close (or overdue): let that poll happen, then aim at the following one.
+    await waitForConnections(state.gmond, conns.length + 1, stepMs + 10_000);
+  }
+}
+
+async function measureConcurrent(state: SideState, opts: BenchOptions): Promise<void> {
+  const stepMs = opts.step * 1000;
+  const leadMs = 2000;
+  await alignBeforePoll(state, stepMs, leadMs);
+  log(`${state.label}: ${opts.clients} concurrent full dumps (per-client timeout ${opts.clientTimeoutMs / 1000} s)`);
+  const batch = await concurrentDumps(state.xmlPort, opts.clients, opts.clientTimeoutMs);
+  state.results.concurrent = batch;
+  // The window always covers the poll we aligned to, even if the dumps finished before it.
+  const windowEnd = Math.max(batch.endedAt, batch.startedAt + leadMs + 1000);
+  // Let every poll expected inside the window arrive (or be clearly late).
+  for (;;) {
+    const conns = state.gmond.connections;
+    const nextExpected = conns[conns.length - 1]! + stepMs;
+    if (nextExpected > windowEnd || Date.now() > nextExpected + 5000) break;
+    await sleep(100);
+  }
+  const polls = pollsExpectedIn(state.gmond.connections, stepMs, batch.startedAt, windowEnd, Date.now());
+  state.results.concurrentPolls = polls.length;
+  state.results.concurrentPollLatenessMs = maxLateness(polls);
+  const ok = batch.results.filter((d) => d.ok).length;
+  log(
+    `${state.label}: all done in ${fmt(batch.wallMs / 1000, 2)} s, ${ok}/${opts.clients} complete, ` +
+      `slowest ${fmt(Math.max(...batch.results.map((d) => d.ms)) / 1000, 2)} s; ` +
+      `${polls.length} poll(s) due meanwhile, max lateness ${fmt(state.results.concurrentPollLatenessMs, 0)} ms`,
+  );
+  await recordStatus(state, 'after concurrent dumps');
+}
+
+/** Largest event-loop max over all /status reads (correct whether the daemon resets on read or not). */
+function eventLoopMax(r: SideResults, upTo?: string): number | undefined {
+  let max: number | undefined;
+  for (const s of r.status) {
+    if (s.figures.eventLoop) max = Math.max(max ?? 0, s.figures.eventLoop.maxMs);
+    if (s.phase === upTo) break;
+  }
+  return max;
+}
+
+function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions): Row[] {
+  const ts = byS.ts;
+  const c = byS.c;
+  const mib = (kib: number | undefined) => (kib === undefined ? undefined : kib / 1024);
+  const rows: Row[] = [];
+  const compare = (figure: string, tsV: number | undefined, cV: number | undefined, digits: number, target: string, pass: (ratio: number) => boolean) => {
+    const measured = tsV !== undefined && cV !== undefined && Number.isFinite(tsV) && Number.isFinite(cV) && cV > 0;
+    rows.push({ figure, ts: fmt(tsV, digits), c: fmt(cV, digits), ratio: ratio(tsV, cV), target, verdict: verdict(measured, measured && pass(tsV! / cV!)) });
+  };
+  const absolute = (figure: string, tsV: number | undefined, cV: number | undefined, digits: number, target: string, pass: boolean | undefined) => {
+    rows.push({ figure, ts: fmt(tsV, digits), c: fmt(cV, digits), ratio: ratio(tsV, cV), target, verdict: verdict(pass !== undefined, pass === true) });
+  };
+  compare(`CPU s per poll cycle (${opts.step} s)`, ts?.cpuPerCycle, c?.cpuPerCycle, 3, '<= 3x C', (x) => x <= 3);
+  compare('RSS steady, mean VmRSS (MiB)', mib(ts?.rssMeanKiB), mib(c?.rssMeanKiB), 1, '<= C', (x) => x <= 1);
+  compare('RSS peak, VmHWM at end (MiB)', mib(ts?.hwmEndKiB), mib(c?.hwmEndKiB), 1, '<= C', (x) => x <= 1);
+  compare(`full dump, median of ${opts.dumps} (s)`, sec(ts?.dumpMedianMs), sec(c?.dumpMedianMs), 3, '>= 5x faster (ratio <= 0.20)', (x) => x <= 0.2);
+  const tsBytes = ts?.dumpCheck?.bytes;
+  const cBytes = c?.dumpCheck?.bytes;
+  const sizeOk = ts?.dumpCheck && c?.dumpCheck ? dumpsAgree(ts.dumpCheck, c.dumpCheck) : undefined;
+  absolute('full dump size (MB)', mb(tsBytes), mb(cBytes), 2, 'complete, sizes within 5%', sizeOk);
+  if (!opts.skipConcurrent) {
+    const all = (r: SideResults | undefined) => (r?.concurrent ? r.concurrent.wallMs / 1000 : undefined);
+    const okCount = (r: SideResults | undefined) => r?.concurrent?.results.filter((d) => d.ok).length;
+    const tsAll = all(ts);
+    const tsOk = okCount(ts);
+    absolute(
+      `${opts.clients} concurrent dumps: all complete (s)`,
+      tsAll,
+      all(c),
+      2,
+      '<= 2 s, all complete',
+      tsAll === undefined ? undefined : tsAll <= 2 && tsOk === opts.clients,
+    );
+    const slowest = (r: SideResults | undefined) => (r?.concurrent ? Math.max(...r.concurrent.results.map((d) => d.ms)) / 1000 : undefined);
+    absolute(`${opts.clients} concurrent dumps: slowest client (s)`, slowest(ts), slowest(c), 2, 'info', undefined);
+    rows.push({
+      figure: `${opts.clients} concurrent dumps: completed / timed out / failed`,
+      ts: outcome(ts?.concurrent),
+      c: outcome(c?.concurrent),
+      ratio: '-',
+      target: `${opts.clients} / 0 / 0`,
+      verdict: verdict(tsOk !== undefined, tsOk === opts.clients),
+    });
+    const late = (r: SideResults | undefined) => (r?.concurrentPollLatenessMs === undefined ? undefined : r.concurrentPollLatenessMs / 1000);
+    const tsLate = late(ts);
+    absolute('max poll lateness during concurrent dumps (s)', tsLate, late(c), 2, '<= 1 s', tsLate === undefined ? undefined : tsLate <= 1);
+  }
+  const idleLate = (r: SideResults | undefined) => (r?.idleMaxLatenessMs === undefined || !Number.isFinite(r.idleMaxLatenessMs) ? undefined : r.idleMaxLatenessMs / 1000);
+  absolute('max poll lateness, idle window (s)', idleLate(ts), idleLate(c), 2, 'info (C jitter is +-5% of step)', undefined);
+  const loopPolls = ts ? eventLoopMax(ts, 'after idle window (polls only)') : undefined;
+  const loopAll = ts ? eventLoopMax(ts) : undefined;
+  absolute('event-loop max delay, start + polls (ms)', loopPolls, undefined, 1, '<= 50 ms', loopPolls === undefined ? undefined : loopPolls <= 50);
+  absolute('event-loop max delay, whole run incl. dumps (ms)', loopAll, undefined, 1, '<= 50 ms', loopAll === undefined ? undefined : loopAll <= 50);
+  return rows;
+}
+
+function sec(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : ms / 1000;
+}
+
+function mb(bytes: number | undefined): number | undefined {
+  return bytes === undefined ? undefined : bytes / 1e6;
+}
+
+function outcome(batch: ConcurrentDumps | undefined): string {
+  if (!batch) return '-';
+  const ok = batch.results.filter((d) => d.ok).length;
+  const timeouts = batch.results.filter((d) => d.ended === 'timeout').length;
+  return `${ok} / ${timeouts} / ${batch.results.length - ok - timeouts}`;
+}
+
+/** Both dumps complete, same host/metric counts, byte sizes within 5%. */
+function dumpsAgree(a: DumpResult, b: DumpResult): boolean {
+  return a.ok && b.ok && a.hosts === b.hosts && a.metrics === b.metrics && Math.abs(a.bytes - b.bytes) <= 0.05 * Math.max(a.bytes, b.bytes);
+}
+
+function describeSide(label: string, r: SideResults | undefined, opts: BenchOptions): string[] {
+  if (!r) return [];
+  const lines = [`### ${label}`, ''];
+  if (r.cpuPerCycle !== undefined) {
+    lines.push(
+      `- idle window: ${fmt(r.windowSeconds, 1)} s, ${r.pollsInWindow} polls, CPU ${fmt(r.cpuPerCycle, 3)} s per ${opts.step} s cycle, ` +
+        `VmRSS mean ${fmt((r.rssMeanKiB ?? NaN) / 1024, 1)} MiB / max ${fmt((r.rssMaxKiB ?? NaN) / 1024, 1)} MiB, VmHWM at end ${fmt((r.hwmEndKiB ?? NaN) / 1024, 1)} MiB`,
+    );
+  }
+  if (r.dumpCheck) {
+    const d = r.dumpCheck;
+    lines.push(`- check dump: ${d.bytes} bytes, ${d.hosts} HOST, ${d.metrics} METRIC, ended ${d.ended}${d.ok ? '' : ' (INCOMPLETE)'}`);
+  }
+  if (r.dumps) {
+    lines.push(`- single dumps (ms): ${r.dumps.map((d) => `${d.ms.toFixed(0)}${d.ok ? '' : ` (${d.ended})`}`).join(', ')}; first byte after ${r.dumps.map((d) => d.firstByteMs.toFixed(0)).join(', ')} ms`);
+  }
+  if (r.concurrent) {
+    const times = r.concurrent.results.map((d) => d.ms / 1000).sort((a, b) => a - b);
+    const bad = r.concurrent.results.filter((d) => !d.ok);
+    lines.push(
+      `- ${r.concurrent.results.length} concurrent dumps: all done after ${fmt(r.concurrent.wallMs / 1000, 2)} s; per client min ${fmt(times[0], 2)} / median ${fmt(median(times), 2)} / max ${fmt(times[times.length - 1], 2)} s; ` +
+        `${bad.length} not complete${bad.length ? ` (${bad.map((d) => `${d.ended} after ${(d.ms / 1000).toFixed(1)} s, ${d.bytes} B`).slice(0, 5).join('; ')})` : ''}; ` +
+        `${r.concurrentPolls} poll(s) due meanwhile, max lateness ${fmt(r.concurrentPollLatenessMs, 0)} ms`,
+    );
+  }
+  for (const s of r.status) {
+    const f = s.figures;
+    const loop = f.eventLoop ? `eventLoop max ${fmt(f.eventLoop.maxMs, 1)} / p99 ${fmt(f.eventLoop.p99Ms, 1)} / mean ${fmt(f.eventLoop.meanMs, 2)} ms` : 'no eventLoop in /status';
+    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}, misses ${f.pollMisses ?? '-'}`);
+  }
+  lines.push('');
+  return lines;
+}
+
+function machineDescription(cGmetad: string): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  let gmetadVersion = 'unknown';
+  try {
+    gmetadVersion = execFileSync(cGmetad, ['-V'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not installed: --only ts
+  }
+  return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, node ${process.version}, ${gmetadVersion}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const ticks = clockTicksPerSecond();
+  if (opts.sides.includes('ts') && !fs.existsSync(opts.mainJs)) {
+    throw new Error(`${opts.mainJs} not found: build first (npx tsc -p .), or run --only c`);
+  }
+  if (opts.sides.includes('c') && !fs.existsSync(opts.cGmetad)) throw new Error(`${opts.cGmetad} not found (or run --only ts)`);
+
+  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-bench-'));
+  const listeners: EmulatedGmond[] = [];
+  const states: SideState[] = [];
+  let cleaning: Promise<void> | null = null;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await Promise.all(states.map((s) => s.daemon.stop()));
+      await Promise.all(listeners.map((l) => l.close()));
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the daemons we started`);
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    log(`generating ${opts.hosts} hosts x ${opts.metrics} metrics`);
+    const genStart = performance.now();
+    const document = new ClusterDocument({ hosts: opts.hosts, metrics: opts.metrics });
+    log(`document: ${(document.size / 1e6).toFixed(1)} MB, ${document.metricCount} metrics, generated in ${(performance.now() - genStart).toFixed(0)} ms`);
+
+    for (const side of opts.sides) {
+      const label = side === 'ts' ? 'gmetad-ts' : 'C gmetad';
+      const gmond = await startEmulatedGmond({ document });
+      listeners.push(gmond);
+      const [xmlPort, interactivePort] = await pickFreePorts(2);
+      await assertPortsFree([xmlPort!, interactivePort!]);
+      const workDir = path.join(workRoot, side);
+      fs.mkdirSync(path.join(workDir, 'rrds'), { recursive: true });
+      const conf = path.join(workDir, 'gmetad.conf');
+      fs.writeFileSync(
+        conf,
+        renderConfig({ side, gridName: 'BenchGrid', sourceName: 'BenchCluster', step: opts.step, gmondPort: gmond.port, xmlPort: xmlPort!, interactivePort: interactivePort!, workDir }),
+      );
+      const profileDir = side === 'ts' && opts.cpuProf ? path.join(workDir, 'cpuprofile') : null;
+      const cmd = side === 'ts' ? tsGmetadCommand(conf, opts.mainJs, profileDir ?? undefined) : cGmetadCommand(conf, opts.cGmetad);
+      const daemon = startDaemon(side, cmd, path.join(workDir, 'daemon.log'));
+      const state: SideState = { side, label, gmond, daemon, xmlPort: xmlPort!, interactivePort: interactivePort!, workDir, profileDir, results: { status: [] } };
+      states.push(state);
+      log(`${label}: pid ${daemon.pid}, xml ${xmlPort}, interactive ${interactivePort}, gmond ${gmond.port}, dir ${workDir}`);
+      await waitListening(daemon, [xmlPort!, interactivePort!]);
+    }
+
+    await warmUp(states, opts, ticks);
+    await measureWindow(states, opts, ticks);
+    for (const s of states) await measureSingleDumps(s, opts);
+    if (!opts.skipConcurrent) for (const s of states) await measureConcurrent(s, opts);
+    for (const s of states) s.results.hwmEndKiB = mustSample(s, ticks).hwmKiB;
+
+    const byS: Partial<Record<Side, SideResults>> = {};
+    for (const s of states) byS[s.side] = s.results;
+    const pollLog = states.map((s) => `${s.label}: ${pollIntervals(s.gmond.connections).map((i) => (i / 1000).toFixed(2)).join(', ')}`);
+
+    await cleanup();
+    let hot: HotFunction[] = [];
+    const tsState = states.find((s) => s.side === 'ts');
+    if (tsState?.profileDir) {
+      const file = newestProfile(tsState.profileDir);
+      if (file) hot = hotFunctions(readProfile(file), REPO_ROOT, 20);
+      else log(`no .cpuprofile in ${tsState.profileDir} (did the daemon exit cleanly on SIGTERM?)`);
+    }
+
+    const rows = buildRows(byS, opts);
+    const table = textTable(rows);
+    process.stdout.write(`\n${table}\n`);
+    if (hot.length) process.stdout.write(`\ngmetad-ts CPU profile, top self time:\n${formatHotFunctions(hot)}\n`);
+
+    const md = [
+      '# gmetad-ts vs C gmetad benchmark',
+      '',
+      `- date: ${new Date().toISOString()}`,
+      `- command: \`node dist/bench/run.js ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'),
+      `- machine: ${machineDescription(opts.cGmetad)}`,
+      `- workload: one emulated gmond cluster, ${opts.hosts} hosts x ${opts.metrics} metrics, ${(document.size / 1e6).toFixed(1)} MB per poll; ` +
+        `one data_source, step ${opts.step} s, write_rrds off; idle window ${opts.cycles} cycles; ${opts.dumps} single dumps; ` +
+        (opts.skipConcurrent ? 'concurrent dumps skipped' : `${opts.clients} concurrent dumps (per-client timeout ${opts.clientTimeoutMs / 1000} s)`),
+      '- reference C figures measured earlier on this machine: 0.40 CPU s per poll cycle, 99 MiB RSS, full dump 0.59 s',
+      '',
+      markdownTable(rows),
+      '',
+      '## Details',
+      '',
+      ...describeSide('gmetad-ts', byS.ts, opts),
+      ...describeSide('C gmetad', byS.c, opts),
+      '### Poll intervals (s)',
+      '',
+      ...pollLog.map((l) => `- ${l}`),
+      '',
+      ...(hot.length ? ['## gmetad-ts CPU profile (top self time)', '', '```', formatHotFunctions(hot), '```', ''] : []),
+    ].join('\n');
+    fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+    fs.writeFileSync(opts.out, md);
+    log(`wrote ${opts.out}; daemon logs and configs in ${workRoot}`);
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

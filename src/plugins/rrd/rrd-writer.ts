@@ -1,0 +1,445 @@
+/**
+ * Writes polled data to RRD files the way the C gmetad 3.7.2 does (see rrd-paths and
+ * rrd-definitions for the layout and the file definitions), through a pool of
+ * `rrdtool -` processes or through rrdcached.
+ *
+ * What is written, per fresh poll of a data source (writeSnapshot):
+ * - each local CLUSTER: every numeric metric of every host that is up (a metric whose
+ *   DMAX expired is skipped, as in the C gmetad), then the cluster's summary;
+ * - each remote GRID: only its summary (in scalable mode a remote grid has no children);
+ *   a grid held in full (`scalable off`) is walked like local clusters instead, as the
+ *   C gmetad ignores GRID tags in that mode;
+ * and periodically the root summary (writeRootSummary).
+ *
+ * writeSnapshot()/writeRootSummary() only enqueue: the file system and the external
+ * processes are driven asynchronously. A file is created (mkdir -p, `rrdtool create`) the
+ * first time it is seen, unless it already exists. A value whose timestamp is not newer
+ * than the last one written to that file (a source whose LOCALTIME did not move) is
+ * skipped: rrdtool would refuse it anyway.
+ *
+ * Write-behind (rrdtool backend only): an `rrdtool update` costs ~35 µs of rrdtool CPU
+ * whatever the number of values it carries (~1 µs each), so values are gathered per file
+ * and written `writeBehindSeconds` worth at a time (one command, several `ts:value`s).
+ * Files flush at staggered points so the work is spread over the interval. flush() and
+ * close() write everything out. With rrdcached, it does this caching itself.
+ */
+import { promises as fs } from 'node:fs';
+import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../store/model';
+import { NUMERIC_TYPES } from '../../store/model';
+import type { DaemonStats } from '../../util/stats';
+import { type RrdLogger, SILENT_LOGGER } from './logger';
+import {
+  createArguments, DEFAULT_RRAS, hostUpdate, rootSummaryUpdate, rrdValue, summaryUpdate,
+} from './rrd-definitions';
+import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
+import { RrdcachedClient } from './rrdcached-client';
+import { quoteRrdtoolArgument, RrdtoolPool } from './rrdtool-pipe';
+
+export type RrdBackend = 'rrdtool' | 'rrdcached';
+
+export interface RrdWriterOptions {
+  readonly rootDir: string;
+  /** `RRAs` from gmetad.conf; empty means the C defaults. */
+  readonly rras: readonly string[];
+  readonly caseSensitiveHostnames: boolean;
+  /** The configured umask: directories get 0755 & ~umask, rrdtool runs with it. */
+  readonly umask?: number | null;
+  readonly backend: RrdBackend;
+  /** Required with the rrdcached backend (see resolveRrdcachedAddress). */
+  readonly rrdcachedAddress?: string;
+  readonly logger?: RrdLogger;
+  readonly stats: DaemonStats;
+  /** Step of the root summary files when writeRootSummary() gets none (default 15). */
+  readonly rootStep?: number;
+  /** rrdtool backend: seconds of values gathered per file per update (default 60; 0 = write at once). */
+  readonly writeBehindSeconds?: number;
+  /** Number of `rrdtool -` processes (default 2). */
+  readonly rrdtoolProcesses?: number;
+  readonly rrdtoolPath?: string;
+  /** Bound of the rrdtool and rrdcached queues (commands). */
+  readonly maxQueued?: number;
+  /** Cap of the rrdcached reconnect backoff, ms (default 30000). */
+  readonly rrdcachedBackoffMaxMs?: number;
+}
+
+/** What the writer did, for logs and /status. */
+export interface RrdWriterCounters {
+  /** Values accepted for writing. */
+  values: number;
+  /** Values skipped because their timestamp was not newer than the file's last one. */
+  stale: number;
+  /** Host values rrdtool could not parse (not numbers). */
+  invalid: number;
+  /** Files created. */
+  created: number;
+  /** Failed creates and updates (as reported by rrdtool/rrdcached, or I/O errors). */
+  errors: number;
+  /** Values lost: queues full, or files that could not be created. */
+  dropped: number;
+}
+
+type FileStatus = 'new' | 'creating' | 'ready';
+
+interface FileState {
+  /** Byte-string path (see rrd-paths). */
+  readonly file: string;
+  readonly dir: string;
+  /** The path quoted for rrdtool's pipe mode. */
+  readonly quoted: string;
+  readonly shard: number;
+  status: FileStatus;
+  lastTs: number;
+  /** `ts:value...` strings not yet handed to rrdtool/rrdcached. */
+  pending: string[];
+  /** Number of pending values that triggers a write. */
+  threshold: number;
+  /** Epoch ms when the oldest pending value arrived. */
+  pendingSince: number;
+}
+
+interface CreateInfo {
+  readonly step: number;
+  readonly slope: string;
+  readonly summary: boolean;
+}
+
+/** Logs at most `limit` messages per minute for one kind of problem, then a count. */
+class RateLimitedWarning {
+  private windowStart = 0;
+  private count = 0;
+  private suppressed = 0;
+
+  constructor(private readonly logger: RrdLogger, private readonly limit = 10) {}
+
+  warn(obj: object, msg: string): void {
+    const now = Date.now();
+    if (now - this.windowStart > 60_000) {
+      if (this.suppressed > 0) this.logger.warn({ suppressed: this.suppressed }, 'rrd: similar messages suppressed');
+      this.windowStart = now;
+      this.count = 0;
+      this.suppressed = 0;
+    }
+    if (this.count < this.limit) {
+      this.count += 1;
+      this.logger.warn(obj, msg);
+    } else {
+      this.suppressed += 1;
+    }
+  }
+}
+
+function hashString(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function isStaleUpdateError(message: string): boolean {
+  return message.includes('illegal attempt to update');
+}
+
+export class RrdWriter {
+  readonly counters: RrdWriterCounters = { values: 0, stale: 0, invalid: 0, created: 0, errors: 0, dropped: 0 };
+  readonly backend: RrdBackend;
+  private readonly paths: RrdPaths;
+  private readonly rras: readonly string[];
+  private readonly dirMode: number;
+  private readonly rootStep: number;
+  private readonly writeBehindMs: number;
+  private readonly logger: RrdLogger;
+  private readonly stats: DaemonStats;
+  private readonly pool: RrdtoolPool;
+  private readonly cached: RrdcachedClient | null;
+  /** dir → metric name → file: two short lookups per value instead of building paths. */
+  private readonly files = new Map<string, Map<string, FileState>>();
+  private readonly dirs = new Map<string, Promise<void>>();
+  private readonly creations = new Set<Promise<void>>();
+  /** Files holding values not yet written (write-behind). */
+  private readonly dirty = new Set<FileState>();
+  private readonly sweepTimer: NodeJS.Timeout | null;
+  private readonly problems: RateLimitedWarning;
+  private closed = false;
+
+  constructor(options: RrdWriterOptions) {
+    this.backend = options.backend;
+    this.paths = new RrdPaths({ rootDir: options.rootDir, caseSensitiveHostnames: options.caseSensitiveHostnames });
+    this.rras = options.rras.length > 0 ? options.rras : DEFAULT_RRAS;
+    const umask = options.umask ?? null;
+    this.dirMode = 0o755 & ~(umask ?? 0);
+    this.rootStep = options.rootStep ?? 15;
+    this.logger = options.logger ?? SILENT_LOGGER;
+    this.stats = options.stats;
+    this.problems = new RateLimitedWarning(this.logger);
+    this.pool = new RrdtoolPool({
+      size: options.rrdtoolProcesses ?? 2,
+      rrdtoolPath: options.rrdtoolPath,
+      umask,
+      maxQueued: options.maxQueued,
+      logger: this.logger,
+    });
+    if (options.backend === 'rrdcached') {
+      if (!options.rrdcachedAddress) throw new RangeError('the rrdcached backend needs rrdcachedAddress');
+      this.cached = new RrdcachedClient({
+        address: options.rrdcachedAddress,
+        maxQueued: options.maxQueued,
+        backoffMaxMs: options.rrdcachedBackoffMaxMs,
+        logger: this.logger,
+      });
+      this.writeBehindMs = 0;
+    } else {
+      this.cached = null;
+      this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 60) * 1000;
+    }
+    if (this.writeBehindMs > 0) {
+      this.sweepTimer = setInterval(() => this.sweep(), Math.min(5000, Math.max(250, this.writeBehindMs / 4)));
+      this.sweepTimer.unref();
+    } else {
+      this.sweepTimer = null;
+    }
+  }
+
+  /** Enqueues the RRD updates of one fresh poll; `step` is the data_source's step. */
+  writeSnapshot(snapshot: SourceSnapshot, step: number): void {
+    if (this.closed) return;
+    const started = performance.now();
+    let written = 0;
+    for (const node of snapshot.nodes) written += this.writeNode(node, snapshot.polledAt, step);
+    this.countSent(written, started);
+  }
+
+  /** Enqueues the root summary (`<root>/__SummaryInfo__`), timestamped `now`. */
+  writeRootSummary(summary: Summary, now: number, step: number): void {
+    if (this.closed) return;
+    const started = performance.now();
+    const ts = Math.floor(now);
+    const dir = this.paths.rootSummaryDir();
+    const rootStep = step > 0 ? step : this.rootStep;
+    let written = 0;
+    for (const metric of summary.metrics.values()) {
+      const info: CreateInfo = { step: rootStep, slope: metric.slope, summary: true };
+      if (this.record(dir, metric.name, ts, rootSummaryUpdate(ts, metric), info)) written += 1;
+    }
+    this.countSent(written, started);
+  }
+
+  /** Writes out everything enqueued so far (write-behind included) and waits for it. */
+  async flush(): Promise<void> {
+    while (this.creations.size > 0) await Promise.all([...this.creations]);
+    for (const state of [...this.dirty]) this.writePending(state);
+    await this.pool.flush();
+    if (this.cached) await this.cached.flush();
+  }
+
+  /** flush(), then ends the rrdtool processes and the rrdcached connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.pool.close();
+    if (this.cached) await this.cached.close();
+  }
+
+  /** rrdcached connection counters (null with the rrdtool backend). */
+  get rrdcachedCounters(): RrdcachedClient['counters'] | null {
+    return this.cached ? this.cached.counters : null;
+  }
+
+  private countSent(written: number, started: number): void {
+    if (written === 0) return;
+    const counter = this.stats.sent(this.backend);
+    counter.num += written;
+    counter.totalMillis += performance.now() - started;
+    counter.lastTime = Date.now();
+  }
+
+  private writeNode(node: TreeNode, polledAt: number, step: number): number {
+    if (node.kind === 'cluster') return this.writeCluster(node, polledAt, step);
+    if (node.children.size > 0) {
+      let written = 0;
+      for (const child of node.children.values()) written += this.writeNode(child, polledAt, step);
+      return written;
+    }
+    return this.writeSummary(node, node.localtime > 0 ? node.localtime : Math.floor(polledAt), step);
+  }
+
+  private writeCluster(cluster: Cluster, polledAt: number, step: number): number {
+    const ts = cluster.localtime > 0 ? cluster.localtime : Math.floor(polledAt);
+    let written = 0;
+    for (const host of cluster.hosts.values()) {
+      if (!host.up) continue;
+      let dir: string | null = null;
+      for (const metric of host.metrics.values()) {
+        if (!NUMERIC_TYPES.has(metric.type)) continue;
+        if (metric.dmax > 0 && polledAt - metric.t0 > metric.dmax) continue;
+        const value = rrdValue(metric.val);
+        if (value === null) {
+          this.counters.invalid += 1;
+          continue;
+        }
+        dir ??= this.paths.hostDir(cluster.name, host.name);
+        const info: CreateInfo = { step, slope: metric.slope, summary: false };
+        if (this.record(dir, metric.name, ts, hostUpdate(ts, value, metric.slope), info)) written += 1;
+      }
+    }
+    return written + this.writeSummary(cluster, ts, step);
+  }
+
+  private writeSummary(node: Cluster | Grid, ts: number, step: number): number {
+    const dir = this.paths.summaryDir(node.name);
+    let written = 0;
+    for (const metric of node.summary.metrics.values()) {
+      const info: CreateInfo = { step, slope: metric.slope, summary: true };
+      if (this.record(dir, metric.name, ts, summaryUpdate(ts, metric), info)) written += 1;
+    }
+    return written;
+  }
+
+  /** Queues one value for one file; false if it was skipped. */
+  private record(dir: string, metricName: string, ts: number, update: string, info: CreateInfo): boolean {
+    let byMetric = this.files.get(dir);
+    if (byMetric === undefined) {
+      byMetric = new Map();
+      this.files.set(dir, byMetric);
+    }
+    let state = byMetric.get(metricName);
+    if (state === undefined) {
+      const file = `${dir}/${safePathElement(metricName)}.rrd`;
+      const shard = hashString(file.slice(this.paths.root.length));
+      state = {
+        file, dir, quoted: quoteRrdtoolArgument(file), shard, status: 'new', lastTs: 0, pending: [],
+        threshold: this.firstThreshold(shard, info.step), pendingSince: 0,
+      };
+      byMetric.set(metricName, state);
+    }
+    if (ts <= state.lastTs) {
+      this.counters.stale += 1;
+      return false;
+    }
+    state.lastTs = ts;
+    if (state.pending.length === 0) state.pendingSince = Date.now();
+    state.pending.push(update);
+    this.counters.values += 1;
+    switch (state.status) {
+      case 'new':
+        this.startCreate(state, ts, info);
+        break;
+      case 'ready':
+        if (state.pending.length >= state.threshold) {
+          state.threshold = this.steadyThreshold(info.step);
+          this.writePending(state);
+        } else {
+          this.dirty.add(state);
+        }
+        break;
+      case 'creating':
+        break;
+    }
+    return true;
+  }
+
+  /** Values per update: writeBehind/step; the first write of each file is staggered. */
+  private steadyThreshold(step: number): number {
+    if (this.writeBehindMs === 0) return 1;
+    return Math.max(1, Math.round(this.writeBehindMs / 1000 / Math.max(1, step)));
+  }
+
+  private firstThreshold(shard: number, step: number): number {
+    const steady = this.steadyThreshold(step);
+    return steady === 1 ? 1 : 1 + (shard % steady);
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.writeBehindMs * 1.5;
+    for (const state of this.dirty) {
+      if (state.pendingSince <= cutoff) this.writePending(state);
+    }
+  }
+
+  private writePending(state: FileState): void {
+    this.dirty.delete(state);
+    if (state.status !== 'ready' || state.pending.length === 0) return;
+    const values = state.pending;
+    state.pending = [];
+    if (this.cached) {
+      if (!this.cached.update(state.file, values)) this.counters.dropped += values.length;
+      return;
+    }
+    let line = `update ${state.quoted}`;
+    for (const value of values) line += ` ${value}`;
+    const accepted = this.pool.submitLine(`${line}\n`, state.shard, (error) => {
+      if (error) this.onUpdateError(state, error.message, values.length);
+    });
+    if (!accepted) this.counters.dropped += values.length;
+  }
+
+  private onUpdateError(state: FileState, message: string, count: number): void {
+    this.counters.errors += 1;
+    if (isStaleUpdateError(message)) {
+      this.logger.debug({ file: state.file, error: message }, 'rrd: stale update refused');
+      return;
+    }
+    this.counters.dropped += count;
+    this.problems.warn({ file: toPathBytes(state.file).toString('utf8'), error: message, values: count }, 'rrd: update failed');
+  }
+
+  private startCreate(state: FileState, firstTs: number, info: CreateInfo): void {
+    state.status = 'creating';
+    const creation = this.ensureFile(state, firstTs, info).then(
+      () => {
+        state.status = 'ready';
+        // The first value goes out at once; write-behind starts from the next one.
+        this.writePending(state);
+      },
+      (err: Error) => {
+        // Forget the file so that a later poll tries again.
+        this.counters.errors += 1;
+        this.counters.dropped += state.pending.length;
+        state.pending = [];
+        state.status = 'new';
+        state.lastTs = 0;
+        this.problems.warn({ file: toPathBytes(state.file).toString('utf8'), error: err.message }, 'rrd: cannot create file');
+      },
+    ).finally(() => this.creations.delete(creation));
+    this.creations.add(creation);
+  }
+
+  private async ensureFile(state: FileState, firstTs: number, info: CreateInfo): Promise<void> {
+    await this.ensureDir(state.dir);
+    try {
+      await fs.stat(toPathBytes(state.file));
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const args = [
+      'create', state.file, '--no-overwrite',
+      ...createArguments({ step: info.step, firstUpdate: firstTs, slope: info.slope, summary: info.summary, rras: this.rras }),
+    ];
+    await new Promise<void>((resolve, reject) => {
+      const accepted = this.pool.submit(args, state.shard, (error) => {
+        // Someone else created it meanwhile: fine.
+        if (error && !/exists/i.test(error.message)) reject(error);
+        else {
+          if (!error) this.counters.created += 1;
+          resolve();
+        }
+      });
+      if (!accepted) reject(new Error('rrdtool queue full'));
+    });
+  }
+
+  /** mkdir -p with mode 0755 & ~umask, once per directory. */
+  private ensureDir(dir: string): Promise<void> {
+    let done = this.dirs.get(dir);
+    if (done === undefined) {
+      done = fs.mkdir(toPathBytes(dir), { recursive: true, mode: this.dirMode }).then(() => undefined);
+      done.catch(() => this.dirs.delete(dir));
+      this.dirs.set(dir, done);
+    }
+    return done;
+  }
+}

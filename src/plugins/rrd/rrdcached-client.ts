@@ -1,0 +1,352 @@
+/**
+ * A client for rrdcached's text protocol that sends UPDATEs in BATCHes:
+ *
+ *   -> BATCH                     <- 0 Go ahead.  End with dot '.' on its own line.
+ *   -> UPDATE <file> <ts:v>...   (no reply per command in a batch unless it fails)
+ *   -> .                         <- <N> errors   then N lines "<command#> <message>"
+ *
+ * rrdcached splits a command on ' ' and takes a backslash as "next character literally"
+ * (rrd_daemon.c buffer_get_field), so a path with spaces is sent with `\ `.
+ *
+ * Unlike the C gmetad, which exits when rrdcached cannot be reached, this client keeps the
+ * updates in a bounded queue (overflow is dropped and counted) and reconnects with capped,
+ * jittered exponential backoff. A batch that was in flight when the connection broke is
+ * sent again (some of it may then fail as already applied: harmless, counted as errors).
+ */
+import * as net from 'node:net';
+import { Fifo } from './fifo';
+import { type RrdLogger, SILENT_LOGGER } from './logger';
+
+export const RRDCACHED_DEFAULT_PORT = 42217;
+
+export type RrdcachedAddress =
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+
+/**
+ * The address forms librrd accepts: `unix:/path`, `/path` (a UNIX socket), `host`,
+ * `host:port`, `[v6addr]`, `[v6addr]:port` (default port 42217).
+ */
+export function parseRrdcachedAddress(text: string): RrdcachedAddress {
+  const address = text.trim();
+  if (address === '') throw new RangeError('empty rrdcached address');
+  if (address.startsWith('unix:')) {
+    const path = address.slice(5);
+    if (path === '') throw new RangeError(`bad rrdcached address "${text}"`);
+    return { kind: 'unix', path };
+  }
+  if (address.startsWith('/')) return { kind: 'unix', path: address };
+  let host: string;
+  let portText: string | undefined;
+  if (address.startsWith('[')) {
+    const close = address.indexOf(']');
+    if (close < 0) throw new RangeError(`bad rrdcached address "${text}"`);
+    host = address.slice(1, close);
+    const rest = address.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) throw new RangeError(`bad rrdcached address "${text}"`);
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colon = address.indexOf(':');
+    if (colon >= 0 && address.indexOf(':', colon + 1) >= 0) {
+      host = address; // bare IPv6 address without brackets: no port
+    } else if (colon >= 0) {
+      host = address.slice(0, colon);
+      portText = address.slice(colon + 1);
+    } else {
+      host = address;
+    }
+  }
+  let port = RRDCACHED_DEFAULT_PORT;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      throw new RangeError(`bad port in rrdcached address "${text}"`);
+    }
+    port = Number(portText);
+  }
+  if (host === '') throw new RangeError(`bad rrdcached address "${text}"`);
+  return { kind: 'tcp', host, port };
+}
+
+/** `rrdcached_address` from gmetad.conf, else the RRDCACHED_ADDRESS environment variable (as librrd). */
+export function resolveRrdcachedAddress(
+  configured: string | null | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  if (configured && configured.trim() !== '') return configured.trim();
+  const fromEnv = env.RRDCACHED_ADDRESS;
+  return fromEnv && fromEnv.trim() !== '' ? fromEnv.trim() : null;
+}
+
+/** Escapes one protocol field: backslash and space get a backslash. */
+export function escapeRrdcachedField(field: string): string {
+  if (/[\n\r\u0000]/.test(field)) throw new RangeError(`rrdcached field cannot contain newline/NUL: ${JSON.stringify(field)}`);
+  return /[\\ ]/.test(field) ? field.replace(/[\\ ]/g, '\\$&') : field;
+}
+
+export interface RrdcachedClientOptions {
+  readonly address: string;
+  /** Updates kept while rrdcached is slow or unreachable; more are dropped (default 500000). */
+  readonly maxQueued?: number;
+  /** UPDATE commands per BATCH (default 5000). */
+  readonly maxBatch?: number;
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly logger?: RrdLogger;
+}
+
+export interface RrdcachedCounters {
+  /** UPDATE commands acknowledged by rrdcached (including those it reported as failed). */
+  acknowledged: number;
+  /** UPDATE commands rrdcached reported as failed. */
+  errors: number;
+  /** UPDATE commands dropped: queue full, or still queued at close(). */
+  dropped: number;
+  /** Connections made after a failure or disconnect. */
+  reconnects: number;
+}
+
+interface Batch {
+  readonly lines: string[];
+  phase: 'go-ahead' | 'result' | 'errors';
+  errorsLeft: number;
+  errorsLogged: number;
+}
+
+const ERRORS_LOGGED_PER_BATCH = 5;
+
+export class RrdcachedClient {
+  readonly address: RrdcachedAddress;
+  readonly counters: RrdcachedCounters = { acknowledged: 0, errors: 0, dropped: 0, reconnects: 0 };
+  private readonly queue = new Fifo<string>();
+  private readonly maxQueued: number;
+  private readonly maxBatch: number;
+  private readonly backoffMinMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly logger: RrdLogger;
+  private socket: net.Socket | null = null;
+  private connected = false;
+  private inFlight: Batch | null = null;
+  private partial = '';
+  private failures = 0;
+  private everConnected = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private enqueuedSeq = 0;
+  private settledSeq = 0;
+  private waiters: { seq: number; resolve: () => void }[] = [];
+
+  constructor(options: RrdcachedClientOptions) {
+    this.address = parseRrdcachedAddress(options.address);
+    this.maxQueued = Math.max(1, options.maxQueued ?? 500_000);
+    this.maxBatch = Math.max(1, options.maxBatch ?? 5000);
+    this.backoffMinMs = options.backoffMinMs ?? 100;
+    this.backoffMaxMs = options.backoffMaxMs ?? 30_000;
+    this.logger = options.logger ?? SILENT_LOGGER;
+  }
+
+  /** Updates queued or in flight. */
+  get pending(): number {
+    return this.queue.length + (this.inFlight ? this.inFlight.lines.length : 0);
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Queues `UPDATE <file> <values...>`; false when dropped (queue full or closed). */
+  update(file: string, values: readonly string[]): boolean {
+    if (this.closed || this.pending >= this.maxQueued) {
+      this.counters.dropped += 1;
+      return false;
+    }
+    let line = `UPDATE ${escapeRrdcachedField(file)}`;
+    for (const value of values) line += ` ${value}`;
+    this.queue.push(`${line}\n`);
+    this.enqueuedSeq += 1;
+    this.kick();
+    return true;
+  }
+
+  /** Resolves when every update queued before the call was answered, dropped, or the client closed. */
+  flush(): Promise<void> {
+    if (this.settledSeq >= this.enqueuedSeq || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seq: this.enqueuedSeq, resolve }));
+  }
+
+  /** Waits up to `timeoutMs` for the queue to drain, then drops the rest and disconnects. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.flush(),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+    ]);
+    if (timer) clearTimeout(timer);
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const left = this.pending;
+    if (left > 0) {
+      this.counters.dropped += left;
+      this.logger.warn({ rrdcached: this.describe(), dropped: left }, 'rrdcached: updates dropped at shutdown');
+    }
+    this.queue.drain();
+    this.inFlight = null;
+    this.settle(left);
+    for (const w of this.waiters.splice(0)) w.resolve();
+    const socket = this.socket;
+    this.socket = null;
+    this.connected = false;
+    if (socket) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.end('QUIT\n');
+        setTimeout(() => { socket.destroy(); resolve(); }, 1000).unref();
+      });
+    }
+  }
+
+  describe(): string {
+    return this.address.kind === 'unix' ? `unix:${this.address.path}` : `${this.address.host}:${this.address.port}`;
+  }
+
+  private kick(): void {
+    if (this.closed) return;
+    if (this.socket === null && this.retryTimer === null) this.connect();
+    else if (this.connected) this.sendNextBatch();
+  }
+
+  private connect(): void {
+    const socket = this.address.kind === 'unix'
+      ? net.createConnection({ path: this.address.path })
+      : net.createConnection({ host: this.address.host, port: this.address.port });
+    this.socket = socket;
+    this.partial = '';
+    socket.setEncoding('latin1');
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      if (this.socket !== socket) return;
+      this.connected = true;
+      if (this.failures > 0 || this.everConnected) {
+        this.counters.reconnects += 1;
+        this.logger.info({ rrdcached: this.describe() }, 'rrdcached: connected again');
+      }
+      this.everConnected = true;
+      this.failures = 0;
+      this.sendNextBatch();
+    });
+    socket.on('data', (chunk: string) => this.onData(socket, chunk));
+    socket.on('error', (err) => {
+      if (this.socket !== socket) return;
+      if (this.failures === 0) {
+        this.logger.warn({ rrdcached: this.describe(), err: err.message }, 'rrdcached: connection failed; updates are queued');
+      }
+    });
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.connected = false;
+    if (this.inFlight) {
+      // Unknown how much of it was applied: send it again (duplicates fail harmlessly).
+      this.queue.unshiftAll(this.inFlight.lines);
+      this.inFlight = null;
+    }
+    if (this.closed) return;
+    this.failures += 1;
+    if (this.queue.length === 0) return; // reconnect lazily on the next update
+    const base = Math.min(this.backoffMaxMs, this.backoffMinMs * 2 ** Math.min(this.failures - 1, 20));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private sendNextBatch(): void {
+    const socket = this.socket;
+    if (!socket || !this.connected || this.inFlight || this.queue.length === 0) return;
+    const lines: string[] = [];
+    while (lines.length < this.maxBatch && this.queue.length > 0) lines.push(this.queue.shift()!);
+    this.inFlight = { lines, phase: 'go-ahead', errorsLeft: 0, errorsLogged: 0 };
+    socket.write(Buffer.from(`BATCH\n${lines.join('')}.\n`, 'latin1'));
+  }
+
+  private onData(socket: net.Socket, chunk: string): void {
+    if (this.socket !== socket) return;
+    const text = this.partial + chunk;
+    let start = 0;
+    let newline = text.indexOf('\n');
+    while (newline >= 0) {
+      this.onLine(socket, text.slice(start, newline));
+      if (this.socket !== socket) return;
+      start = newline + 1;
+      newline = text.indexOf('\n', start);
+    }
+    this.partial = text.slice(start);
+  }
+
+  private onLine(socket: net.Socket, line: string): void {
+    const batch = this.inFlight;
+    if (!batch) {
+      this.logger.warn({ rrdcached: this.describe(), line }, 'rrdcached: unexpected reply');
+      return;
+    }
+    const space = line.indexOf(' ');
+    const status = Number.parseInt(space < 0 ? line : line.slice(0, space), 10);
+    const message = space < 0 ? '' : line.slice(space + 1);
+    switch (batch.phase) {
+      case 'go-ahead':
+        if (!(status >= 0)) {
+          this.logger.error({ rrdcached: this.describe(), reply: line }, 'rrdcached refused BATCH; reconnecting');
+          socket.destroy();
+          return;
+        }
+        batch.phase = 'result';
+        return;
+      case 'result':
+        if (!(status >= 0)) {
+          this.logger.error({ rrdcached: this.describe(), reply: line }, 'rrdcached: bad BATCH result; reconnecting');
+          socket.destroy();
+          return;
+        }
+        batch.errorsLeft = status;
+        this.counters.errors += status;
+        if (status > 0) {
+          batch.phase = 'errors';
+          return;
+        }
+        break;
+      case 'errors':
+        batch.errorsLeft -= 1;
+        if (batch.errorsLogged < ERRORS_LOGGED_PER_BATCH) {
+          batch.errorsLogged += 1;
+          // "<command number> <message>"; command 1 is the first UPDATE after BATCH.
+          const index = status - 1;
+          const sent = index >= 0 && index < batch.lines.length ? batch.lines[index].trimEnd() : undefined;
+          const level = message.includes('illegal attempt to update') ? 'debug' : 'warn';
+          this.logger[level]({ rrdcached: this.describe(), error: message, command: sent }, 'rrdcached: update failed');
+        }
+        if (batch.errorsLeft > 0) return;
+        break;
+    }
+    this.inFlight = null;
+    this.counters.acknowledged += batch.lines.length;
+    this.settle(batch.lines.length);
+    this.sendNextBatch();
+  }
+
+  private settle(count: number): void {
+    this.settledSeq += count;
+    if (this.waiters.length === 0) return;
+    const still: { seq: number; resolve: () => void }[] = [];
+    for (const w of this.waiters) {
+      if (w.seq <= this.settledSeq) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+}

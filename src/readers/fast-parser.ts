@@ -1,0 +1,511 @@
+/**
+ * A streaming XML tokenizer specialised for Ganglia documents.
+ *
+ * `sax` spends about a second of CPU on a 32 MB gmond dump because it walks the input one
+ * character at a time through a state machine and builds every name and value by string
+ * concatenation. Ganglia XML is a very regular subset of XML (elements with quoted
+ * attributes, whitespace between them, one DTD prolog), so this tokenizer finds token
+ * boundaries with indexOf, slices names and values out of the chunk, and reuses the
+ * attribute names seen on the previous element of the same name.
+ *
+ * It is still a well-formedness checker, because a truncated or garbled document must
+ * never become a snapshot: tags must nest and close, there is exactly one root element,
+ * nothing but whitespace, comments and PIs outside it, attribute values must not contain
+ * `<` or stray `&`, only the five predefined and numeric character references exist, no
+ * control characters. Like expat, attribute values are normalised (tab, CR, LF -> space).
+ * It does not validate against the DTD, expand DTD-declared entities or apply DTD
+ * attribute defaults (the snapshot builder supplies the defaults Ganglia relies on).
+ *
+ * Chunks may split the input anywhere: an incomplete token is kept and re-scanned once
+ * more input arrives. A single token larger than MAX_PENDING is rejected so that garbage
+ * without a `>` cannot make the re-scan quadratic or the buffer unbounded.
+ */
+import type { Attributes, StreamingXmlParser, XmlSink } from './xml-parser';
+import { XmlParseError } from './xml-parser';
+import { detach } from './intern';
+
+/** Longest token (tag, comment, DOCTYPE) accepted; real Ganglia tags are < 2 KB. */
+const MAX_PENDING = 1 << 20;
+
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const BANG = 33;
+const DQUOTE = 34;
+const HASH = 35;
+const AMP = 38;
+const SQUOTE = 39;
+const SLASH = 47;
+const LT = 60;
+const EQ = 61;
+const GT = 62;
+const QMARK = 63;
+const LBRACKET = 91;
+const RBRACKET = 93;
+
+/** Where the document is, for what may legally come next. */
+const enum Phase {
+  /** Nothing but whitespace/comments/PIs yet. */
+  Start,
+  /** After the DOCTYPE: no second DOCTYPE. */
+  AfterDoctype,
+  InRoot,
+  AfterRoot,
+}
+
+/** Element names Ganglia uses: matched in place, so the common names are never sliced. */
+const KNOWN_NAMES: readonly string[] = [
+  'METRIC', 'EXTRA_DATA', 'EXTRA_ELEMENT', 'HOST', 'CLUSTER', 'GRID', 'HOSTS', 'METRICS', 'GANGLIA_XML',
+];
+
+function isWhitespace(c: number): boolean {
+  return c === SPACE || c === LF || c === TAB || c === CR;
+}
+
+/** XML NameStartChar restricted to what latin1 input can contain (plus anything above). */
+function isNameStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 58
+    || (c >= 0xc0 && c !== 0xd7 && c !== 0xf7);
+}
+
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 0xb7;
+}
+
+/** XML 1.0 Char production, for character references. */
+function isXmlChar(code: number): boolean {
+  return code === TAB || code === LF || code === CR
+    || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
+/** Decodes the reference between `&` at `amp` and `;` at `semi`; null if not one of ours. */
+function decodeReference(s: string, amp: number, semi: number): string | null {
+  const len = semi - amp - 1;
+  if (len <= 0) return null;
+  if (s.charCodeAt(amp + 1) === HASH) {
+    let hex = false;
+    let p = amp + 2;
+    if (p < semi && s.charCodeAt(p) === 120 /* x */) {
+      hex = true;
+      p++;
+    }
+    if (p >= semi || semi - p > 8) return null;
+    let code = 0;
+    for (; p < semi; p++) {
+      const c = s.charCodeAt(p);
+      let digit: number;
+      if (c >= 48 && c <= 57) digit = c - 48;
+      else if (hex && c >= 97 && c <= 102) digit = c - 87;
+      else if (hex && c >= 65 && c <= 70) digit = c - 55;
+      else return null;
+      code = code * (hex ? 16 : 10) + digit;
+    }
+    return isXmlChar(code) ? String.fromCodePoint(code) : null;
+  }
+  switch (s.slice(amp + 1, semi)) {
+    case 'lt': return '<';
+    case 'gt': return '>';
+    case 'amp': return '&';
+    case 'quot': return '"';
+    case 'apos': return "'";
+    default: return null;
+  }
+}
+
+/** Thrown inside the scanner: message and buffer offset, turned into line/column later. */
+class ScanError {
+  constructor(readonly message: string, readonly offset: number) {}
+}
+
+class FastXmlParser implements StreamingXmlParser {
+  /** Unconsumed input; always starts at a token boundary. */
+  private buffer = '';
+  /** Absolute offset, line (1-based) and column (0-based) of buffer[0]. */
+  private offset = 0;
+  private line = 1;
+  private column = 0;
+  private phase = Phase.Start;
+  private readonly open: string[] = [];
+  /** Attribute names of the last element of each name, in order: the expected names. */
+  private readonly attributeNames = new Map<string, string[]>();
+  private failure: Error | null = null;
+  private ended = false;
+
+  constructor(private readonly sink: XmlSink) {}
+
+  write(chunk: string): void {
+    this.checkUsable();
+    if (chunk.length === 0) return;
+    const input = this.buffer.length === 0 ? chunk : this.buffer + chunk;
+    try {
+      const consumed = this.scan(input, false);
+      if (input.length - consumed > MAX_PENDING) throw new ScanError('token too long', consumed);
+      this.advance(input, consumed);
+      this.buffer = consumed === input.length ? '' : input.slice(consumed);
+    } catch (err) {
+      throw this.fail(err, input);
+    }
+  }
+
+  end(): void {
+    this.checkUsable();
+    this.ended = true;
+    const input = this.buffer;
+    this.buffer = '';
+    try {
+      const consumed = this.scan(input, true);
+      if (consumed < input.length) throw new ScanError('unexpected end of input inside markup', consumed);
+      if (this.open.length > 0) {
+        throw new ScanError(`unclosed element <${this.open[this.open.length - 1]}> at end of input`, input.length);
+      }
+      if (this.phase !== Phase.AfterRoot) throw new ScanError('no root element', input.length);
+    } catch (err) {
+      throw this.fail(err, input);
+    }
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== null) throw this.failure;
+    if (this.ended) throw new Error('XML parser used after end()');
+  }
+
+  /** Records the first failure; scanner errors become XmlParseError with a position. */
+  private fail(err: unknown, input: string): Error {
+    let error: Error;
+    if (err instanceof ScanError) {
+      const { line, column } = this.positionOf(input, err.offset);
+      error = new XmlParseError(err.message, line, column);
+    } else {
+      error = err instanceof Error ? err : new Error(String(err));
+    }
+    this.failure = error;
+    return error;
+  }
+
+  /** Line (1-based) and column (1-based) of input[offset]. */
+  private positionOf(input: string, offset: number): { line: number; column: number } {
+    let line = this.line;
+    let lineStart = -1;
+    const end = Math.min(offset, input.length);
+    for (let i = input.indexOf('\n'); i !== -1 && i < end; i = input.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i;
+    }
+    const column = lineStart === -1 ? this.column + end + 1 : end - lineStart;
+    return { line, column };
+  }
+
+  /** Moves the position bookkeeping past input[0, consumed). */
+  private advance(input: string, consumed: number): void {
+    let lineStart = -1;
+    for (let i = input.indexOf('\n'); i !== -1 && i < consumed; i = input.indexOf('\n', i + 1)) {
+      this.line++;
+      lineStart = i;
+    }
+    this.column = lineStart === -1 ? this.column + consumed : consumed - lineStart - 1;
+    this.offset += consumed;
+  }
+
+  /**
+   * Consumes every complete token of `s`; returns how far it got (the start of an
+   * incomplete token). With `final`, trailing text is checked as complete.
+   */
+  private scan(s: string, final: boolean): number {
+    const n = s.length;
+    let pos = 0;
+    while (pos < n) {
+      const lt = s.indexOf('<', pos);
+      const textEnd = lt === -1 ? n : lt;
+      if (textEnd > pos) {
+        const checked = this.checkText(s, pos, textEnd, final || lt !== -1);
+        if (checked < textEnd) return checked;
+      }
+      if (lt === -1) return n;
+      const next = this.markup(s, lt);
+      if (next < 0) return lt;
+      pos = next;
+    }
+    return pos;
+  }
+
+  /**
+   * Text between tags carries nothing for Ganglia, but it must still be well-formed:
+   * only whitespace outside the root; inside, no control characters and only valid
+   * references. Returns `to`, or where a reference cut by the chunk end starts.
+   */
+  private checkText(s: string, from: number, to: number, complete: boolean): number {
+    for (let i = from; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (isWhitespace(c)) continue;
+      if (this.phase !== Phase.InRoot) {
+        throw new ScanError(this.phase === Phase.AfterRoot ? 'text after the root element' : 'text before the root element', i);
+      }
+      if (c === AMP) {
+        const semi = s.indexOf(';', i + 1);
+        if (semi === -1 || semi >= to) {
+          if (!complete && to - i < 16) return i;
+          throw new ScanError('unterminated entity reference', i);
+        }
+        if (decodeReference(s, i, semi) === null) throw new ScanError('undefined entity reference', i);
+        i = semi;
+      } else if (c < SPACE) {
+        throw new ScanError('invalid character', i);
+      } else if (c === RBRACKET && s.startsWith(']]>', i)) {
+        throw new ScanError("']]>' not allowed in text", i);
+      }
+    }
+    return to;
+  }
+
+  /** Dispatches on the token starting with `<` at `lt`; returns its end or -1 if incomplete. */
+  private markup(s: string, lt: number): number {
+    if (lt + 1 >= s.length) return -1;
+    switch (s.charCodeAt(lt + 1)) {
+      case SLASH: return this.closeTag(s, lt);
+      case BANG: return this.declaration(s, lt);
+      case QMARK: return this.processingInstruction(s, lt);
+      default: return this.startTag(s, lt);
+    }
+  }
+
+  private startTag(s: string, lt: number): number {
+    const n = s.length;
+    if (this.phase === Phase.AfterRoot) throw new ScanError('second root element', lt);
+    let i = lt + 1;
+    if (!isNameStart(s.charCodeAt(i))) throw new ScanError("invalid element name after '<'", i);
+    let j = i + 1;
+    while (j < n && isNameChar(s.charCodeAt(j))) j++;
+    if (j >= n) return -1;
+    const name = elementName(s, i, j);
+    i = j;
+    // No '<' may appear inside the tag: the next one must come after the closing '>'.
+    const nextLt = s.indexOf('<', i);
+    const limit = nextLt === -1 ? n : nextLt;
+
+    let expected = this.attributeNames.get(name);
+    if (expected === undefined) {
+      expected = [];
+      this.attributeNames.set(name, expected);
+    }
+    const attrs: Record<string, string> = {};
+    for (let k = 0; ; k++) {
+      if (i >= n) return -1;
+      let c = s.charCodeAt(i);
+      const spaced = isWhitespace(c);
+      while (isWhitespace(c)) {
+        if (++i >= n) return -1;
+        c = s.charCodeAt(i);
+      }
+      if (c === GT) {
+        this.openElement(name, attrs, false);
+        return i + 1;
+      }
+      if (c === SLASH) {
+        if (i + 1 >= n) return -1;
+        if (s.charCodeAt(i + 1) !== GT) throw new ScanError("expected '>' after '/'", i + 1);
+        this.openElement(name, attrs, true);
+        return i + 2;
+      }
+      if (i >= limit) throw new ScanError("'<' inside a tag", i);
+      if (!spaced) throw new ScanError('missing whitespace before attribute', i);
+
+      let attrName: string;
+      const guess = expected[k];
+      if (guess !== undefined && s.startsWith(guess, i) && i + guess.length < n
+        && !isNameChar(s.charCodeAt(i + guess.length))) {
+        attrName = guess;
+        i += guess.length;
+      } else {
+        if (!isNameStart(c)) throw new ScanError('invalid attribute name', i);
+        j = i + 1;
+        while (j < n && isNameChar(s.charCodeAt(j))) j++;
+        if (j >= n) return -1;
+        attrName = detach(s.slice(i, j));
+        expected[k] = attrName;
+        i = j;
+      }
+
+      c = s.charCodeAt(i);
+      while (isWhitespace(c)) {
+        if (++i >= n) return -1;
+        c = s.charCodeAt(i);
+      }
+      if (c !== EQ) throw new ScanError(`expected '=' after attribute ${attrName}`, i);
+      if (++i >= n) return -1;
+      c = s.charCodeAt(i);
+      while (isWhitespace(c)) {
+        if (++i >= n) return -1;
+        c = s.charCodeAt(i);
+      }
+      if (c !== DQUOTE && c !== SQUOTE) throw new ScanError('attribute value must be quoted', i);
+      const start = i + 1;
+      const close = s.indexOf(c === DQUOTE ? '"' : "'", start);
+      if (close === -1) {
+        if (limit < n) throw new ScanError("'<' in attribute value", limit);
+        return -1;
+      }
+      if (close > limit) throw new ScanError("'<' in attribute value", limit);
+      if (attrs[attrName] !== undefined && Object.prototype.hasOwnProperty.call(attrs, attrName)) {
+        throw new ScanError(`duplicate attribute ${attrName}`, i);
+      }
+      attrs[attrName] = attributeValue(s, start, close);
+      i = close + 1;
+    }
+  }
+
+  private openElement(name: string, attrs: Attributes, selfClosing: boolean): void {
+    if (this.open.length === 0) this.phase = Phase.InRoot;
+    this.sink.openTag(name, attrs);
+    if (selfClosing) {
+      this.sink.closeTag(name);
+      if (this.open.length === 0) this.phase = Phase.AfterRoot;
+    } else {
+      this.open.push(name);
+    }
+  }
+
+  private closeTag(s: string, lt: number): number {
+    const gt = s.indexOf('>', lt + 2);
+    if (gt === -1) return -1;
+    const depth = this.open.length;
+    if (depth === 0) throw new ScanError('close tag without open element', lt);
+    const name = this.open[depth - 1];
+    let i = lt + 2;
+    const matches = s.startsWith(name, i);
+    if (matches) {
+      i += name.length;
+      while (i < gt && isWhitespace(s.charCodeAt(i))) i++;
+    }
+    if (!matches || i !== gt) {
+      throw new ScanError(`mismatched tag: expected </${name}>, got </${s.slice(lt + 2, Math.min(gt, lt + 66))}>`, lt);
+    }
+    this.open.pop();
+    this.sink.closeTag(name);
+    if (depth === 1) this.phase = Phase.AfterRoot;
+    return gt + 1;
+  }
+
+  /** `<!--`, `<![CDATA[` or `<!DOCTYPE`. */
+  private declaration(s: string, lt: number): number {
+    if (s.startsWith('<!--', lt)) return this.comment(s, lt);
+    if (s.startsWith('<![CDATA[', lt)) {
+      if (this.phase !== Phase.InRoot) throw new ScanError('CDATA section outside the root element', lt);
+      const end = s.indexOf(']]>', lt + 9);
+      return end === -1 ? -1 : end + 3;
+    }
+    if (s.startsWith('<!DOCTYPE', lt)) return this.doctype(s, lt);
+    const available = s.length - lt;
+    for (const prefix of ['<!--', '<![CDATA[', '<!DOCTYPE']) {
+      if (available < prefix.length && prefix.startsWith(s.slice(lt))) return -1;
+    }
+    throw new ScanError("invalid markup after '<!'", lt);
+  }
+
+  private comment(s: string, lt: number): number {
+    const dashes = s.indexOf('--', lt + 4);
+    if (dashes === -1 || dashes + 2 >= s.length) return -1;
+    if (s.charCodeAt(dashes + 2) !== GT) throw new ScanError("'--' inside a comment", dashes);
+    return dashes + 3;
+  }
+
+  /** Skips the DOCTYPE, internal subset included (quotes and comments may contain ']' or '>'). */
+  private doctype(s: string, lt: number): number {
+    if (this.phase !== Phase.Start) throw new ScanError('DOCTYPE not allowed here', lt);
+    const n = s.length;
+    let i = lt + 9;
+    if (i >= n) return -1;
+    if (!isWhitespace(s.charCodeAt(i))) throw new ScanError('malformed DOCTYPE', i);
+    let quote = 0;
+    let inSubset = false;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (quote !== 0) {
+        if (c === quote) quote = 0;
+      } else if (c === DQUOTE || c === SQUOTE) {
+        quote = c;
+      } else if (inSubset) {
+        if (c === RBRACKET) {
+          inSubset = false;
+        } else if (c === LT) {
+          if (i + 4 > n) return -1;
+          if (s.startsWith('<!--', i)) {
+            const end = s.indexOf('-->', i + 4);
+            if (end === -1) return -1;
+            i = end + 2;
+          }
+        }
+      } else if (c === LBRACKET) {
+        inSubset = true;
+      } else if (c === GT) {
+        this.phase = Phase.AfterDoctype;
+        return i + 1;
+      } else if (c === LT) {
+        throw new ScanError("'<' inside DOCTYPE", i);
+      }
+    }
+    return -1;
+  }
+
+  /** `<?target ...?>`; the XML declaration only at the very start of the document. */
+  private processingInstruction(s: string, lt: number): number {
+    const end = s.indexOf('?>', lt + 2);
+    if (end === -1) return -1;
+    let j = lt + 2;
+    if (!isNameStart(s.charCodeAt(j))) throw new ScanError('invalid processing instruction', j);
+    while (j < end && isNameChar(s.charCodeAt(j))) j++;
+    if (j < end && !isWhitespace(s.charCodeAt(j))) throw new ScanError('invalid processing instruction', j);
+    if (j - lt - 2 === 3 && s.slice(lt + 2, j).toLowerCase() === 'xml' && this.offset + lt !== 0) {
+      throw new ScanError('XML declaration not at start of document', lt);
+    }
+    return end + 2;
+  }
+}
+
+function elementName(s: string, start: number, end: number): string {
+  const len = end - start;
+  for (const known of KNOWN_NAMES) {
+    if (known.length === len && s.startsWith(known, start)) return known;
+  }
+  return detach(s.slice(start, end));
+}
+
+/** The value between the quotes; sliced as is unless it needs decoding or is invalid. */
+function attributeValue(s: string, start: number, end: number): string {
+  for (let p = start; p < end; p++) {
+    const c = s.charCodeAt(p);
+    if (c < SPACE || c === AMP) return decodeValue(s, start, end, p);
+  }
+  return s.slice(start, end);
+}
+
+/** Slow path: references, whitespace normalisation, invalid characters. */
+function decodeValue(s: string, start: number, end: number, first: number): string {
+  const parts: string[] = [s.slice(start, first)];
+  let from = first;
+  for (let p = first; p < end; p++) {
+    const c = s.charCodeAt(p);
+    if (c === AMP) {
+      const semi = s.indexOf(';', p + 1);
+      if (semi === -1 || semi >= end) throw new ScanError("unescaped '&' in attribute value", p);
+      const decoded = decodeReference(s, p, semi);
+      if (decoded === null) throw new ScanError('undefined entity reference in attribute value', p);
+      parts.push(s.slice(from, p), decoded);
+      p = semi;
+      from = semi + 1;
+    } else if (c < SPACE) {
+      if (c !== TAB && c !== LF && c !== CR) throw new ScanError('invalid character in attribute value', p);
+      parts.push(s.slice(from, p), ' ');
+      // CR LF is one line end, hence one space.
+      if (c === CR && p + 1 < end && s.charCodeAt(p + 1) === LF) p++;
+      from = p + 1;
+    }
+  }
+  parts.push(s.slice(from, end));
+  return parts.join('');
+}
+
+/** A tokenizer for Ganglia XML; see the module comment for what it checks. */
+export function createFastParser(sink: XmlSink): StreamingXmlParser {
+  return new FastXmlParser(sink);
+}

@@ -1,0 +1,102 @@
+/**
+ * The reference tokenizer: the `sax` package in strict mode behind the StreamingXmlParser
+ * interface. Slower than the fast parser, kept as a fallback (`parser: sax`) and as the
+ * yardstick the fast parser is tested against.
+ */
+import * as sax from 'sax';
+import type { Attributes, StreamingXmlParser, XmlSink } from './xml-parser';
+import { XmlParseError } from './xml-parser';
+
+const LINE_BREAKS = /\r\n|[\t\n\r]/g;
+
+/** Control characters other than tab, CR, LF are not XML; sax lets them through. */
+const INVALID_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f]/;
+
+/**
+ * expat (and the XML spec) turn tab, CR, LF and CRLF in attribute values into one space;
+ * sax keeps them verbatim. Normalise so both tokenizers report the same values.
+ */
+function normaliseAttributes(attributes: Record<string, string>): Attributes {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (INVALID_CHARS.test(value)) throw new Error(`invalid character in attribute ${key}`);
+    if (value.indexOf('\n') !== -1 || value.indexOf('\r') !== -1 || value.indexOf('\t') !== -1) {
+      attributes[key] = value.replace(LINE_BREAKS, ' ');
+    }
+  }
+  return attributes;
+}
+
+class SaxXmlParser implements StreamingXmlParser {
+  private readonly parser: sax.SAXParser;
+  private failure: Error | null = null;
+  private sawRoot = false;
+  private depth = 0;
+  private ended = false;
+
+  constructor(sink: XmlSink) {
+    // strictEntities: only the five XML entities, not sax's HTML set (&nbsp; etc.).
+    const options: sax.SAXOptions & { strictEntities: boolean } = { strictEntities: true, position: true };
+    this.parser = sax.parser(true, options);
+    this.parser.onerror = (err: Error) => {
+      // sax appends "\nLine: ..\nColumn: ..\nChar: .."; keep the first line, use our position.
+      const message = err.message.split('\n', 1)[0];
+      this.positioned(message);
+    };
+    this.parser.onopentag = (tag: sax.Tag | sax.QualifiedTag) => {
+      // sax accepts a second root element; expat (and we) do not.
+      if (this.depth === 0 && this.sawRoot) this.positioned('second root element');
+      this.sawRoot = true;
+      this.depth++;
+      let attrs: Attributes;
+      try {
+        attrs = normaliseAttributes(tag.attributes as Record<string, string>);
+      } catch (err) {
+        return this.positioned((err as Error).message);
+      }
+      sink.openTag(tag.name, attrs);
+    };
+    this.parser.onclosetag = (name: string) => {
+      this.depth--;
+      sink.closeTag(name);
+    };
+  }
+
+  write(chunk: string): void {
+    this.checkUsable();
+    try {
+      this.parser.write(chunk);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  end(): void {
+    this.checkUsable();
+    this.ended = true;
+    try {
+      this.parser.close();
+      if (!this.sawRoot) this.positioned('no root element');
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  private positioned(message: string): never {
+    throw new XmlParseError(message, this.parser.line + 1, this.parser.column);
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== null) throw this.failure;
+    if (this.ended) throw new Error('XML parser used after end()');
+  }
+
+  private fail(err: unknown): Error {
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    return this.failure;
+  }
+}
+
+export function createSaxParser(sink: XmlSink): StreamingXmlParser {
+  return new SaxXmlParser(sink);
+}

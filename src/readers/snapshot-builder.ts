@@ -1,0 +1,461 @@
+/**
+ * Turns the element stream of one polled document into a SourceSnapshot, with the
+ * semantics of the C gmetad 3.7.2's process_xml.c (facts checked against the anchor
+ * captures):
+ *
+ * - Top-level CLUSTER and GRID elements become the snapshot's nodes, keyed by XML NAME.
+ * - HOST: t0 = pollTime - TN; up iff TN < 4*TMAX (TMAX=0 or a pre-2.5 document:
+ *   |cluster LOCALTIME - REPORTED| < 60). Missing LOCATION/TAGS read "unspecified".
+ * - METRIC: dropped when DMAX > 0 and TN > DMAX, or when its TYPE is not a Ganglia type
+ *   (3.7.2 ignores those too). Missing UNITS -> "" (3.7.2 prints a stale string),
+ *   missing SOURCE -> "gmond" (the DTD default expat applies), missing SLOPE ->
+ *   "unspecified".
+ * - Summaries are summed as the elements stream past (as 3.7.2 does): a cluster's HOSTS
+ *   and METRICS children (summary form) and its hosts (up ones only for metrics).
+ * - `scalable on`: a GRID keeps no children, only a summary of everything inside it:
+ *   hosts of its clusters at any depth plus nested HOSTS/METRICS. Unlike 3.7.2, nested
+ *   METRICS are not lost.
+ * - `scalable off`: 3.7.2 ignores GRID, HOSTS and METRICS elements altogether, so every
+ *   CLUSTER, however deeply nested in grids, is kept whole as if it were top-level (the
+ *   grid levels disappear) and summary-only content contributes nothing. We mirror that
+ *   rather than keep a grid tree, so that what is served matches the C gmetad.
+ *
+ * Differences from 3.7.2 that come from building a fresh snapshot per poll: a host that
+ * is down keeps the metrics it was sent (3.7.2 keeps those of its last up poll, none if
+ * never seen up), and summary entries of metrics no longer reported do not linger as
+ * SUM=0 NUM=0. Nested hosts use their own cluster's LOCALTIME for the 60 s rule (3.7.2
+ * uses the grid's). Expired metrics (DMAX) are not summed inside grids either.
+ */
+import type {
+  Cluster, ExtraData, Grid, Host, Metric, MetricSummary, SourceSnapshot, Summary, TreeNode,
+} from '../store/model';
+import { NUMERIC_TYPES } from '../store/model';
+import { EMPTY_SUMMARY, precisionOf, SummaryAccumulator, type SummaryPolicy } from '../store/summary';
+import type { Attributes, XmlSink } from './xml-parser';
+import { Interner } from './intern';
+
+export interface SnapshotBuilderOptions {
+  /** data_source name from gmetad.conf. */
+  readonly source: string;
+  /** Poll start, epoch seconds: the reference for TN -> t0. */
+  readonly pollTime: number;
+  readonly scalable: boolean;
+  readonly policy: SummaryPolicy;
+  /**
+   * Share one per data source across polls so that names and EXTRA_DATA lists are shared
+   * with the previous snapshot too; a private one is used otherwise.
+   */
+  readonly interner?: Interner;
+}
+
+/** The document is not a usable Ganglia document (wrong root, truncated). */
+export class SnapshotError extends Error {
+  readonly code = 'GMETAD_SNAPSHOT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotError';
+  }
+}
+
+/** Every TYPE the C gmetad knows; metrics of any other type are ignored, as there. */
+const KNOWN_TYPES: ReadonlySet<string> = new Set([...NUMERIC_TYPES, 'string', 'timestamp']);
+
+const UNSPECIFIED = 'unspecified';
+const DEFAULT_SOURCE = 'gmond';
+const HOST_UP: Summary = { hostsUp: 1, hostsDown: 0, metrics: EMPTY_SUMMARY.metrics };
+const HOST_DOWN: Summary = { hostsUp: 0, hostsDown: 1, metrics: EMPTY_SUMMARY.metrics };
+
+/** What each open element is to the builder; pushed on open, popped on close. */
+const enum Frame {
+  Ignored,
+  Root,
+  Cluster,
+  Grid,
+  NestedCluster,
+  Host,
+  Metric,
+  Metrics,
+}
+
+interface ClusterState {
+  readonly name: string;
+  readonly localtime: number;
+  readonly owner: string;
+  readonly latlong: string;
+  readonly url: string;
+  readonly hosts: Map<string, Host>;
+  readonly summary: SummaryAccumulator;
+}
+
+interface GridState {
+  readonly name: string;
+  readonly authority: string;
+  readonly localtime: number;
+  readonly summary: SummaryAccumulator;
+}
+
+interface HostState {
+  /** Null for a host inside a grid: counted, not kept. */
+  readonly fields: Omit<Host, 'metrics'> | null;
+  readonly up: boolean;
+  readonly metrics: Map<string, Metric>;
+}
+
+type PendingMetric = Omit<Metric, 'extra'>;
+type MetricStrings = Pick<Metric, 'name' | 'type' | 'units' | 'slope' | 'source'>;
+type PendingSummary = Omit<MetricSummary, 'extra'>;
+
+/** C atoi/strtoul as gmetad uses them: leading number, 0 if none. */
+function toInt(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const value = parseInt(text, 10);
+  return Number.isNaN(value) ? 0 : value;
+}
+
+export class SnapshotBuilder implements XmlSink {
+  /** METRIC elements seen, kept or not (for /status metrics.received). */
+  metricsReceived = 0;
+
+  private readonly source: string;
+  private readonly t0Base: number;
+  private readonly pollTime: number;
+  private readonly scalable: boolean;
+  private readonly policy: SummaryPolicy;
+  private readonly interner: Interner;
+
+  private readonly frames: Frame[] = [];
+  private rootSeen = false;
+  private rootClosed = false;
+  /** Pre-2.5 documents: hosts are judged by REPORTED vs LOCALTIME only. */
+  private oldFormat = false;
+  private readonly nodes = new Map<string, TreeNode>();
+  private cluster: ClusterState | null = null;
+  private grid: GridState | null = null;
+  /** LOCALTIME of the innermost open cluster (or grid), for the 60 s up rule. */
+  private localtime = 0;
+  private host: HostState | null = null;
+  private metric: PendingMetric | null = null;
+  private metricSummary: PendingSummary | null = null;
+  /** EXTRA_ELEMENTs of the open METRIC/METRICS, reused scratch space. */
+  private readonly extraNames: string[] = [];
+  private readonly extraVals: string[] = [];
+  private extraCount = 0;
+  /** Per metric name, the interned strings of the last METRIC of that name. */
+  private readonly lastMetricStrings = new Map<string, MetricStrings>();
+
+  constructor(options: SnapshotBuilderOptions) {
+    this.source = options.source;
+    this.pollTime = options.pollTime;
+    // Whole seconds, like the C gmetad's tv_sec; keeps t0 a small integer.
+    this.t0Base = Math.floor(options.pollTime);
+    this.scalable = options.scalable;
+    this.policy = options.policy;
+    this.interner = options.interner ?? new Interner();
+    this.interner.nextGeneration();
+  }
+
+  openTag(name: string, attrs: Attributes): void {
+    this.frames.push(this.open(name, attrs));
+  }
+
+  closeTag(): void {
+    const frame = this.frames.pop();
+    switch (frame) {
+      case Frame.Root: this.rootClosed = true; break;
+      case Frame.Cluster: this.closeCluster(); break;
+      case Frame.Grid: this.closeGrid(); break;
+      case Frame.NestedCluster: this.localtime = this.grid?.localtime ?? 0; break;
+      case Frame.Host: this.closeHost(); break;
+      case Frame.Metric: this.closeMetric(); break;
+      case Frame.Metrics: this.closeMetrics(); break;
+      default: break;
+    }
+  }
+
+  finish(): SourceSnapshot {
+    if (!this.rootSeen) throw new SnapshotError('no GANGLIA_XML element');
+    if (!this.rootClosed) throw new SnapshotError('incomplete document: GANGLIA_XML not closed');
+    // Drop raw parser slices (they may pin a whole input chunk).
+    this.extraNames.length = 0;
+    this.extraVals.length = 0;
+    return { source: this.source, polledAt: this.pollTime, nodes: [...this.nodes.values()] };
+  }
+
+  private open(name: string, attrs: Attributes): Frame {
+    if (this.frames.length === 0) {
+      if (name !== 'GANGLIA_XML' || this.rootSeen) throw new SnapshotError(`unexpected root element <${name}>`);
+      this.rootSeen = true;
+      // strncmp(VERSION, "2.5", 3) < 0 in the C code; no VERSION counts as new.
+      const version = attrs.VERSION;
+      this.oldFormat = version !== undefined && version.slice(0, 3) < '2.5';
+      return Frame.Root;
+    }
+    switch (name) {
+      case 'METRIC': return this.openMetric(attrs);
+      case 'EXTRA_ELEMENT': this.addExtraElement(attrs); return Frame.Ignored;
+      case 'HOST': return this.openHost(attrs);
+      case 'CLUSTER': return this.openCluster(attrs);
+      case 'GRID': return this.openGrid(attrs);
+      case 'HOSTS': this.addHostsSummary(attrs); return Frame.Ignored;
+      case 'METRICS': return this.openMetrics(attrs);
+      // EXTRA_DATA is only a wrapper; unknown elements are transparent, as in 3.7.2.
+      default: return Frame.Ignored;
+    }
+  }
+
+  private openCluster(attrs: Attributes): Frame {
+    const name = attrs.NAME;
+    if (name === undefined || this.cluster !== null) return Frame.Ignored;
+    const localtime = toInt(attrs.LOCALTIME);
+    if (this.grid !== null) {
+      this.localtime = localtime;
+      return Frame.NestedCluster;
+    }
+    const intern = this.interner;
+    this.cluster = {
+      name: intern.string(name),
+      localtime,
+      owner: intern.string(attrs.OWNER ?? UNSPECIFIED),
+      latlong: intern.string(attrs.LATLONG ?? UNSPECIFIED),
+      url: intern.string(attrs.URL ?? UNSPECIFIED),
+      hosts: new Map(),
+      summary: new SummaryAccumulator(this.policy),
+    };
+    this.localtime = localtime;
+    return Frame.Cluster;
+  }
+
+  private closeCluster(): void {
+    const state = this.cluster!;
+    this.cluster = null;
+    const cluster: Cluster = {
+      kind: 'cluster',
+      name: state.name,
+      localtime: state.localtime,
+      owner: state.owner,
+      latlong: state.latlong,
+      url: state.url,
+      hosts: state.hosts,
+      summary: state.summary.finish(),
+    };
+    this.nodes.set(cluster.name, cluster);
+  }
+
+  private openGrid(attrs: Attributes): Frame {
+    // Without scalable mode 3.7.2 ignores GRID tags: their clusters count as top-level.
+    if (!this.scalable || this.cluster !== null) return Frame.Ignored;
+    if (this.grid !== null) return Frame.Ignored;
+    const name = attrs.NAME;
+    if (name === undefined) return Frame.Ignored;
+    const localtime = toInt(attrs.LOCALTIME);
+    this.grid = {
+      name: this.interner.string(name),
+      authority: this.interner.string(attrs.AUTHORITY ?? ''),
+      localtime,
+      summary: new SummaryAccumulator(this.policy),
+    };
+    this.localtime = localtime;
+    return Frame.Grid;
+  }
+
+  private closeGrid(): void {
+    const state = this.grid!;
+    this.grid = null;
+    const grid: Grid = {
+      kind: 'grid',
+      name: state.name,
+      authority: state.authority,
+      localtime: state.localtime,
+      children: new Map(),
+      summary: state.summary.finish(),
+    };
+    this.nodes.set(grid.name, grid);
+  }
+
+  /** The accumulator that summary content at this point feeds, if any. */
+  private currentSummary(): SummaryAccumulator | null {
+    return this.cluster?.summary ?? this.grid?.summary ?? null;
+  }
+
+  private openHost(attrs: Attributes): Frame {
+    const summary = this.currentSummary();
+    const name = attrs.NAME;
+    if (summary === null || this.host !== null || name === undefined) return Frame.Ignored;
+    const tn = toInt(attrs.TN);
+    const tmax = toInt(attrs.TMAX);
+    const reported = toInt(attrs.REPORTED);
+    const up = this.oldFormat || tmax === 0 ? Math.abs(this.localtime - reported) < 60 : tn < tmax * 4;
+    summary.addSummary(up ? HOST_UP : HOST_DOWN);
+    if (this.cluster === null) {
+      // Inside a grid: only its contribution to the grid summary matters.
+      this.host = { fields: null, up, metrics: new Map() };
+      return Frame.Host;
+    }
+    const intern = this.interner;
+    this.host = {
+      fields: {
+        name: intern.string(name),
+        ip: intern.string(attrs.IP ?? ''),
+        reported,
+        t0: this.t0Base - tn,
+        tmax,
+        dmax: toInt(attrs.DMAX),
+        location: intern.string(attrs.LOCATION ?? UNSPECIFIED),
+        gmondStarted: toInt(attrs.GMOND_STARTED),
+        tags: intern.string(attrs.TAGS ?? UNSPECIFIED),
+        up,
+      },
+      up,
+      metrics: new Map(),
+    };
+    return Frame.Host;
+  }
+
+  private closeHost(): void {
+    const state = this.host!;
+    this.host = null;
+    if (state.fields === null) return;
+    const f = state.fields;
+    const host: Host = {
+      name: f.name,
+      ip: f.ip,
+      reported: f.reported,
+      t0: f.t0,
+      tmax: f.tmax,
+      dmax: f.dmax,
+      location: f.location,
+      gmondStarted: f.gmondStarted,
+      tags: f.tags,
+      up: f.up,
+      metrics: state.metrics,
+    };
+    this.cluster!.hosts.set(host.name, host);
+  }
+
+  private openMetric(attrs: Attributes): Frame {
+    const host = this.host;
+    if (host === null || this.metric !== null) return Frame.Ignored;
+    this.metricsReceived++;
+    // A down host inside a grid contributes nothing but its HOSTS DOWN count.
+    if (host.fields === null && !host.up) return Frame.Ignored;
+    const name = attrs.NAME;
+    const type = attrs.TYPE;
+    if (name === undefined || type === undefined || !KNOWN_TYPES.has(type)) return Frame.Ignored;
+    const tn = toInt(attrs.TN);
+    const dmax = toInt(attrs.DMAX);
+    if (dmax > 0 && tn > dmax) return Frame.Ignored;
+    const val = attrs.VAL ?? '';
+    const shared = this.metricStrings(name, type, attrs.UNITS ?? '', attrs.SLOPE ?? UNSPECIFIED, attrs.SOURCE ?? DEFAULT_SOURCE);
+    this.metric = {
+      name: shared.name,
+      // Short values are private copies already; long ones may be views on the chunk.
+      val: val.length < 13 ? val : this.interner.string(val),
+      type: shared.type,
+      units: shared.units,
+      t0: this.t0Base - tn,
+      tmax: toInt(attrs.TMAX),
+      dmax,
+      slope: shared.slope,
+      source: shared.source,
+    };
+    this.extraCount = 0;
+    return Frame.Metric;
+  }
+
+  /**
+   * Interned name/type/units/slope/source. These are the same on every host for a given
+   * metric, so they are compared with the last metric of that name (one map lookup)
+   * instead of being interned one by one.
+   */
+  private metricStrings(name: string, type: string, units: string, slope: string, source: string): MetricStrings {
+    const last = this.lastMetricStrings.get(name);
+    if (last !== undefined && last.type === type && last.units === units && last.slope === slope
+      && last.source === source) {
+      return last;
+    }
+    const intern = this.interner;
+    const strings: MetricStrings = {
+      name: last?.name ?? intern.string(name),
+      type: intern.string(type),
+      units: intern.string(units),
+      slope: intern.string(slope),
+      source: intern.string(source),
+    };
+    this.lastMetricStrings.set(strings.name, strings);
+    return strings;
+  }
+
+  private closeMetric(): void {
+    const m = this.metric!;
+    const host = this.host!;
+    this.metric = null;
+    const metric: Metric = {
+      name: m.name,
+      val: m.val,
+      type: m.type,
+      units: m.units,
+      t0: m.t0,
+      tmax: m.tmax,
+      dmax: m.dmax,
+      slope: m.slope,
+      source: m.source,
+      extra: this.takeExtra(m.name),
+    };
+    if (host.fields !== null) host.metrics.set(metric.name, metric);
+    if (host.up) this.currentSummary()!.addMetric(metric);
+  }
+
+  private addExtraElement(attrs: Attributes): void {
+    if (this.metric === null && this.metricSummary === null) return;
+    const name = attrs.NAME;
+    const val = attrs.VAL;
+    if (name === undefined || val === undefined) return;
+    // Raw for now: Interner.extra() compares by content and interns only new lists.
+    this.extraNames[this.extraCount] = name;
+    this.extraVals[this.extraCount] = val;
+    this.extraCount++;
+  }
+
+  private takeExtra(metricName: string): ExtraData {
+    const extra = this.interner.extra(metricName, this.extraNames, this.extraVals, this.extraCount);
+    this.extraCount = 0;
+    return extra;
+  }
+
+  /** `<HOSTS UP= DOWN=>` of a cluster or grid in summary form. */
+  private addHostsSummary(attrs: Attributes): void {
+    const summary = this.currentSummary();
+    if (!this.scalable || summary === null || this.host !== null) return;
+    summary.addSummary({ hostsUp: toInt(attrs.UP), hostsDown: toInt(attrs.DOWN), metrics: EMPTY_SUMMARY.metrics });
+  }
+
+  private openMetrics(attrs: Attributes): Frame {
+    if (!this.scalable || this.currentSummary() === null || this.host !== null || this.metricSummary !== null) {
+      return Frame.Ignored;
+    }
+    const name = attrs.NAME;
+    const type = attrs.TYPE ?? 'double';
+    if (name === undefined || !NUMERIC_TYPES.has(type)) return Frame.Ignored;
+    const sumText = attrs.SUM ?? '0';
+    const sum = Number(sumText);
+    const intern = this.interner;
+    this.metricSummary = {
+      name: intern.string(name),
+      sum: Number.isFinite(sum) ? sum : 0,
+      num: toInt(attrs.NUM),
+      precision: precisionOf(type, sumText),
+      units: intern.string(attrs.UNITS ?? ''),
+      slope: intern.string(attrs.SLOPE ?? UNSPECIFIED),
+      source: attrs.SOURCE === undefined ? DEFAULT_SOURCE : intern.string(attrs.SOURCE),
+    };
+    this.extraCount = 0;
+    return Frame.Metrics;
+  }
+
+  private closeMetrics(): void {
+    const m = this.metricSummary!;
+    this.metricSummary = null;
+    const entry: MetricSummary = { ...m, extra: this.takeExtra(m.name) };
+    this.currentSummary()!.addSummary({ hostsUp: 0, hostsDown: 0, metrics: new Map([[entry.name, entry]]) });
+  }
+}

@@ -1,0 +1,45 @@
+/** Options shared by the XML and interactive ports. */
+import type { IntervalHistogram, RecordableHistogram } from 'node:perf_hooks';
+import type { TreeView } from '../store/store';
+import type { DaemonStats } from '../util/stats';
+import type { AccessPolicy } from './access';
+import type { SharedDumpCache } from './chunked-output';
+import type { ServerLogger } from './logger';
+
+export interface PortLimits {
+  /** How long a client may take to send its request line (interactive port). */
+  readonly requestLineMs: number;
+  /** How long a reply may stay blocked on a client that does not read. */
+  readonly idleWriteMs: number;
+}
+
+export const DEFAULT_LIMITS: PortLimits = { requestLineMs: 10_000, idleWriteMs: 60_000 };
+
+export interface PortOptions {
+  /** 0 picks a free port (see the returned `port`). */
+  readonly port: number;
+  /** Bind address; default all interfaces ('::', or '0.0.0.0' without IPv6). */
+  readonly host?: string;
+  /** The current tree; called once per request, the reply then uses that view only. */
+  readonly getView: () => TreeView;
+  readonly access: AccessPolicy;
+  readonly stats: DaemonStats;
+  readonly logger: ServerLogger;
+  /** Event-loop delay histogram shown by /status (interactive port). */
+  readonly eventLoop?: IntervalHistogram | RecordableHistogram;
+  /** `authority` set in gmetad.conf: /status then reports "host":"" like 3.7.2. */
+  readonly authorityConfigured?: boolean;
+  readonly limits?: Partial<PortLimits>;
+  /** Pass the same cache to both ports to share full dumps between them. */
+  readonly dumpCache?: SharedDumpCache;
+}
+
+export interface RunningPort {
+  readonly port: number;
+  /** Stops listening and destroys open connections. */
+  close(): Promise<void>;
+}
+
+export function limitsOf(options: PortOptions): PortLimits {
+  return { ...DEFAULT_LIMITS, ...options.limits };
+}

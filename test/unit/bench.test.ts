@@ -1,0 +1,135 @@
+/** The benchmark's building blocks: emulated gmond, /proc sampling, dump client, cadence maths. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import * as sax from 'sax';
+import { maxLateness, pollsExpectedIn } from '../../bench/cadence';
+import { fetchDump } from '../../bench/dump-client';
+import { ClusterDocument, generateClusterXml, startEmulatedGmond } from '../../bench/emulated-cluster';
+import { parseStat, parseStatusKiB, sampleProcessTree } from '../../bench/proc-stats';
+import { ratio } from '../../bench/report';
+
+const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/anchor');
+
+interface Parsed {
+  hosts: sax.Tag[];
+  metrics: sax.Tag[];
+  extraNames: string[][];
+  cluster: sax.Tag | null;
+}
+
+/** Strict XML parse (throws if not well-formed) collecting HOST/METRIC tags. */
+function parse(xml: Buffer): Parsed {
+  const out: Parsed = { hosts: [], metrics: [], extraNames: [], cluster: null };
+  const parser = sax.parser(true);
+  parser.onerror = (err) => {
+    throw err;
+  };
+  parser.onopentag = (node) => {
+    const tag = node as sax.Tag;
+    if (tag.name === 'CLUSTER') out.cluster = tag;
+    if (tag.name === 'HOST') out.hosts.push(tag);
+    if (tag.name === 'METRIC') {
+      out.metrics.push(tag);
+      out.extraNames.push([]);
+    }
+    if (tag.name === 'EXTRA_ELEMENT') out.extraNames[out.extraNames.length - 1]!.push(String(tag.attributes['NAME']));
+  };
+  parser.write(xml.toString('latin1')).close();
+  return out;
+}
+
+test('generated document is gmond-shaped and well-formed', () => {
+  const xml = generateClusterXml({ hosts: 5, metrics: 60, nowSec: 1_800_000_000 });
+  const dtd = fs.readFileSync(path.join(FIXTURES, 'dtd-header.txt'));
+  assert.ok(xml.subarray(0, dtd.length).equals(dtd), 'prolog + DTD byte-identical to gmond');
+  assert.ok(xml.toString('latin1').endsWith('</HOST>\n</CLUSTER>\n</GANGLIA_XML>\n'));
+  const doc = parse(xml);
+  assert.equal(doc.hosts.length, 5);
+  assert.equal(doc.metrics.length, 300);
+  assert.equal(doc.cluster?.attributes['LOCALTIME'], '1800000000');
+  assert.deepEqual(Object.keys(doc.hosts[0]!.attributes), ['NAME', 'IP', 'TAGS', 'REPORTED', 'TN', 'TMAX', 'DMAX', 'LOCATION', 'GMOND_STARTED']);
+  assert.deepEqual(Object.keys(doc.metrics[0]!.attributes), ['NAME', 'VAL', 'TYPE', 'UNITS', 'TN', 'TMAX', 'DMAX', 'SLOPE']);
+  const types = new Set(doc.metrics.map((m) => m.attributes['TYPE']));
+  for (const t of ['float', 'uint32', 'double', 'string']) assert.ok(types.has(t), `has ${t} metrics`);
+  for (const names of doc.extraNames) assert.deepEqual(names, ['GROUP', 'DESC', 'TITLE']);
+  for (const m of doc.metrics) {
+    if (m.attributes['TYPE'] !== 'string') assert.ok(Number.isFinite(Number(m.attributes['VAL'])), `numeric VAL ${m.attributes['VAL']}`);
+  }
+  for (const h of doc.hosts) assert.ok(Number(h.attributes['TN']) < 4 * Number(h.attributes['TMAX']), 'every host up');
+});
+
+test('1000 x 100 default is about 32 MB', () => {
+  const doc = new ClusterDocument({});
+  assert.equal(doc.hostCount, 1000);
+  assert.equal(doc.metricCount, 100_000);
+  assert.ok(doc.size > 28e6 && doc.size < 36e6, `size ${doc.size}`);
+});
+
+test('refresh rewrites times and values in place and stays well-formed', () => {
+  const doc = new ClusterDocument({ hosts: 3, metrics: 40, nowSec: 1_800_000_000 });
+  const before = Buffer.from(doc.current());
+  assert.equal(doc.refresh(1_800_000_100_000), true);
+  const after = doc.current();
+  assert.equal(after.length, before.length);
+  assert.notEqual(after, before);
+  const a = parse(before);
+  const b = parse(after);
+  assert.equal(b.cluster?.attributes['LOCALTIME'], '1800000100');
+  const reported = Number(b.hosts[0]!.attributes['REPORTED']);
+  assert.equal(reported, 1_800_000_100 - Number(b.hosts[0]!.attributes['TN']));
+  const changed = b.metrics.filter((m, i) => m.attributes['VAL'] !== a.metrics[i]!.attributes['VAL']).length;
+  assert.ok(changed > b.metrics.length / 2, `${changed} values changed`);
+  assert.equal(doc.refreshIfOlder(60_000, 1_800_000_101_000), false, 'fresh enough: no refresh');
+});
+
+test('emulated gmond serves the whole document to each connection and records it', async (t) => {
+  const gmond = await startEmulatedGmond({ hosts: 20, metrics: 30 });
+  t.after(() => gmond.close());
+  const first = await fetchDump(gmond.port, { count: true, timeoutMs: 5000 });
+  const second = await fetchDump(gmond.port, { timeoutMs: 5000 });
+  assert.equal(first.ended, 'eof');
+  assert.equal(first.ok, true);
+  assert.equal(first.bytes, gmond.document.size);
+  assert.equal(first.hosts, 20);
+  assert.equal(first.metrics, 600);
+  assert.equal(second.bytes, gmond.document.size);
+  assert.equal(gmond.connections.length, 2);
+  assert.ok(gmond.connections[1]! >= gmond.connections[0]!);
+});
+
+test('parseStat copes with spaces and parens in the command name', () => {
+  const line = '4242 (my (odd) proc) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 1 0 100 1000 10';
+  assert.deepEqual(parseStat(line), { ppid: 1, utimeTicks: 1234, stimeTicks: 567 });
+  assert.equal(parseStatusKiB('Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t   1024 kB\n', 'VmRSS'), 1024);
+  assert.equal(parseStatusKiB('Name:\tx\n', 'VmRSS'), 0);
+});
+
+test('sampleProcessTree sees this process and its child', async (t) => {
+  const child = spawn('sleep', ['5'], { stdio: 'ignore' });
+  t.after(() => {
+    child.kill('SIGTERM');
+  });
+  await new Promise((r) => child.once('spawn', r));
+  const sample = sampleProcessTree(process.pid);
+  assert.ok(sample);
+  assert.ok(sample.cpuSeconds > 0);
+  assert.ok(sample.rssKiB > 1000 && sample.hwmKiB >= sample.processes[0]!.rssKiB);
+  assert.ok(sample.processes.some((p) => p.pid === child.pid), 'child included');
+  assert.equal(sampleProcessTree(2 ** 22 + 1), null);
+});
+
+test('poll lateness is measured against previous poll + step', () => {
+  const conns = [0, 15_000, 30_400, 47_000];
+  const polls = pollsExpectedIn(conns, 15_000, 14_000, 46_000, 50_000);
+  assert.deepEqual(
+    polls.map((p) => p.latenessMs),
+    [0, 400, 1600],
+  );
+  // The last poll's successor is due at 62 000 and missing at 70 000: 8 s late.
+  assert.equal(maxLateness(pollsExpectedIn(conns, 15_000, 60_000, 63_000, 70_000)), 8000);
+  assert.equal(ratio(1, 4), '0.25x');
+  assert.equal(ratio(1, 0), '-');
+});

@@ -1,0 +1,470 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import type { Duplex } from 'node:stream';
+import pino from 'pino';
+import type { DataSourceConfig, SourceAddress } from '../../src/config/types';
+import type { SourceSnapshot } from '../../src/store/model';
+import { DaemonStats } from '../../src/util/stats';
+import { XmlParseError } from '../../src/readers/xml-parser';
+import { TcpConnector, formatAddress, type Connector } from '../../src/readers/connector';
+import type { DocumentParserFactory } from '../../src/readers/document';
+import {
+  SourcePoller,
+  nextPollDelay,
+  type PollerLogger,
+  type PollOutcome,
+  type SourcePollerDeps,
+} from '../../src/readers/poller';
+import { startFakeGmond, type FakeGmond, type FakeGmondBehaviour } from '../helpers/fake-gmond';
+import { freePort } from '../helpers/net';
+
+const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
+const GMOND_XML = fs.readFileSync(path.join(FIXTURES, 'gmond.xml'));
+const BODY = GMOND_XML.toString('latin1');
+
+// A pino Logger must fit the poller's logger type (compile-time check).
+const pinoFits: PollerLogger = pino({ enabled: false });
+void pinoFits;
+
+/** Position (1-based line/column) just past `text`, for the test parser's errors. */
+function endPosition(text: string): { line: number; column: number } {
+  const lines = text.split('\n');
+  return { line: lines.length, column: lines[lines.length - 1].length + 1 };
+}
+
+/**
+ * A stand-in for the real tokenizer + builder: keeps the text, rejects a document whose
+ * first non-blank character is not '<', and wants `</GANGLIA_XML>` at the end.
+ */
+function testParser() {
+  const documents: string[] = [];
+  const pollTimes: number[] = [];
+  let writes = 0;
+  const factory: DocumentParserFactory = (pollTime) => {
+    pollTimes.push(pollTime);
+    let text = '';
+    return {
+      write(chunk: string) {
+        writes += 1;
+        const checkedUpTo = text.length;
+        text += chunk;
+        const first = text.search(/\S/);
+        if (first >= checkedUpTo && text[first] !== '<') {
+          const { line, column } = endPosition(text.slice(0, first));
+          throw new XmlParseError('not well-formed (invalid token)', line, column);
+        }
+      },
+      finish(): SourceSnapshot {
+        if (!text.includes('</GANGLIA_XML>')) {
+          const { line, column } = endPosition(text);
+          throw new XmlParseError('unclosed token', line, column);
+        }
+        documents.push(text);
+        return { source: 'test', polledAt: pollTime, nodes: [] };
+      },
+    };
+  };
+  return {
+    factory,
+    documents,
+    pollTimes,
+    get writes() {
+      return writes;
+    },
+  };
+}
+
+interface LogLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly msg: string;
+}
+
+function captureLogger(): { logger: PollerLogger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: LogLine['level']) => (_obj: object, msg: string) => {
+    lines.push({ level, msg });
+  };
+  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+/** Wraps a connector to record which addresses were tried, and when. */
+function recordingConnector(inner: Connector = new TcpConnector()) {
+  const attempts: { address: string; at: number }[] = [];
+  const connector: Connector = {
+    connect(address, timeoutMs, signal) {
+      attempts.push({ address: formatAddress(address), at: Date.now() });
+      return inner.connect(address, timeoutMs, signal);
+    },
+  };
+  return { connector, attempts };
+}
+
+function source(name: string, addresses: SourceAddress[], step = 15): DataSourceConfig {
+  return { name, step, addresses, origin: 'test:1' };
+}
+
+function setup(config: DataSourceConfig, overrides: Partial<SourcePollerDeps> = {}) {
+  const parser = testParser();
+  const { logger, lines } = captureLogger();
+  const { connector, attempts } = recordingConnector();
+  const stats = new DaemonStats();
+  const snapshots: SourceSnapshot[] = [];
+  const failures: string[] = [];
+  const poller = new SourcePoller(config, {
+    connector,
+    parserFactory: parser.factory,
+    onSnapshot: (s) => snapshots.push(s),
+    onFailure: (r) => failures.push(r),
+    logger,
+    stats,
+    timeouts: { connectMs: 1000, idleMs: 1000, pollMs: 3000 },
+    ...overrides,
+  });
+  return { poller, parser, lines, attempts, stats, snapshots, failures };
+}
+
+async function fake(t: { after(fn: () => Promise<void>): void }, b: FakeGmondBehaviour, host?: string): Promise<FakeGmond> {
+  const g = await startFakeGmond(b, host ? { host } : {});
+  t.after(() => g.close());
+  return g;
+}
+
+/** A port with nothing listening on it (connecting is refused). */
+async function closedPort(host = '127.0.0.1'): Promise<SourceAddress> {
+  return { host, port: await freePort(host) };
+}
+
+function addr(g: FakeGmond): SourceAddress {
+  return { host: g.host, port: g.port };
+}
+
+function failed(o: PollOutcome): Extract<PollOutcome, { ok: false }> {
+  assert.equal(o.ok, false, 'the poll should have failed');
+  return o as Extract<PollOutcome, { ok: false }>;
+}
+
+function succeeded(o: PollOutcome): Extract<PollOutcome, { ok: true }> {
+  assert.ok(o.ok, `the poll should have succeeded: ${o.ok ? '' : o.reason}`);
+  return o;
+}
+
+async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('SourcePoller: reading documents', () => {
+  test('streams a plain document chunk by chunk and delivers the snapshot', async (t) => {
+    const g = await fake(t, { kind: 'serve', body: GMOND_XML, chunkSize: 2000, gapMs: 5 });
+    const s = setup(source('alpha', [addr(g)]));
+    const before = Math.floor(Date.now() / 1000);
+    const o = succeeded(await s.poller.pollOnce());
+    assert.deepEqual(o.address, addr(g));
+    assert.equal(o.bytes, GMOND_XML.length);
+    assert.equal(s.parser.documents.length, 1);
+    assert.equal(s.parser.documents[0], BODY);
+    // Pieces may coalesce in the kernel, but never into one: the body is fed as it arrives.
+    assert.ok(s.parser.writes > 1, `fed in pieces (${s.parser.writes} writes)`);
+    assert.equal(s.snapshots.length, 1);
+    assert.ok(s.parser.pollTimes[0] >= before && s.parser.pollTimes[0] <= Math.ceil(Date.now() / 1000));
+    assert.equal(s.stats.polls.ok.num, 1);
+    assert.equal(s.stats.polls.failed.num, 0);
+    assert.deepEqual(s.failures, []);
+    assert.equal(s.poller.status, 'idle');
+    assert.deepEqual(s.poller.lastGoodAddress, addr(g));
+  });
+
+  test('gunzips a body that starts with the gzip magic', async (t) => {
+    const g = await fake(t, { kind: 'gzip', body: GMOND_XML });
+    const s = setup(source('gz', [addr(g)]));
+    const o = succeeded(await s.poller.pollOnce());
+    assert.equal(s.parser.documents[0], BODY);
+    assert.ok(o.bytes < GMOND_XML.length / 2, 'compressed bytes were counted on the wire');
+  });
+
+  test('detects gzip even when the magic bytes arrive in separate chunks', async (t) => {
+    const gz = zlib.gzipSync(GMOND_XML);
+    const g = await fake(t, { kind: 'serve', body: gz, splitAt: [1, 2, 40], gapMs: 20 });
+    const s = setup(source('gz1', [addr(g)]));
+    succeeded(await s.poller.pollOnce());
+    assert.equal(s.parser.documents[0], BODY);
+  });
+
+  test('decodes bytes as latin1, one char per byte, across chunk boundaries', async (t) => {
+    const bytes = Buffer.concat([
+      Buffer.from('<GANGLIA_XML><CLUSTER NAME="caf', 'latin1'),
+      Buffer.from([0xe9, 0xff, 0x80]),
+      Buffer.from('"/></GANGLIA_XML>\n', 'latin1'),
+    ]);
+    const g = await fake(t, { kind: 'serve', body: bytes, chunkSize: 3 });
+    const s = setup(source('latin', [addr(g)]));
+    succeeded(await s.poller.pollOnce());
+    assert.equal(s.parser.documents[0], '<GANGLIA_XML><CLUSTER NAME="caf\u00e9\u00ff\u0080"/></GANGLIA_XML>\n');
+  });
+
+  test('a document cut off mid-way fails with where the parser stopped', async (t) => {
+    const g = await fake(t, { kind: 'close-mid', body: GMOND_XML, afterBytes: 3000 });
+    const s = setup(source('trunc', [addr(g)]));
+    const o = failed(await s.poller.pollOnce());
+    const where = `data_source "trunc": 127.0.0.1:${g.port}`;
+    const { line, column } = endPosition(BODY.slice(0, 3000));
+    assert.equal(o.reason, `${where}: incomplete document: unclosed token at line ${line}, column ${column}`);
+    assert.ok(s.lines.some((l) => l.level === 'error' && l.msg === o.reason));
+    assert.deepEqual(s.failures, [o.reason]);
+    assert.equal(s.stats.polls.failed.num, 1);
+    assert.equal(s.stats.polls.ok.num, 0);
+    assert.equal(s.snapshots.length, 0);
+    assert.equal(s.poller.lastGoodAddress, null);
+  });
+
+  test('a truncated gzip body fails with the gunzip error', async (t) => {
+    const gz = zlib.gzipSync(GMOND_XML);
+    const g = await fake(t, { kind: 'close-mid', body: gz, afterBytes: Math.floor(gz.length / 2) });
+    const s = setup(source('gzcut', [addr(g)]));
+    const o = failed(await s.poller.pollOnce());
+    assert.equal(o.reason, `data_source "gzcut": 127.0.0.1:${g.port}: gzip: unexpected end of file`);
+    assert.equal(s.stats.polls.failed.num, 1);
+  });
+
+  test('garbage fails with a parse error and its position', async (t) => {
+    const g = await fake(t, { kind: 'garbage', bytes: Buffer.from('\n\n  HTTP/1.0 404 Not Found\r\n', 'latin1') });
+    const s = setup(source('junk', [addr(g)]));
+    const o = failed(await s.poller.pollOnce());
+    assert.equal(o.reason, `data_source "junk": 127.0.0.1:${g.port}: parse error: not well-formed (invalid token) at line 3, column 3`);
+    assert.equal(s.stats.polls.failed.num, 1);
+  });
+
+  test('a throwing onSnapshot is logged and does not fail the poll', async (t) => {
+    const g = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const s = setup(source('thrower', [addr(g)]), {
+      onSnapshot: () => {
+        throw new Error('store exploded');
+      },
+    });
+    succeeded(await s.poller.pollOnce());
+    assert.ok(s.lines.some((l) => l.level === 'error' && l.msg.includes('onSnapshot handler threw: store exploded')));
+    assert.equal(s.stats.polls.ok.num, 1);
+  });
+});
+
+describe('SourcePoller: failover', () => {
+  test('skips a refused address, then tries the last good one first', async (t) => {
+    const dead = await closedPort();
+    const g = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const s = setup(source('beta-failover', [dead, addr(g)]));
+
+    const first = succeeded(await s.poller.pollOnce());
+    assert.deepEqual(first.address, addr(g));
+    assert.deepEqual(first.failures, [{ address: dead, reason: 'connection refused' }]);
+    assert.ok(
+      s.lines.some((l) => l.level === 'warn' && l.msg === `data_source "beta-failover": 127.0.0.1:${dead.port}: connection refused`),
+      JSON.stringify(s.lines),
+    );
+    assert.deepEqual(s.poller.lastGoodAddress, addr(g));
+
+    s.attempts.length = 0;
+    succeeded(await s.poller.pollOnce());
+    assert.deepEqual(s.attempts.map((a) => a.address), [`127.0.0.1:${g.port}`]);
+    assert.equal(s.stats.polls.ok.num, 2);
+    assert.equal(s.stats.polls.failed.num, 0);
+  });
+
+  test('every address dead: one line per address:port, a summary, one failure', async (t) => {
+    const a = await closedPort();
+    const b = await closedPort();
+    const s = setup(source('DeadCluster', [a, b]));
+    const o = failed(await s.poller.pollOnce());
+    const warns = s.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    assert.deepEqual(warns, [
+      `data_source "DeadCluster": 127.0.0.1:${a.port}: connection refused`,
+      `data_source "DeadCluster": 127.0.0.1:${b.port}: connection refused`,
+    ]);
+    const summary = `data_source "DeadCluster": no answer from any address (127.0.0.1:${a.port}, 127.0.0.1:${b.port})`;
+    assert.equal(o.reason, summary);
+    assert.deepEqual(s.lines.filter((l) => l.level === 'error').map((l) => l.msg), [summary]);
+    assert.deepEqual(s.failures, [summary]);
+    assert.equal(s.stats.polls.failed.num, 1);
+    assert.equal(o.stopped, false);
+    t.diagnostic(`took ${o.durationMs} ms`);
+  });
+
+  test('an address that resets or stays silent before any byte is skipped', async (t) => {
+    const reset = await fake(t, { kind: 'reset' });
+    const silent = await fake(t, { kind: 'hang', body: GMOND_XML, afterBytes: 0 });
+    const good = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const s = setup(source('picky', [addr(reset), addr(silent), addr(good)]), {
+      timeouts: { idleMs: 200, pollMs: 3000 },
+    });
+    const o = succeeded(await s.poller.pollOnce());
+    assert.deepEqual(o.address, addr(good));
+    assert.equal(o.failures.length, 2);
+    assert.match(o.failures[0].reason, /connection reset by peer|connection closed before any data/);
+    assert.equal(o.failures[1].reason, 'no data for 200 ms');
+    assert.equal(silent.connections, 1);
+  });
+
+  test('a document that breaks mid-way fails the poll; the next poll starts with the next address', async (t) => {
+    const broken = await fake(t, { kind: 'close-mid', body: GMOND_XML, afterBytes: 100 });
+    const good = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const s = setup(source('rotating', [addr(broken), addr(good)]));
+    failed(await s.poller.pollOnce());
+    assert.equal(good.connections, 0, 'no failover after the document started');
+    s.attempts.length = 0;
+    const o = succeeded(await s.poller.pollOnce());
+    assert.deepEqual(o.address, addr(good));
+    assert.deepEqual(s.attempts.map((a) => a.address), [`127.0.0.1:${good.port}`]);
+  });
+
+  test('IPv6 loopback and host names work; IPv6 addresses are logged bracketed', async (t) => {
+    const g6 = await fake(t, { kind: 'serve', body: GMOND_XML }, '::1');
+    const dead6 = await closedPort('::1');
+    const g4 = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const s = setup(source('v6', [dead6, addr(g6)]));
+    const o = succeeded(await s.poller.pollOnce());
+    assert.deepEqual(o.address, { host: '::1', port: g6.port });
+    assert.ok(s.lines.some((l) => l.msg === `data_source "v6": [::1]:${dead6.port}: connection refused`));
+    assert.equal(s.parser.documents[0], BODY);
+
+    const byName = setup(source('named', [{ host: 'localhost', port: g4.port }]));
+    succeeded(await byName.poller.pollOnce());
+  });
+});
+
+describe('SourcePoller: deadlines and stop', () => {
+  test('a source that hangs mid-document trips the idle deadline', async (t) => {
+    const g = await fake(t, { kind: 'hang', body: GMOND_XML, afterBytes: 500 });
+    const s = setup(source('hung', [addr(g)]), { timeouts: { idleMs: 300, pollMs: 5000 } });
+    const started = Date.now();
+    const o = failed(await s.poller.pollOnce());
+    const took = Date.now() - started;
+    assert.equal(o.reason, `data_source "hung": 127.0.0.1:${g.port}: no data for 300 ms`);
+    assert.ok(took >= 290 && took < 1500, `took ${took} ms`);
+    await waitFor(() => g.active === 0); // the socket was destroyed
+  });
+
+  test('a trickling source cannot outlive the whole-poll deadline', async (t) => {
+    const g = await fake(t, { kind: 'trickle', body: GMOND_XML, intervalMs: 20 });
+    const s = setup(source('trickle', [addr(g)]), { timeouts: { idleMs: 300, pollMs: 500 } });
+    const started = Date.now();
+    const o = failed(await s.poller.pollOnce());
+    const took = Date.now() - started;
+    assert.equal(o.reason, `data_source "trickle": 127.0.0.1:${g.port}: poll deadline of 500 ms exceeded`);
+    assert.ok(took >= 490 && took < 1500, `took ${took} ms`);
+    assert.equal(s.stats.polls.failed.num, 1);
+    await waitFor(() => g.active === 0);
+  });
+
+  test('the whole-poll deadline also bounds a connect that never completes', async () => {
+    const never: Connector = {
+      connect(_a, _t, signal) {
+        return new Promise<Duplex>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        });
+      },
+    };
+    const s = setup(source('blackhole', [{ host: '192.0.2.1', port: 8649 }]), {
+      connector: never,
+      timeouts: { connectMs: 10000, pollMs: 200 },
+    });
+    const o = failed(await s.poller.pollOnce());
+    assert.equal(o.reason, 'data_source "blackhole": 192.0.2.1:8649: poll deadline of 200 ms exceeded');
+    assert.deepEqual(s.failures, [o.reason]);
+  });
+
+  test('stop() during a hung poll returns promptly and counts nothing', async (t) => {
+    const g = await fake(t, { kind: 'hang', body: GMOND_XML, afterBytes: 100 });
+    const s = setup(source('stopme', [addr(g)], 0.2), { timeouts: { idleMs: 10000, pollMs: 20000 } });
+    s.poller.start();
+    await waitFor(() => s.poller.status === 'reading' && g.connections === 1);
+    const started = Date.now();
+    await s.poller.stop();
+    const took = Date.now() - started;
+    assert.ok(took < 200, `stop took ${took} ms`);
+    assert.equal(s.poller.status, 'stopped');
+    assert.equal(s.stats.polls.failed.num, 0);
+    assert.deepEqual(s.failures, []);
+    await waitFor(() => g.active === 0);
+    await new Promise((r) => setTimeout(r, 400)); // two steps: no further poll may start
+    assert.equal(g.connections, 1);
+    const after = failed(await s.poller.pollOnce());
+    assert.equal(after.stopped, true);
+  });
+});
+
+describe('SourcePoller: schedule', () => {
+  test('nextPollDelay: step ±5 %, measured from the poll start', () => {
+    assert.deepEqual(nextPollDelay(10_000, 0, () => 0.5), { intervalMs: 10_000, delayMs: 10_000, missed: false });
+    assert.equal(nextPollDelay(10_000, 0, () => 0).intervalMs, 9_500);
+    assert.ok(Math.abs(nextPollDelay(10_000, 0, () => 0.999999).intervalMs - 10_500) < 0.1);
+    assert.deepEqual(nextPollDelay(10_000, 3_000, () => 0.5), { intervalMs: 10_000, delayMs: 7_000, missed: false });
+    assert.deepEqual(nextPollDelay(10_000, 12_000, () => 0.5), { intervalMs: 10_000, delayMs: 0, missed: true });
+    for (let i = 0; i <= 100; i++) {
+      const { intervalMs } = nextPollDelay(15_000, 0, () => i / 100.0001);
+      assert.ok(intervalMs >= 14_250 && intervalMs <= 15_750, `interval ${intervalMs}`);
+    }
+  });
+
+  async function pollStarts(
+    t: { after(fn: () => Promise<void>): void },
+    step: number,
+    random: () => number,
+    count: number,
+  ): Promise<number[]> {
+    const g = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const s = setup(source('cadence', [addr(g)], step), { random });
+    t.after(() => s.poller.stop());
+    s.poller.start();
+    await waitFor(() => s.attempts.length >= count, 5000);
+    await s.poller.stop();
+    assert.equal(s.stats.polls.misses, 0);
+    const at = s.attempts.map((a) => a.at);
+    return at.slice(1, count).map((x, i) => x - at[i]);
+  }
+
+  test('the loop sleeps step - 5 % with random() = 0', async (t) => {
+    const gaps = await pollStarts(t, 0.2, () => 0, 4);
+    // Timers fire late under load, never early: bound below tightly, above loosely.
+    for (const gap of gaps) assert.ok(gap >= 188 && gap < 300, `gaps ${gaps.join(', ')}`);
+    assert.ok(Math.min(...gaps) < 205, `gaps ${gaps.join(', ')} (want about 190)`);
+  });
+
+  test('the loop sleeps step + 5 % with random() near 1', async (t) => {
+    const gaps = await pollStarts(t, 0.2, () => 0.99999, 4);
+    for (const gap of gaps) assert.ok(gap >= 208 && gap < 320, `gaps ${gaps.join(', ')}`);
+  });
+
+  test('a poll that overruns its step counts a miss and the next starts promptly', async (t) => {
+    const g = await fake(t, { kind: 'hang', body: GMOND_XML, afterBytes: 10 });
+    const s = setup(source('slow', [addr(g)], 0.1), { random: () => 0.5, timeouts: { idleMs: 250, pollMs: 5000 } });
+    t.after(() => s.poller.stop());
+    s.poller.start();
+    await waitFor(() => s.attempts.length >= 3, 5000);
+    await s.poller.stop();
+    assert.ok(s.stats.polls.misses >= 2, `misses ${s.stats.polls.misses}`);
+    assert.ok(s.stats.polls.failed.num >= 2);
+    const gap = s.attempts[2].at - s.attempts[1].at;
+    assert.ok(gap >= 245 && gap < 450, `gap ${gap} ms (poll 250 ms, no extra sleep)`);
+    assert.ok(s.lines.some((l) => l.msg === 'data_source "slow": poll took longer than its step of 0.1 s'));
+  });
+
+  test('one failing source does not disturb another', async (t) => {
+    const good = await fake(t, { kind: 'serve', body: GMOND_XML });
+    const bad = await fake(t, { kind: 'garbage' });
+    const a = setup(source('good', [addr(good)], 0.1));
+    const b = setup(source('bad', [addr(bad)], 0.1));
+    t.after(() => a.poller.stop());
+    t.after(() => b.poller.stop());
+    a.poller.start();
+    b.poller.start();
+    await waitFor(() => a.snapshots.length >= 3 && b.failures.length >= 3, 5000);
+    await Promise.all([a.poller.stop(), b.poller.stop()]);
+    assert.equal(a.stats.polls.failed.num, 0);
+    assert.equal(b.stats.polls.ok.num, 0);
+  });
+});
