@@ -263,7 +263,6 @@ export class RrdcachedClient {
       this.retryTimer = null;
       this.kick();
     }, delay);
-    this.retryTimer.unref();
   }
 
   private sendNextBatch(): void {

@@ -286,7 +286,6 @@ class RrdtoolProcess {
       this.restartTimer = null;
       if (this.waiting.length > 0) this.start();
     }, delay * (0.5 + Math.random() / 2));
-    this.restartTimer.unref();
   }
 }
 

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RrdWriter } from '../../src/plugins/rrd/rrd-writer';
+import { DaemonStats } from '../../src/util/stats';
+import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot } from './rrd-fixtures';
+
+const T0 = 1795255455;
+
+/** Starts a real rrdcached on a UNIX socket, confined to `base`; stopped by pid in t.after. */
+async function startRrdcached(
+  t: { after(fn: () => Promise<void>): void }, base: string, socket: string,
+): Promise<ChildProcess> {
+  const child = spawn('rrdcached', ['-g', '-F', '-B', '-b', base, '-p', path.join(base, '..', 'rrdcached.pid'), '-l', `unix:${socket}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fs.access(socket);
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error('rrdcached did not create its socket');
+}
+
+test('rrdcached backend: updates queued while rrdcached is down arrive once it is up', async (t) => {
+  const top = await fs.mkdtemp(path.join(os.tmpdir(), 'rrdcached test '));
+  t.after(() => fs.rm(top, { recursive: true, force: true }));
+  const base = path.join(top, 'base dir');
+  const root = path.join(base, 'rrd root');
+  await fs.mkdir(base);
+  const socket = path.join(top, 'rrdcached.sock');
+  const daemon = `unix:${socket}`;
+  const stats = new DaemonStats();
+  const writer = new RrdWriter({
+    rootDir: root, rras: [], caseSensitiveHostnames: false, backend: 'rrdcached', rrdcachedAddress: daemon, stats,
+    rrdcachedBackoffMaxMs: 200,
+  });
+  t.after(() => writer.close());
+
+  const poll = (i: number) => snapshot([cluster('My Cluster', T0 + 15 * i, [
+    host('Web 01', [metric('load_one', `${i}.25`), metric('bytes_out', String(1000 + 300 * i), 'uint32', 'positive')]),
+  ])]);
+  for (let i = 0; i < 3; i++) writer.writeSnapshot(poll(i), 15);
+
+  // rrdcached is not there: files are created locally, the updates wait in the queue.
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual(await listFiles(root), [
+    'My Cluster/__SummaryInfo__/bytes_out.rrd',
+    'My Cluster/__SummaryInfo__/load_one.rrd',
+    'My Cluster/web 01/bytes_out.rrd',
+    'My Cluster/web 01/load_one.rrd',
+  ]);
+  assert.equal(writer.rrdcachedCounters!.acknowledged, 0);
+
+  await startRrdcached(t, base, socket);
+  writer.writeSnapshot(poll(3), 15);
+  await writer.flush();
+  const counters = writer.rrdcachedCounters!;
+  // Values that waited for their file's creation went as one multi-value UPDATE: 4 + 4 commands.
+  assert.equal(counters.acknowledged, 8);
+  assert.equal(counters.errors, 0);
+  assert.equal(counters.dropped, 0);
+  assert.equal(stats.sent('rrdcached').num, 16);
+
+  // rrdcached holds the values (-w 300 s); --daemon makes rrdtool flush the file first.
+  const hostFile = path.join(root, 'My Cluster/web 01/load_one.rrd');
+  assert.equal((await rrdInfo(hostFile, daemon)).get('last_update'), String(T0 + 45));
+  const rows = await rrdFetch(hostFile, T0, T0 + 45, daemon);
+  assert.deepEqual([15, 30, 45].map((d) => rows.get(T0 + d)?.[0]), [1.25, 2.25, 3.25]);
+  const summary = await rrdFetch(path.join(root, 'My Cluster/__SummaryInfo__/bytes_out.rrd'), T0, T0 + 45, daemon);
+  assert.deepEqual(summary.get(T0 + 30), [20, 1]);
+
+  // A source whose LOCALTIME did not move is not sent again.
+  writer.writeSnapshot(poll(3), 15);
+  await writer.flush();
+  assert.equal(writer.rrdcachedCounters!.acknowledged, 8);
+  assert.equal(writer.counters.stale, 4);
+});

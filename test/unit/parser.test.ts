@@ -1,0 +1,255 @@
+/**
+ * The two XML tokenizers: identical event streams on every anchor fixture whatever the
+ * chunking, and XmlParseError (with a line) on malformed input.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createFastParser } from '../../src/readers/fast-parser';
+import { createSaxParser } from '../../src/readers/sax-parser';
+import { createXmlParser, type ParserKind } from '../../src/readers/parser-factory';
+import { XmlParseError, type Attributes, type StreamingXmlParser, type XmlSink } from '../../src/readers/xml-parser';
+
+const ANCHOR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
+
+type Event = readonly ['open', string, Record<string, string>] | readonly ['close', string];
+type ParserMaker = (sink: XmlSink) => StreamingXmlParser;
+
+const MAKERS: Record<ParserKind, ParserMaker> = { fast: createFastParser, sax: createSaxParser };
+
+function readFixture(relative: string): string {
+  return fs.readFileSync(path.join(ANCHOR, relative), 'latin1');
+}
+
+function recordingSink(events: Event[]): XmlSink {
+  return {
+    openTag: (name: string, attrs: Attributes) => events.push(['open', name, { ...attrs }]),
+    closeTag: (name: string) => events.push(['close', name]),
+  };
+}
+
+/** Deterministic PRNG (mulberry32) so a failing chunking can be reproduced. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Chunking = number | 'random';
+
+function chunksOf(text: string, chunking: Chunking, seed = 1): string[] {
+  const chunks: string[] = [];
+  const next = random(seed);
+  for (let i = 0; i < text.length;) {
+    const size = chunking === 'random' ? 1 + Math.floor(next() * 300) : chunking;
+    chunks.push(text.slice(i, i + size));
+    i += size;
+  }
+  return chunks;
+}
+
+function parse(kind: ParserKind, text: string, chunking: Chunking = text.length || 1, seed = 1): Event[] {
+  const events: Event[] = [];
+  const parser = MAKERS[kind](recordingSink(events));
+  for (const chunk of chunksOf(text, chunking, seed)) parser.write(chunk);
+  parser.end();
+  return events;
+}
+
+function parseError(kind: ParserKind, text: string, chunking: Chunking = text.length || 1): XmlParseError {
+  let caught: unknown;
+  try {
+    parse(kind, text, chunking);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof XmlParseError, `${kind} (${chunking}): expected XmlParseError, got ${String(caught)}`);
+  assert.ok(Number.isInteger(caught.line) && caught.line >= 1, `${kind}: line ${caught.line}`);
+  return caught;
+}
+
+const WELL_FORMED = [
+  'gmond.xml', 'gmond-beta.xml', 'gmond-gamma.xml', 'gmetad-xmlport.xml', 'gmetad-xmlport-after-gamma-death.xml',
+  'toplevel-xmlport.xml', 'crafted/escape.xml', 'crafted/grid-source.xml', 'crafted/gzip-source.xml',
+  'escaping/gmond-escaping.xml',
+];
+
+for (const fixture of WELL_FORMED) {
+  test(`both parsers agree on ${fixture} in any chunking`, () => {
+    const text = readFixture(fixture);
+    const reference = parse('sax', text);
+    assert.ok(reference.length >= 8);
+    assert.deepEqual(reference[0].slice(0, 2), ['open', 'GANGLIA_XML']);
+    assert.deepEqual(reference[reference.length - 1], ['close', 'GANGLIA_XML']);
+    assert.deepEqual(parse('fast', text), reference, 'fast, whole document');
+    assert.deepEqual(parse('fast', text, 1), reference, 'fast, 1-byte chunks');
+    assert.deepEqual(parse('fast', text, 7), reference, 'fast, 7-byte chunks');
+    for (const seed of [1, 2, 3]) assert.deepEqual(parse('fast', text, 'random', seed), reference, `fast, seed ${seed}`);
+    assert.deepEqual(parse('sax', text, 7), reference, 'sax, 7-byte chunks');
+    assert.deepEqual(parse('sax', text, 'random', 4), reference, 'sax, random chunks');
+  });
+}
+
+test('attribute values are entity-decoded (gmond escaping fixture)', () => {
+  for (const kind of ['fast', 'sax'] as const) {
+    const events = parse(kind, readFixture('escaping/gmond-escaping.xml'), 5);
+    const markup = events.find((e) => e[0] === 'open' && e[1] === 'METRIC' && e[2].NAME === 'anchor_markup');
+    assert.ok(markup !== undefined && markup[0] === 'open');
+    assert.equal(markup[2].VAL, "a<b&c>d'e");
+  }
+});
+
+test('references, quotes and whitespace in attribute values, split across chunks', () => {
+  const doc = `<R a="&lt;&gt;&amp;&quot;&apos;" b='say "hi"' c="&#65;&#x42;&#x63;" d="x\r\ny\tz\nw" e=""/>`;
+  const expected: Event[] = [
+    ['open', 'R', { a: `<>&"'`, b: 'say "hi"', c: 'ABc', d: 'x y z w', e: '' }],
+    ['close', 'R'],
+  ];
+  for (const kind of ['fast', 'sax'] as const) {
+    for (const chunking of [1, 2, 3, 7, 'random'] as const) {
+      assert.deepEqual(parse(kind, doc, chunking), expected, `${kind} ${chunking}`);
+    }
+  }
+});
+
+test('prolog, DOCTYPE internal subset, comments, PIs and CDATA are skipped', () => {
+  const doc = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+    + '<!DOCTYPE G [\n <!ATTLIST M S (x) \'x]>\'>\n <!-- ] > "\' -->\n <!ELEMENT G ANY>\n]>\n'
+    + '<!-- before --><?pi data?>\n<G>\n<M A="1"/>\n<!-- inside -- no? --><![CDATA[<not a tag>]]>text &amp; more\n</G >\n<!-- after -->\n';
+  const bad = doc.replace('-- no? ', '');
+  const expected: Event[] = [['open', 'G', {}], ['open', 'M', { A: '1' }], ['close', 'M'], ['close', 'G']];
+  for (const kind of ['fast', 'sax'] as const) {
+    parseError(kind, doc);
+    for (const chunking of [1, 7, 'random'] as const) assert.deepEqual(parse(kind, bad, chunking), expected, `${kind} ${chunking}`);
+  }
+});
+
+test('the truncated crafted document fails at end of input, on the line expat reported', () => {
+  // 3.7.2: "XML_ParseBuffer() error at line 62: unclosed token"
+  const text = readFixture('crafted/truncated.xml');
+  for (const chunking of [text.length, 1, 7, 'random'] as const) {
+    assert.equal(parseError('fast', text, chunking).line, 62);
+    assert.ok(parseError('sax', text, chunking).line >= 62);
+  }
+});
+
+test("unescaped '<' and '&' in attribute values (buggy gmetad output) fail on expat's line", () => {
+  // escaping/wellformed.txt: expat's verdict on each file.
+  const expectations: Record<string, number> = {
+    'escaping/gmetad-escaping-metric.xml': 57,
+    'escaping/gmetad-xmlport-escaping.xml': 565,
+    'escaping/toplevel-xmlport-escaping.xml': 465,
+  };
+  for (const [fixture, line] of Object.entries(expectations)) {
+    const text = readFixture(fixture);
+    for (const kind of ['fast', 'sax'] as const) {
+      for (const chunking of [text.length, 7, 'random'] as const) {
+        assert.equal(parseError(kind, text, chunking).line, line, `${kind} ${fixture} ${chunking}`);
+      }
+    }
+  }
+});
+
+test('malformed documents throw XmlParseError in both parsers', () => {
+  const cases: Record<string, string> = {
+    'mismatched tags': '<A><B></A></B>',
+    'close tag without open': '</A>',
+    'second root element': '<A/>\n<B/>',
+    'unclosed element': '<A><B>\n',
+    'empty input': '',
+    'whitespace only': ' \n ',
+    'text before root': 'hello <A/>',
+    'text after root': '<A/> trailing',
+    'unescaped & in attribute': '<A x="fish & chips"/>',
+    'unknown entity': '<A x="&nbsp;"/>',
+    'bad character reference': '<A x="&#0;"/>',
+    '< starting nonsense': '<A><=B/></A>',
+    'unquoted attribute': '<A x=1/>',
+    'attributes without whitespace': '<A x="1"y="2"/>',
+    'control character in value': '<A x="a\u0001b"/>',
+    'unterminated tag at end': '<A><B x="1"',
+    'HTTP response': 'HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\n\r\n<A/>',
+    'gzip bytes': '\u001f\u008b\u0008\u0000\u0000\u0000\u0000\u0000\u0000\u0003<\u00b3\u0000',
+    'broken comment': '<A><!-- a -- b --></A>',
+    'two DOCTYPEs': '<!DOCTYPE A><!DOCTYPE A><A/>',
+  };
+  for (const [name, doc] of Object.entries(cases)) {
+    for (const kind of ['fast', 'sax'] as const) {
+      for (const chunking of [doc.length || 1, 1, 3] as const) {
+        assert.doesNotThrow(() => parseError(kind, doc, chunking), `${kind} ${name} ${chunking}`);
+      }
+    }
+  }
+});
+
+test("the fast parser is stricter than sax where expat is: '<' in values, duplicates, late XML declaration", () => {
+  for (const doc of ['<A x="a<b"/>', '<A x="1" x="2"/>', ' <?xml version="1.0"?><A/>', '<A>< B/></A>']) {
+    for (const chunking of [doc.length, 1] as const) parseError('fast', doc, chunking);
+  }
+});
+
+test('random garbage never parses', () => {
+  const next = random(42);
+  for (let round = 0; round < 200; round++) {
+    let doc = '';
+    const length = 1 + Math.floor(next() * 200);
+    for (let i = 0; i < length; i++) doc += String.fromCharCode(Math.floor(next() * 256));
+    for (const kind of ['fast', 'sax'] as const) parseError(kind, doc, 1 + Math.floor(next() * 16));
+  }
+});
+
+test('errors carry line and column; a failed parser keeps failing', () => {
+  const events: Event[] = [];
+  const parser = createFastParser(recordingSink(events));
+  parser.write('<A>\n<B>\n  ');
+  let first: unknown;
+  try {
+    parser.write('</C>');
+  } catch (err) {
+    first = err;
+  }
+  assert.ok(first instanceof XmlParseError);
+  assert.equal(first.line, 3);
+  assert.equal(first.column, 3);
+  assert.match(first.message, /line 3, column 3/);
+  assert.throws(() => parser.write('</B>'), (err) => err === first);
+  assert.throws(() => parser.end(), (err) => err === first);
+  assert.deepEqual(events, [['open', 'A', {}], ['open', 'B', {}]]);
+});
+
+test('an oversized token is rejected instead of buffered forever', () => {
+  const parser = createFastParser(recordingSink([]));
+  parser.write('<A><B x="');
+  const filler = 'y'.repeat(64 * 1024);
+  assert.throws(() => {
+    for (let i = 0; i < 20; i++) parser.write(filler);
+  }, XmlParseError);
+});
+
+test('exceptions thrown by the sink propagate unchanged', () => {
+  for (const kind of ['fast', 'sax'] as const) {
+    const boom = new Error('sink says no');
+    const parser = createXmlParser({ openTag: () => { throw boom; }, closeTag: () => undefined }, kind);
+    assert.throws(() => parser.write('<A/>'), (err) => err === boom);
+  }
+});
+
+test('createXmlParser defaults to the fast parser and honours the kind', () => {
+  const doc = '<A b="1"><C/></A>';
+  for (const kind of [undefined, 'fast', 'sax'] as const) {
+    const events: Event[] = [];
+    const parser = createXmlParser(recordingSink(events), kind);
+    parser.write(doc);
+    parser.end();
+    assert.deepEqual(events, [['open', 'A', { b: '1' }], ['open', 'C', {}], ['close', 'C'], ['close', 'A']]);
+  }
+  // Only the fast parser rejects '<' inside a value, which tells them apart.
+  assert.throws(() => { const p = createXmlParser(recordingSink([])); p.write('<A x="<"/>'); p.end(); }, XmlParseError);
+  assert.doesNotThrow(() => { const p = createXmlParser(recordingSink([]), 'sax'); p.write('<A x="<"/>'); p.end(); });
+});
