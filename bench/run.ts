@@ -405,11 +405,14 @@ function describeSide(label: string, r: SideResults | undefined, opts: BenchOpti
     lines.push(`- single dumps (ms): ${r.dumps.map((d) => `${d.ms.toFixed(0)}${d.ok ? '' : ` (${d.ended})`}`).join(', ')}; first byte after ${r.dumps.map((d) => d.firstByteMs.toFixed(0)).join(', ')} ms`);
   }
   if (r.concurrent) {
-    const times = r.concurrent.results.map((d) => d.ms / 1000).sort((a, b) => a - b);
+    const times = r.concurrent.results.filter((d) => d.ok).map((d) => d.ms / 1000).sort((a, b) => a - b);
     const bad = r.concurrent.results.filter((d) => !d.ok);
+    const noByte = bad.filter((d) => d.bytes === 0).length;
     lines.push(
-      `- ${r.concurrent.results.length} concurrent dumps: all done after ${fmt(r.concurrent.wallMs / 1000, 2)} s; per client min ${fmt(times[0], 2)} / median ${fmt(median(times), 2)} / max ${fmt(times[times.length - 1], 2)} s; ` +
-        `${bad.length} not complete${bad.length ? ` (${bad.map((d) => `${d.ended} after ${(d.ms / 1000).toFixed(1)} s, ${d.bytes} B`).slice(0, 5).join('; ')})` : ''}; ` +
+      `- ${r.concurrent.results.length} concurrent dumps: all done after ${fmt(r.concurrent.wallMs / 1000, 2)} s; ` +
+        `${times.length} complete, per complete client min ${fmt(times[0], 2)} / median ${fmt(median(times), 2)} / max ${fmt(times[times.length - 1], 2)} s; ` +
+        `${bad.length} not complete (${noByte} of them received no byte at all)` +
+        `${bad.length ? `, e.g. ${bad.map((d) => `${d.ended} after ${(d.ms / 1000).toFixed(1)} s with ${d.bytes} B`).slice(0, 3).join('; ')}` : ''}; ` +
         `${r.concurrentPolls} poll(s) due meanwhile, max lateness ${fmt(r.concurrentPollLatenessMs, 0)} ms`,
     );
   }

@@ -3,6 +3,7 @@ import type { SummaryPolicy } from '../store/summary';
 import type { DaemonStats } from '../util/stats';
 import type { DocumentParser, DocumentParserFactory } from './document';
 import { createXmlParser, type ParserKind } from './parser-factory';
+import { Interner } from './intern';
 import { SnapshotBuilder } from './snapshot-builder';
 
 export interface GangliaDocumentOptions {
@@ -14,9 +15,11 @@ export interface GangliaDocumentOptions {
 }
 
 export function gangliaDocumentFactory(options: GangliaDocumentOptions): DocumentParserFactory {
+  // One interner per source for its whole life: the next poll shares strings with the live tree.
+  const interner = new Interner();
   return (pollTime: number): DocumentParser => {
     const builder = new SnapshotBuilder({
-      source: options.source, pollTime, scalable: options.scalable, policy: options.policy,
+      source: options.source, pollTime, scalable: options.scalable, policy: options.policy, interner,
     });
     const parser = createXmlParser(builder, options.parser ?? 'fast');
     return {

@@ -14,7 +14,8 @@
  *   and METRICS children (summary form) and its hosts (up ones only for metrics).
  * - `scalable on`: a GRID keeps no children, only a summary of everything inside it:
  *   hosts of its clusters at any depth plus nested HOSTS/METRICS. Unlike 3.7.2, nested
- *   METRICS are not lost.
+ *   METRICS are not lost. Like 3.7.2, EXTRA_ELEMENTs inside a grid or a METRICS element
+ *   are ignored, so summaries received in summary form have empty EXTRA_DATA.
  * - `scalable off`: 3.7.2 ignores GRID, HOSTS and METRICS elements altogether, so every
  *   CLUSTER, however deeply nested in grids, is kept whole as if it were top-level (the
  *   grid levels disappear) and summary-only content contributes nothing. We mirror that
@@ -406,7 +407,9 @@ export class SnapshotBuilder implements XmlSink {
   }
 
   private addExtraElement(attrs: Attributes): void {
-    if (this.metric === null && this.metricSummary === null) return;
+    // 3.7.2 keeps EXTRA_ELEMENTs only for METRICs of its own clusters: inside a grid, and
+    // under METRICS, they are ignored, so received summaries carry no EXTRA_DATA.
+    if (this.metric === null || this.cluster === null) return;
     const name = attrs.NAME;
     const val = attrs.VAL;
     if (name === undefined || val === undefined) return;
@@ -455,7 +458,7 @@ export class SnapshotBuilder implements XmlSink {
   private closeMetrics(): void {
     const m = this.metricSummary!;
     this.metricSummary = null;
-    const entry: MetricSummary = { ...m, extra: this.takeExtra(m.name) };
+    const entry: MetricSummary = { ...m, extra: this.takeExtra(m.name) /* always empty, see addExtraElement */ };
     this.currentSummary()!.addSummary({ hostsUp: 0, hostsDown: 0, metrics: new Map([[entry.name, entry]]) });
   }
 }

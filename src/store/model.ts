@@ -105,8 +105,9 @@ export interface Grid {
   readonly authority: string;
   readonly localtime: number;
   /**
-   * Clusters and grids inside this grid. Empty for a remote grid kept in summary form
-   * (`scalable on`, the default); the full tree with `scalable off`.
+   * Clusters and grids inside this grid. Empty for a remote grid: with `scalable on` (the
+   * default) it is kept in summary form; with `scalable off` its clusters are flattened to
+   * the top level, as the C gmetad does.
    */
   readonly children: ReadonlyMap<string, TreeNode>;
   /** HOSTS and METRICS over everything below this grid, nested grids included. */

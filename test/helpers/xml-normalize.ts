@@ -164,3 +164,37 @@ export function attributeLayout(element: XmlElement): Record<string, string[]> {
   visit(element);
   return layouts;
 }
+
+/**
+ * A unified-style line diff (LCS based; fine for the few thousand lines of a dump):
+ * `-` lines only in `expected`, `+` lines only in `actual`, with `context` lines around.
+ * Empty string when equal. node's assert truncates long multi-line strings, this does not.
+ */
+export function lineDiff(expected: string, actual: string, context = 2): string {
+  if (expected === actual) return '';
+  const a = expected.split('\n');
+  const b = actual.split('\n');
+  // lcs[i][j] = LCS length of a[i..] and b[j..]
+  const lcs: Uint32Array[] = Array.from({ length: a.length + 1 }, () => new Uint32Array(b.length + 1));
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+    }
+  }
+  const ops: Array<[' ' | '-' | '+', string]> = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) ops.push([' ', a[i++]!]), j++;
+    else if (i < a.length && (j >= b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push(['-', a[i++]!]);
+    else ops.push(['+', b[j++]!]);
+  }
+  const keep = ops.map(([op]) => op !== ' ');
+  const shown = ops.map((_, k) => keep.slice(Math.max(0, k - context), k + context + 1).some(Boolean));
+  const out: string[] = [];
+  ops.forEach(([op, line], k) => {
+    if (shown[k]) out.push(`${op} ${line}`);
+    else if (shown[k - 1]) out.push('  ...');
+  });
+  return out.join('\n');
+}

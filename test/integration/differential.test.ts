@@ -20,7 +20,7 @@ import { startCGmetad, type GmetadHandle, type GmetadOptions } from '../helpers/
 import { startOurGmetad } from '../helpers/our-gmetad';
 import { ProcessRegistry, waitFor } from '../helpers/processes';
 import { rawRequest } from '../helpers/net';
-import { attr, findAll, normalizeXml, parseGangliaXml, splitHttp, type NormalizeOptions } from '../helpers/xml-normalize';
+import { attr, findAll, lineDiff, normalizeXml, parseGangliaXml, splitHttp, type NormalizeOptions } from '../helpers/xml-normalize';
 
 const ALPHA = 'DiffAlpha';
 const BETA = 'DiffBeta';
@@ -124,7 +124,8 @@ describe('C gmetad vs our gmetad on the same gmonds', () => {
       );
     } catch {
       // Show the real difference (the last pair) rather than the timeout.
-      assert.equal(last[1], last[0], `reply to ${request === null ? 'the XML port' : JSON.stringify(request)}: ours (actual) vs C (expected)`);
+      const what = request === null ? 'the XML port' : JSON.stringify(request);
+      assert.fail(`reply to ${what} differs (- C gmetad, + ours):\n${lineDiff(last[0], last[1])}`);
     }
   }
 

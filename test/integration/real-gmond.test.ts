@@ -208,4 +208,11 @@ describe('our gmetad polling a real gmond', () => {
       const polls = metrics.polls as { ok: { num: number } };
       assert.ok(polls.ok.num > 0, `polls.ok.num = ${polls.ok.num}`);
     }));
+
+  // Last: it stops the daemon the other tests use.
+  it('exits 0 on SIGTERM', () =>
+    registry.explain(async () => {
+      const status = await gmetad.process.stop(5_000);
+      assert.deepEqual(status, { code: 0, signal: null }, 'clean exit, not killed');
+    }));
 });

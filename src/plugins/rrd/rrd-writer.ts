@@ -243,6 +243,11 @@ export class RrdWriter {
     if (this.cached) await this.cached.close();
   }
 
+  /** Process ids of the writer's rrdtool processes (for monitoring and benchmarks). */
+  get rrdtoolPids(): number[] {
+    return this.pool.pids;
+  }
+
   /** rrdcached connection counters (null with the rrdtool backend). */
   get rrdcachedCounters(): RrdcachedClient['counters'] | null {
     return this.cached ? this.cached.counters : null;

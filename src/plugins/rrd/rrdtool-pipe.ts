@@ -115,6 +115,10 @@ class RrdtoolProcess {
     private readonly shared: PoolShared,
   ) {}
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get backlog(): number {
     return this.waiting.length + this.inFlight.length;
   }
@@ -311,6 +315,11 @@ export class RrdtoolPool {
 
   get size(): number {
     return this.processes.length;
+  }
+
+  /** Process ids of the running rrdtool processes (for monitoring). */
+  get pids(): number[] {
+    return this.processes.map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
   }
 
   /** Commands submitted and not yet answered. */
