@@ -486,6 +486,7 @@ async function main(): Promise<void> {
       states.push(state);
       log(`${label}: pid ${daemon.pid}, xml ${xmlPort}, interactive ${interactivePort}, gmond ${gmond.port}, dir ${workDir}`);
       await waitListening(daemon, [xmlPort!, interactivePort!]);
+      await recordStatus(state, 'right after start-up');
     }
 
     await warmUp(states, opts, ticks);

@@ -14,6 +14,8 @@ import { GmetadDaemon } from '../daemon/gmetad';
 import { createLogger, type Logger } from '../daemon/logger';
 import { removePidFile, writePidFile } from '../daemon/pidfile';
 import { dropPrivileges } from '../daemon/privileges';
+import { BUILTIN_PLUGINS } from '../plugins/builtins';
+import { loadPlugins } from '../plugins/loader';
 import { DaemonStats } from '../util/stats';
 
 export const DEFAULT_CONF = '/etc/ganglia/gmetad.conf';
@@ -115,25 +117,28 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (config.umask !== null) process.umask(config.umask);
   else if (isDetachedChild()) process.umask(0);
   const logger = createLogger({ debugLevel, foreground, logfile: options.logfile });
-  const daemon = new GmetadDaemon(config, logger, new DaemonStats(), {
-    xmlPort: options.xmlPort, interactivePort: options.interactivePort,
-  });
-
+  const stats = new DaemonStats();
+  let daemon: GmetadDaemon | null = null;
   try {
-    await daemon.start();
+    const plugins = await loadPlugins({ config, logger, stats, builtins: BUILTIN_PLUGINS });
+    daemon = new GmetadDaemon(config, logger, stats, {
+      xmlPort: options.xmlPort, interactivePort: options.interactivePort,
+    }, plugins);
     if (options.pidFile) writePidFile(options.pidFile);
-    if (config.setuid) {
+    await daemon.start(() => {
+      // After the ports are bound, before any plugin process or file is created.
+      if (!config.setuid) return;
       const ids = dropPrivileges(config.setuidUsername);
       if (ids) logger.info({ user: config.setuidUsername, uid: ids.uid }, 'dropped privileges');
-    }
+    });
   } catch (err) {
-    await daemon.stop().catch(() => undefined);
+    await daemon?.stop().catch(() => undefined);
     if (options.pidFile) removePidFile(options.pidFile);
     logger.flush?.();
     fail(errorMessage(err));
   }
 
-  installSignalHandlers(daemon, logger, options);
+  installSignalHandlers(daemon!, logger, options);
   reportToParent({ type: 'ready', pid: process.pid });
 }
 
@@ -147,7 +152,7 @@ function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: Cl
     setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
-    }, 8_000).unref();
+    }, 30_000).unref();
     daemon.stop()
       .catch((err) => logger.error({ err: errorMessage(err) }, 'error during shutdown'))
       .finally(() => {

@@ -93,11 +93,15 @@ export class GmetadDaemon {
     return this.interactiveServer?.port ?? 0;
   }
 
-  /** Binds both ports (rejects with a one-line error naming the port), then starts polling. */
-  async start(): Promise<void> {
+  /**
+   * Binds both ports (rejects with a one-line error naming the port), runs `afterBind`
+   * (where root drops its privileges), then starts the plugins and the polling.
+   */
+  async start(afterBind: () => void = () => undefined): Promise<void> {
     this.eventLoop.enable();
     await this.access.refresh();
     await this.bindPorts();
+    afterBind();
     await this.chain.start();
     this.syncPollers();
     this.scheduleRootSummary();

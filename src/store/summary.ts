@@ -134,12 +134,12 @@ export class SummaryAccumulator {
       if (!this.policy.summarize(part.name)) continue;
       const entry = this.metrics.get(part.name);
       if (entry === undefined) {
-        this.metrics.set(part.name, { ...part, extraKeys: null });
+        // Grid and root summaries carry no EXTRA_DATA, as in the C gmetad's output.
+        this.metrics.set(part.name, { ...part, extra: NO_EXTRA, extraKeys: null });
         continue;
       }
       entry.sum += part.sum;
       entry.num += part.num;
-      mergeExtra(entry, part.extra);
     }
   }
 
@@ -168,6 +168,7 @@ export function mergeSummaries(parts: Iterable<Summary>, policy: SummaryPolicy =
 }
 
 const SPOOF_HOST = 'SPOOF_HOST';
+const NO_EXTRA: ExtraData = Object.freeze([]);
 
 function withoutSpoofHost(extra: ExtraData): ExtraData {
   return extra.some((e) => e.name === SPOOF_HOST) ? extra.filter((e) => e.name !== SPOOF_HOST) : extra;

@@ -444,6 +444,8 @@ test('gmetad.conf.example loads cleanly and runs as an ordinary user', () => {
   assert.equal(config.xmlPort, 8651);
   assert.equal(config.interactivePort, 8652);
   assert.equal(config.setuid, false);
-  assert.equal(config.writeRrds, false);
+  assert.equal(config.writeRrds, true);
+  assert.equal(config.rrdRootdir, '/tmp/gmetad-ts-demo/rrds');
+  assert.deepEqual(config.pluginSections.map((s) => s.name), ['rrd']);
   assertRoundTrip(config);
 });

@@ -22,6 +22,9 @@
  * and written `writeBehindSeconds` worth at a time (one command, several `ts:value`s).
  * Files flush at staggered points so the work is spread over the interval. flush() and
  * close() write everything out. With rrdcached, it does this caching itself.
+ * Measured on tmpfs, 10k files, step 15, counting this process and rrdtool: 37 µs/metric
+ * writing each value at once, 14.8 at 60 s, 9.6 at 120 s (the default), 5.3 at 300 s;
+ * rrdcached backend 4.0 (+ rrdcached's own deferred writes). The C gmetad: ~26.
  */
 import { promises as fs } from 'node:fs';
 import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../store/model';
@@ -51,7 +54,7 @@ export interface RrdWriterOptions {
   readonly stats: DaemonStats;
   /** Step of the root summary files when writeRootSummary() gets none (default 15). */
   readonly rootStep?: number;
-  /** rrdtool backend: seconds of values gathered per file per update (default 60; 0 = write at once). */
+  /** rrdtool backend: seconds of values gathered per file per update (default 120; 0 = write each at once). */
   readonly writeBehindSeconds?: number;
   /** Number of `rrdtool -` processes (default 2). */
   readonly rrdtoolProcesses?: number;
@@ -191,7 +194,7 @@ export class RrdWriter {
       this.writeBehindMs = 0;
     } else {
       this.cached = null;
-      this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 60) * 1000;
+      this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 120) * 1000;
     }
     if (this.writeBehindMs > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), Math.min(5000, Math.max(250, this.writeBehindMs / 4)));

@@ -1,0 +1,7 @@
+/** The plugins that ship with gmetad-ts, and when the configuration turns each on. */
+import type { BuiltinPlugin } from './loader';
+import { createRrdPlugin, RRD_PLUGIN_NAME } from './rrd/plugin';
+
+export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
+  { name: RRD_PLUGIN_NAME, enabled: (config) => config.writeRrds, createPlugin: createRrdPlugin },
+];
