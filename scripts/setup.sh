@@ -2,14 +2,19 @@
 # Prepares a Debian machine for building and testing gmetad-ts.
 #  - installs the reference daemons the integration tests run against
 #    (gmetad, ganglia-monitor = gmond, rrdtool, rrdcached), only if missing;
+#  - installs the real Ganglia web frontend (gweb) and the PHP it runs on, for the
+#    gweb integration test (ganglia-webfrontend php-cli php-xml php-gd), only if missing;
 #  - never lets the package install start their system services (they would take
-#    ports 8649/8651/8652 and write under /var/lib/ganglia);
+#    ports 8649/8651/8652 and 80, and write under /var/lib/ganglia);
 #  - runs `npm ci` when node_modules is missing or does not match package-lock.json.
 # Idempotent and quiet on success; run as root from anywhere.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PACKAGES=(gmetad ganglia-monitor rrdtool rrdcached)
+# gweb runs from a private copy under `php -S` (test/helpers/gweb.ts); the package's
+# apache2 dependency is installed but never started (see policy-rc.d below).
+PACKAGES+=(ganglia-webfrontend php-cli php-xml php-gd)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
