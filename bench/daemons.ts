@@ -103,9 +103,9 @@ export function cGmetadCommand(confFile: string, binary = '/usr/sbin/gmetad'): D
   return { command: binary, args: ['-d', '1', '-c', confFile] };
 }
 
-/** gmetad-ts in the foreground; with `cpuProfileDir`, node writes a .cpuprofile there on exit. */
-export function tsGmetadCommand(confFile: string, mainJs: string, cpuProfileDir?: string): DaemonCommand {
-  const nodeFlags = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
+/** gmetad-ts in the foreground; with `cpuProfileDir`, node writes a .cpuprofile there on exit; `extraNodeFlags` e.g. --trace-gc. */
+export function tsGmetadCommand(confFile: string, mainJs: string, cpuProfileDir?: string, extraNodeFlags: readonly string[] = []): DaemonCommand {
+  const nodeFlags = [...extraNodeFlags, ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
   return { command: process.execPath, args: [...nodeFlags, mainJs, '-f', '-c', confFile] };
 }
 

@@ -2,7 +2,7 @@
  * Side-by-side benchmark of gmetad-ts and the real C gmetad 3.7.2 on one large emulated cluster.
  *
  *   node dist/bench/run.js [--hosts 1000] [--metrics 100] [--cycles 4] [--only c|ts]
- *                          [--skip-concurrent] [--clients 50] [--cpu-prof] [--out FILE]
+ *                          [--skip-concurrent] [--clients 50] [--cpu-prof] [--ts-node-flags="..."] [--out FILE]
  *
  * Both daemons poll the same document (one generated buffer, one listener per daemon so each
  * one's poll times are known), with the same config: one data_source, 15 s step, write_rrds off.
@@ -46,6 +46,7 @@ interface BenchOptions {
   readonly dumps: number;
   readonly clientTimeoutMs: number;
   readonly cpuProf: boolean;
+  readonly tsNodeFlags: readonly string[];
   readonly out: string;
   readonly mainJs: string;
   readonly cGmetad: string;
@@ -65,6 +66,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
       dumps: { type: 'string', default: '5' },
       'client-timeout': { type: 'string', default: '90' },
       'cpu-prof': { type: 'boolean', default: false },
+      'ts-node-flags': { type: 'string', default: '' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.md') },
       main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
       gmetad: { type: 'string', default: '/usr/sbin/gmetad' },
@@ -76,6 +78,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     process.stdout.write(
       'usage: node dist/bench/run.js [--hosts N] [--metrics M] [--cycles K] [--step S] [--only c|ts]\n' +
         '       [--skip-concurrent] [--clients N] [--dumps N] [--client-timeout SEC] [--cpu-prof]\n' +
+        '       [--ts-node-flags="--trace-gc ..."]\n' +
         '       [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
     );
     process.exit(0);
@@ -98,6 +101,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     dumps: int('dumps', values.dumps, 1),
     clientTimeoutMs: int('client-timeout', values['client-timeout'], 1) * 1000,
     cpuProf: values['cpu-prof'] ?? false,
+    tsNodeFlags: (values['ts-node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     out: path.resolve(values.out ?? ''),
     mainJs: path.resolve(values.main ?? ''),
     cGmetad: values.gmetad ?? '/usr/sbin/gmetad',
@@ -113,6 +117,8 @@ interface EventLoop {
 interface StatusFigures {
   readonly eventLoop: EventLoop | null;
   readonly pollsOk: number | null;
+  /** Total time of the successful polls (connect to published), ms. */
+  readonly pollsOkMillis: number | null;
   readonly pollMisses: number | null;
 }
 
@@ -125,6 +131,10 @@ interface SideResults {
   rssMeanKiB?: number;
   rssMaxKiB?: number;
   hwmEndKiB?: number;
+  hwmAfterWindowKiB?: number;
+  /** CPU seconds used during the concurrent batch by the daemon and by this benchmark process (the clients). */
+  concurrentDaemonCpu?: number;
+  concurrentClientCpu?: number;
   dumpCheck?: DumpResult;
   dumps?: DumpResult[];
   dumpMedianMs?: number;
@@ -161,7 +171,9 @@ function mustSample(state: SideState, ticks: number): ProcessTreeSample {
 function readStatusFigures(json: unknown): StatusFigures {
   const obj = (json ?? {}) as Record<string, unknown>;
   const loop = obj['eventLoop'] as Partial<EventLoop> | undefined;
-  const polls = obj['polls'] as { ok?: { num?: unknown }; misses?: unknown } | undefined;
+  // C puts the poll counters under "metrics"; accept them at the top level too.
+  const metrics = (obj['metrics'] ?? {}) as Record<string, unknown>;
+  const polls = (metrics['polls'] ?? obj['polls']) as { ok?: { num?: unknown; totalMillis?: unknown }; misses?: unknown } | undefined;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   return {
     eventLoop:
@@ -169,6 +181,7 @@ function readStatusFigures(json: unknown): StatusFigures {
         ? { maxMs: loop.maxMs, p99Ms: num(loop.p99Ms) ?? NaN, meanMs: num(loop.meanMs) ?? NaN }
         : null,
     pollsOk: num(polls?.ok?.num),
+    pollsOkMillis: num(polls?.ok?.totalMillis),
     pollMisses: num(polls?.misses),
   };
 }
@@ -241,6 +254,7 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
     r.pollsInWindow = s.gmond.connections.filter((t) => t >= startedAt && t <= endedAt).length;
     r.rssMeanKiB = rss[i]!.reduce((a, b) => a + b, 0) / rss[i]!.length;
     r.rssMaxKiB = Math.max(...rss[i]!);
+    r.hwmAfterWindowKiB = last.hwmKiB;
     const arrived = pollsExpectedIn(s.gmond.connections, opts.step * 1000, startedAt, endedAt, endedAt).filter((p) => p.arrivedAt !== null);
     r.idleMaxLatenessMs = maxLateness(arrived);
     log(
@@ -274,12 +288,17 @@ async function alignBeforePoll(state: SideState, stepMs: number, leadMs: number)
   }
 }
 
-async function measureConcurrent(state: SideState, opts: BenchOptions): Promise<void> {
+async function measureConcurrent(state: SideState, opts: BenchOptions, ticks: number): Promise<void> {
   const stepMs = opts.step * 1000;
   const leadMs = 2000;
   await alignBeforePoll(state, stepMs, leadMs);
   log(`${state.label}: ${opts.clients} concurrent full dumps (per-client timeout ${opts.clientTimeoutMs / 1000} s)`);
+  const daemonBefore = mustSample(state, ticks).cpuSeconds;
+  const clientBefore = process.cpuUsage();
   const batch = await concurrentDumps(state.xmlPort, opts.clients, opts.clientTimeoutMs);
+  const client = process.cpuUsage(clientBefore);
+  state.results.concurrentClientCpu = (client.user + client.system) / 1e6;
+  state.results.concurrentDaemonCpu = mustSample(state, ticks).cpuSeconds - daemonBefore;
   state.results.concurrent = batch;
   // The window always covers the poll we aligned to, even if the dumps finished before it.
   const windowEnd = Math.max(batch.endedAt, batch.startedAt + leadMs + 1000);
@@ -321,8 +340,8 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
     const measured = tsV !== undefined && cV !== undefined && Number.isFinite(tsV) && Number.isFinite(cV) && cV > 0;
     rows.push({ figure, ts: fmt(tsV, digits), c: fmt(cV, digits), ratio: ratio(tsV, cV), target, verdict: verdict(measured, measured && pass(tsV! / cV!)) });
   };
-  const absolute = (figure: string, tsV: number | undefined, cV: number | undefined, digits: number, target: string, pass: boolean | undefined) => {
-    rows.push({ figure, ts: fmt(tsV, digits), c: fmt(cV, digits), ratio: ratio(tsV, cV), target, verdict: verdict(pass !== undefined, pass === true) });
+  const absolute = (figure: string, tsV: number | undefined, cV: number | undefined, digits: number, target: string, pass: boolean | undefined, withRatio = true) => {
+    rows.push({ figure, ts: fmt(tsV, digits), c: fmt(cV, digits), ratio: withRatio ? ratio(tsV, cV) : '-', target, verdict: verdict(pass !== undefined, pass === true) });
   };
   compare(`CPU s per poll cycle (${opts.step} s)`, ts?.cpuPerCycle, c?.cpuPerCycle, 3, '<= 3x C', (x) => x <= 3);
   compare('RSS steady, mean VmRSS (MiB)', mib(ts?.rssMeanKiB), mib(c?.rssMeanKiB), 1, '<= C', (x) => x <= 1);
@@ -357,10 +376,10 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
     });
     const late = (r: SideResults | undefined) => (r?.concurrentPollLatenessMs === undefined ? undefined : r.concurrentPollLatenessMs / 1000);
     const tsLate = late(ts);
-    absolute('max poll lateness during concurrent dumps (s)', tsLate, late(c), 2, '<= 1 s', tsLate === undefined ? undefined : tsLate <= 1);
+    absolute('max poll lateness during concurrent dumps (s)', tsLate, late(c), 2, '<= 1 s', tsLate === undefined ? undefined : tsLate <= 1, false);
   }
   const idleLate = (r: SideResults | undefined) => (r?.idleMaxLatenessMs === undefined || !Number.isFinite(r.idleMaxLatenessMs) ? undefined : r.idleMaxLatenessMs / 1000);
-  absolute('max poll lateness, idle window (s)', idleLate(ts), idleLate(c), 2, 'info (C jitter is +-5% of step)', undefined);
+  absolute('max poll lateness, idle window (s)', idleLate(ts), idleLate(c), 2, 'info (C jitter is +-5% of step)', undefined, false);
   const loopPolls = ts ? eventLoopMax(ts, 'after idle window (polls only)') : undefined;
   const loopAll = ts ? eventLoopMax(ts) : undefined;
   absolute('event-loop max delay, start + polls (ms)', loopPolls, undefined, 1, '<= 50 ms', loopPolls === undefined ? undefined : loopPolls <= 50);
@@ -394,7 +413,7 @@ function describeSide(label: string, r: SideResults | undefined, opts: BenchOpti
   if (r.cpuPerCycle !== undefined) {
     lines.push(
       `- idle window: ${fmt(r.windowSeconds, 1)} s, ${r.pollsInWindow} polls, CPU ${fmt(r.cpuPerCycle, 3)} s per ${opts.step} s cycle, ` +
-        `VmRSS mean ${fmt((r.rssMeanKiB ?? NaN) / 1024, 1)} MiB / max ${fmt((r.rssMaxKiB ?? NaN) / 1024, 1)} MiB, VmHWM at end ${fmt((r.hwmEndKiB ?? NaN) / 1024, 1)} MiB`,
+        `VmRSS mean ${fmt((r.rssMeanKiB ?? NaN) / 1024, 1)} MiB / max ${fmt((r.rssMaxKiB ?? NaN) / 1024, 1)} MiB, VmHWM after the window ${fmt((r.hwmAfterWindowKiB ?? NaN) / 1024, 1)} MiB, at the end ${fmt((r.hwmEndKiB ?? NaN) / 1024, 1)} MiB`,
     );
   }
   if (r.dumpCheck) {
@@ -413,13 +432,15 @@ function describeSide(label: string, r: SideResults | undefined, opts: BenchOpti
         `${times.length} complete, per complete client min ${fmt(times[0], 2)} / median ${fmt(median(times), 2)} / max ${fmt(times[times.length - 1], 2)} s; ` +
         `${bad.length} not complete (${noByte} of them received no byte at all)` +
         `${bad.length ? `, e.g. ${bad.map((d) => `${d.ended} after ${(d.ms / 1000).toFixed(1)} s with ${d.bytes} B`).slice(0, 3).join('; ')}` : ''}; ` +
-        `${r.concurrentPolls} poll(s) due meanwhile, max lateness ${fmt(r.concurrentPollLatenessMs, 0)} ms`,
+        `${r.concurrentPolls} poll(s) due meanwhile, max lateness ${fmt(r.concurrentPollLatenessMs, 0)} ms; ` +
+        `CPU used meanwhile: daemon ${fmt(r.concurrentDaemonCpu, 2)} s, benchmark clients ${fmt(r.concurrentClientCpu, 2)} s`,
     );
   }
   for (const s of r.status) {
     const f = s.figures;
     const loop = f.eventLoop ? `eventLoop max ${fmt(f.eventLoop.maxMs, 1)} / p99 ${fmt(f.eventLoop.p99Ms, 1)} / mean ${fmt(f.eventLoop.meanMs, 2)} ms` : 'no eventLoop in /status';
-    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}, misses ${f.pollMisses ?? '-'}`);
+    const meanPoll = f.pollsOk && f.pollsOkMillis !== null ? ` (mean ${fmt(f.pollsOkMillis / f.pollsOk, 0)} ms per poll)` : '';
+    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}${meanPoll}, misses ${f.pollMisses ?? '-'}`);
   }
   lines.push('');
   return lines;
@@ -480,7 +501,7 @@ async function main(): Promise<void> {
         renderConfig({ side, gridName: 'BenchGrid', sourceName: 'BenchCluster', step: opts.step, gmondPort: gmond.port, xmlPort: xmlPort!, interactivePort: interactivePort!, workDir }),
       );
       const profileDir = side === 'ts' && opts.cpuProf ? path.join(workDir, 'cpuprofile') : null;
-      const cmd = side === 'ts' ? tsGmetadCommand(conf, opts.mainJs, profileDir ?? undefined) : cGmetadCommand(conf, opts.cGmetad);
+      const cmd = side === 'ts' ? tsGmetadCommand(conf, opts.mainJs, profileDir ?? undefined, opts.tsNodeFlags) : cGmetadCommand(conf, opts.cGmetad);
       const daemon = startDaemon(side, cmd, path.join(workDir, 'daemon.log'));
       const state: SideState = { side, label, gmond, daemon, xmlPort: xmlPort!, interactivePort: interactivePort!, workDir, profileDir, results: { status: [] } };
       states.push(state);
@@ -492,7 +513,7 @@ async function main(): Promise<void> {
     await warmUp(states, opts, ticks);
     await measureWindow(states, opts, ticks);
     for (const s of states) await measureSingleDumps(s, opts);
-    if (!opts.skipConcurrent) for (const s of states) await measureConcurrent(s, opts);
+    if (!opts.skipConcurrent) for (const s of states) await measureConcurrent(s, opts, ticks);
     for (const s of states) s.results.hwmEndKiB = mustSample(s, ticks).hwmKiB;
 
     const byS: Partial<Record<Side, SideResults>> = {};
