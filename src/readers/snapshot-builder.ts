@@ -113,6 +113,15 @@ function toInt(text: string | undefined): number {
   return Number.isNaN(value) ? 0 : value;
 }
 
+/**
+ * Time and interval fields are unsigned 32-bit in the C gmetad (strtoul, printed with %u):
+ * a spoofed heartbeat's negative GMOND_STARTED comes out wrapped, and so does ours.
+ */
+function toUint32(text: string | undefined): number {
+  const value = toInt(text);
+  return ((value % 0x1_0000_0000) + 0x1_0000_0000) % 0x1_0000_0000;
+}
+
 export class SnapshotBuilder implements XmlSink {
   /** METRIC elements seen, kept or not (for /status metrics.received). */
   metricsReceived = 0;
@@ -207,7 +216,7 @@ export class SnapshotBuilder implements XmlSink {
   private openCluster(attrs: Attributes): Frame {
     const name = attrs.NAME;
     if (name === undefined || this.cluster !== null) return Frame.Ignored;
-    const localtime = toInt(attrs.LOCALTIME);
+    const localtime = toUint32(attrs.LOCALTIME);
     if (this.grid !== null) {
       this.localtime = localtime;
       return Frame.NestedCluster;
@@ -248,7 +257,7 @@ export class SnapshotBuilder implements XmlSink {
     if (this.grid !== null) return Frame.Ignored;
     const name = attrs.NAME;
     if (name === undefined) return Frame.Ignored;
-    const localtime = toInt(attrs.LOCALTIME);
+    const localtime = toUint32(attrs.LOCALTIME);
     this.grid = {
       name: this.interner.string(name),
       authority: this.interner.string(attrs.AUTHORITY ?? ''),
@@ -282,9 +291,9 @@ export class SnapshotBuilder implements XmlSink {
     const summary = this.currentSummary();
     const name = attrs.NAME;
     if (summary === null || this.host !== null || name === undefined) return Frame.Ignored;
-    const tn = toInt(attrs.TN);
-    const tmax = toInt(attrs.TMAX);
-    const reported = toInt(attrs.REPORTED);
+    const tn = toUint32(attrs.TN);
+    const tmax = toUint32(attrs.TMAX);
+    const reported = toUint32(attrs.REPORTED);
     const up = this.oldFormat || tmax === 0 ? Math.abs(this.localtime - reported) < 60 : tn < tmax * 4;
     summary.addSummary(up ? HOST_UP : HOST_DOWN);
     if (this.cluster === null) {
@@ -300,9 +309,9 @@ export class SnapshotBuilder implements XmlSink {
         reported,
         t0: this.t0Base - tn,
         tmax,
-        dmax: toInt(attrs.DMAX),
+        dmax: toUint32(attrs.DMAX),
         location: intern.string(attrs.LOCATION ?? UNSPECIFIED),
-        gmondStarted: toInt(attrs.GMOND_STARTED),
+        gmondStarted: toUint32(attrs.GMOND_STARTED),
         tags: intern.string(attrs.TAGS ?? UNSPECIFIED),
         up,
       },
@@ -342,8 +351,8 @@ export class SnapshotBuilder implements XmlSink {
     const name = attrs.NAME;
     const type = attrs.TYPE;
     if (name === undefined || type === undefined || !KNOWN_TYPES.has(type)) return Frame.Ignored;
-    const tn = toInt(attrs.TN);
-    const dmax = toInt(attrs.DMAX);
+    const tn = toUint32(attrs.TN);
+    const dmax = toUint32(attrs.DMAX);
     if (dmax > 0 && tn > dmax) return Frame.Ignored;
     const val = attrs.VAL ?? '';
     const shared = this.metricStrings(name, type, attrs.UNITS ?? '', attrs.SLOPE ?? UNSPECIFIED, attrs.SOURCE ?? DEFAULT_SOURCE);
@@ -354,7 +363,7 @@ export class SnapshotBuilder implements XmlSink {
       type: shared.type,
       units: shared.units,
       t0: this.t0Base - tn,
-      tmax: toInt(attrs.TMAX),
+      tmax: toUint32(attrs.TMAX),
       dmax,
       slope: shared.slope,
       source: shared.source,

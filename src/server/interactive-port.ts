@@ -40,6 +40,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     if ('error' in read) {
       if (read.error === 'too long') logger.warn(`could not read request from ${address}: line too long`);
       else logger.debug(`no request from ${address} (${read.error === 'timeout' ? 'timed out' : 'closed'})`);
+      count(startedMs);
       socket.destroy();
       return;
     }

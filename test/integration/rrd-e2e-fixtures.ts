@@ -163,12 +163,15 @@ export async function lastUpdate(file: string, cachedDaemon?: string): Promise<n
   return Number((await rrdInfo(file, cachedDaemon)).get('last_update'));
 }
 
-/** Known (non-NaN) rows of `rrdtool fetch AVERAGE` between `start` and `end`. */
+/**
+ * Rows of `rrdtool fetch AVERAGE` between `start` and `end` whose values are all known.
+ * (A COUNTER's first update has no rate yet: a summary's first row is `NaN num`.)
+ */
 export async function knownRows(
   file: string, start: number, end: number, cachedDaemon?: string,
 ): Promise<Array<[number, number[]]>> {
   const rows = await rrdFetch(file, start, end, cachedDaemon);
-  return [...rows].filter(([, values]) => values.some((v) => !Number.isNaN(v)));
+  return [...rows].filter(([, values]) => values.every((v) => !Number.isNaN(v)));
 }
 
 /** Waits until `file` has at least `count` known rows at or after `since`; returns them. */

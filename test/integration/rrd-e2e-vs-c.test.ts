@@ -130,6 +130,14 @@ describe('RRD trees: our daemon against the C gmetad 3.7.2', () => {
           for (const [ts, values] of rows) assert.deepEqual(values, expected, `${who} ${rel} at ${ts}`);
         }
       }
+      // What the 3.7.2 `num` COUNTER bug costs: the host count reads back as a rate of 0.
+      const counterSummaryFile = 'MixedCluster/__SummaryInfo__/anchor_counter.rrd';
+      for (const [who, root, daemon, expected] of [
+        ['C', cRoot, cGmetad.process, [20, 0]], ['ours', ourRoot, ours.process, [20, 2]],
+      ] as const) {
+        const rows = await waitForRows(path.join(root, counterSummaryFile), started, 2, daemon);
+        for (const [ts, values] of rows) assert.deepEqual(values, expected, `${who} ${counterSummaryFile} at ${ts}`);
+      }
     });
   });
 });

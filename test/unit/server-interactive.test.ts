@@ -42,7 +42,8 @@ test('every captured request gets the same reply as 3.7.2 (clock fields aside)',
     .filter(([file, req]) => file.startsWith('i') && req.startsWith("b'"));
   for (const [file, req, , , outcome] of rows) {
     const bytes = Buffer.from(req.slice(2, -1).replace(/\\(n|r)/g, (_, c: string) => (c === 'n' ? '\n' : '\r')), 'latin1');
-    const reply = await rawRequest(server.port, bytes);
+    // the capture half-closed after a request without a line end (i26)
+    const reply = bytes.includes(0x0a) ? await rawRequest(server.port, bytes) : await requestThenEnd(server.port, bytes);
     const expected = fixture(file);
     if (expected.length === 0) {
       assert.equal(reply.data.length, 0, file);
@@ -57,12 +58,23 @@ test('every captured request gets the same reply as 3.7.2 (clock fields aside)',
       assert.equal(doc.gridname, 'AnchorGrid', file);
     } else {
       assert.equal(reply.ended, 'eof', file);
-      assert.equal(mask(reply.data), mask(expected).replace(/BetaCluster" LOCALTIME=""/, 'BetaCluster" LOCALTIME=""'), file);
+      assert.equal(mask(reply.data), mask(expected), file);
     }
   }
   assert.equal(server.stats.requests.interactive.num, rows.length);
   assert.ok(server.logger.lines.some((l) => /malformed request from 127\.0\.0\.1/.test(l)));
 });
+
+/** Sends `bytes`, half-closes, and collects the reply until the server closes. */
+function requestThenEnd(port: number, bytes: Buffer): Promise<{ data: Buffer; ended: 'eof' }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => socket.end(bytes));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('end', () => { socket.destroy(); resolve({ data: Buffer.concat(chunks), ended: 'eof' }); });
+    socket.on('error', reject);
+  });
+}
 
 function splitHttp(b: Buffer): [string, string] {
   const s = b.toString('latin1');
@@ -106,14 +118,20 @@ test('a client that does not read is dropped at the write deadline and does not 
   const server = await start(t, { getView: () => big, limits: { idleWriteMs: 800 } });
   const slow = net.connect({ port: server.port, host: '127.0.0.1' }, () => slow.write('/\n'));
   slow.pause();
+  slow.on('error', () => undefined);
   t.after(() => slow.destroy());
   await new Promise((r) => setTimeout(r, 100));
   const t0 = Date.now();
   const reply = await rawRequest(server.port, '/\n');
-  assert.ok(Date.now() - t0 < 2000);
-  assert.ok(reply.data.length > 5_000_000);
-  const closedAt = await new Promise<number>((resolve) => slow.on('close', () => resolve(Date.now())));
-  assert.ok(closedAt - t0 < 5000);
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.ok(reply.data.toString('latin1').endsWith('</GANGLIA_XML>\n'));
+  // past the deadline the server has given up on the slow reader: it gets a truncated reply
+  await new Promise((r) => setTimeout(r, 1200));
+  let received = 0;
+  slow.on('data', (c: Buffer) => { received += c.length; });
+  slow.resume();
+  await new Promise((r) => slow.on('close', r));
+  assert.ok(received < reply.data.length, `${received} of ${reply.data.length}`);
 });
 
 test('untrusted clients are closed with nothing sent', async (t) => {
