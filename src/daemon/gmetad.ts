@@ -9,6 +9,7 @@ import { TcpConnector } from '../readers/connector';
 import { gangliaDocumentFactory } from '../readers/ganglia-document';
 import { SourcePoller } from '../readers/poller';
 import { createAccessPolicy } from '../server/access';
+import { SharedDumpCache } from '../server/chunked-output';
 import { startInteractivePort } from '../server/interactive-port';
 import { startXmlPort } from '../server/xml-port';
 import { Store } from '../store/store';
@@ -42,6 +43,8 @@ export class GmetadDaemon {
   private interactiveServer: ListeningServer | null = null;
   private access: ReturnType<typeof createAccessPolicy>;
   private stopping = false;
+  /** One cache for both ports: concurrent full dumps in the same second are rendered once. */
+  private readonly dumpCache = new SharedDumpCache();
   private readonly chain: PluginChain;
   private rootTimer: NodeJS.Timeout | null = null;
 
@@ -147,6 +150,7 @@ export class GmetadDaemon {
       logger: this.logger,
       eventLoop: this.eventLoop,
       authorityConfigured: this.config.authority !== null,
+      dumpCache: this.dumpCache,
     };
     const xmlServer = await startXmlPort({ ...common, port: this.ports.xmlPort ?? this.config.xmlPort });
     try {

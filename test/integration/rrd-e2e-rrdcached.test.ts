@@ -81,9 +81,10 @@ async function waitForPoll(gmetad: GmetadHandle, at: number): Promise<number> {
  * until `rrdtool flushcached` makes rrdcached write it. Returns the flushed last_update.
  */
 async function assertHeldUntilFlushed(
-  gmetad: GmetadHandle, address: string, base: string, file: string, since: number,
+  gmetad: GmetadHandle, address: string, base: string, file: string,
 ): Promise<number> {
-  const polled = await waitForPoll(gmetad, since + 3);
+  // Three polls after one that is surely in the file (it exists): at least 3 values held.
+  const polled = await waitForPoll(gmetad, (await waitForPoll(gmetad, 0)) + 3);
   const onDisk = await lastUpdate(file);
   assert.ok(onDisk < polled, `${file}: on disk ${onDisk}, polled ${polled}: rrdcached holds the values`);
   await flushCached(address, base, file);
@@ -146,7 +147,7 @@ describe('our daemon writing through a real rrdcached', { concurrency: true }, (
       await waitForFiles(root, [HOST_FILE, SUMMARY_FILE, '__SummaryInfo__/anchor_temp.rrd'], daemon);
 
       // The updates sit in rrdcached: the file on disk lags until FLUSH.
-      const flushed = await assertHeldUntilFlushed(gmetad, address, base, hostFile, started);
+      const flushed = await assertHeldUntilFlushed(gmetad, address, base, hostFile);
       const rows = await knownRows(hostFile, started, flushed);
       assert.ok(rows.length >= 3, `${rows.length} rows`);
       for (const [ts, values] of rows) assert.deepEqual(values, [42.5], `host value at ${ts}`);
@@ -195,7 +196,7 @@ describe('our daemon writing through a real rrdcached', { concurrency: true }, (
       }, { RRDCACHED_ADDRESS: address });
       const hostFile = path.join(root, HOST_FILE);
       await waitForFiles(root, [HOST_FILE, SUMMARY_FILE], gmetad.process);
-      const flushed = await assertHeldUntilFlushed(gmetad, address, base, hostFile, started);
+      const flushed = await assertHeldUntilFlushed(gmetad, address, base, hostFile);
       const rows = await knownRows(hostFile, started, flushed);
       assert.ok(rows.length >= 3, `${rows.length} rows`);
       for (const [ts, values] of rows) assert.deepEqual(values, [42.5], `host value at ${ts}`);
