@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { maxLateness, median, pollIntervals, pollsExpectedIn } from './cadence';
-import { formatHotFunctions, hotFunctions, newestProfile, readProfile, type HotFunction } from './cpu-profile';
+import { formatHotFunctions, formatLongTasks, hotFunctions, longTasks, newestProfile, readProfile, type HotFunction, type LongTask } from './cpu-profile';
 import {
   assertPortsFree,
   cGmetadCommand,
@@ -522,10 +522,15 @@ async function main(): Promise<void> {
 
     await cleanup();
     let hot: HotFunction[] = [];
+    let long: LongTask[] = [];
     const tsState = states.find((s) => s.side === 'ts');
     if (tsState?.profileDir) {
       const file = newestProfile(tsState.profileDir);
-      if (file) hot = hotFunctions(readProfile(file), REPO_ROOT, 20);
+      if (file) {
+        const profile = readProfile(file);
+        hot = hotFunctions(profile, REPO_ROOT, 20);
+        long = longTasks(profile, 40, 10);
+      }
       else log(`no .cpuprofile in ${tsState.profileDir} (did the daemon exit cleanly on SIGTERM?)`);
     }
 
@@ -533,6 +538,7 @@ async function main(): Promise<void> {
     const table = textTable(rows);
     process.stdout.write(`\n${table}\n`);
     if (hot.length) process.stdout.write(`\ngmetad-ts CPU profile, top self time:\n${formatHotFunctions(hot)}\n`);
+    if (long.length) process.stdout.write(`\ngmetad-ts CPU-busy stretches >= 40 ms (no idle sample; may span several event-loop turns), longest first:\n${formatLongTasks(long)}\n`);
 
     const md = [
       '# gmetad-ts vs C gmetad benchmark',
@@ -560,12 +566,14 @@ async function main(): Promise<void> {
       '- CPU = utime+stime of the daemon process (and children) from /proc, over the idle window, scaled to one step. RSS = VmRSS sampled every second in that window; peak = VmHWM.',
       '- Poll lateness = arrival of a poll at the emulated gmond minus (previous poll + step). The C gmetad sleeps step +-5 % by design, so +-0.75 s is normal jitter for it.',
       '- Concurrent dumps start 2 s before a poll is due, so at least one poll falls inside them. The benchmark clients run in this process; their CPU is listed above.',
+      ...(opts.cpuProf ? ['- --cpu-prof was on: the V8 sampling profiler itself costs CPU (about 0.6 s per 15 s cycle here even when idle), so the gmetad-ts CPU and timing figures of this run are inflated; use a run without it for the figures.'] : []),
       '- gmetad-ts event-loop figures come from its /status (perf_hooks.monitorEventLoopDelay, cumulative since start). With a 10 ms resolution that histogram never reads below ~10 ms, so the blocking itself is about max - 10 ms.',
       ...(byS.c?.concurrent?.results.some((d) => !d.ok && d.bytes === 0)
         ? ['- C gmetad clients that got no byte at all: gmetad serves the XML port with 2 threads and a listen backlog of 10; connections made while that queue is full are, on Linux (tcp_abort_on_overflow=0), left half-open and are never served, so they wait until the client timeout.']
         : []),
       '',
       ...(hot.length ? ['## gmetad-ts CPU profile (top self time)', '', '```', formatHotFunctions(hot), '```', ''] : []),
+      ...(long.length ? ['## gmetad-ts CPU-busy stretches >= 40 ms (from the CPU profile; no idle sample in between, may span several event-loop turns)', '', '```', formatLongTasks(long), '```', ''] : []),
     ].join('\n');
     fs.mkdirSync(path.dirname(opts.out), { recursive: true });
     fs.writeFileSync(opts.out, md);

@@ -230,7 +230,12 @@ const umask: Apply = (draft, use, warn) => {
 
 const rrdcachedAddress: Apply = (draft, use, warn) => {
   const text = nonEmptyString(use, warn);
-  const parsed = parseAddress(text, null);
+  // Unix sockets as librrd spells them (the C gmetad itself only did IPv4 host:port).
+  if (/^unix:\/./.test(text) || /^\/./.test(text)) {
+    draft.rrdcachedAddress = text;
+    return;
+  }
+  const parsed = parseAddress(text, 42217);
   if (!parsed.ok) fail(use, parsed.reason);
   draft.rrdcachedAddress = text;
 };

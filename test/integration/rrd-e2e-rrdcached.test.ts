@@ -87,10 +87,12 @@ async function assertHeldUntilFlushed(
   const polled = await waitForPoll(gmetad, (await waitForPoll(gmetad, 0)) + 3);
   const onDisk = await lastUpdate(file);
   assert.ok(onDisk < polled, `${file}: on disk ${onDisk}, polled ${polled}: rrdcached holds the values`);
-  await flushCached(address, base, file);
-  const flushed = await lastUpdate(file);
-  assert.ok(flushed >= polled, `${file}: after flushcached ${flushed} >= ${polled}`);
-  return flushed;
+  // The poll's UPDATE may still be on its way to rrdcached: flush until it has landed.
+  return waitFor(async () => {
+    await flushCached(address, base, file);
+    const flushed = await lastUpdate(file);
+    return flushed >= polled ? flushed : false;
+  }, { timeoutMs: 5_000, intervalMs: 100, description: `${file} flushed up to ${polled}`, process: gmetad.process });
 }
 
 /**

@@ -5,7 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as sax from 'sax';
+import * as net from 'node:net';
 import { maxLateness, pollsExpectedIn } from '../../bench/cadence';
+import { hotFunctions, longTasks } from '../../bench/cpu-profile';
+import { assertPortsFree, listeningPorts, renderConfig } from '../../bench/daemons';
 import { fetchDump } from '../../bench/dump-client';
 import { ClusterDocument, generateClusterXml, startEmulatedGmond } from '../../bench/emulated-cluster';
 import { parseStat, parseStatusKiB, sampleProcessTree } from '../../bench/proc-stats';
@@ -132,4 +135,44 @@ test('poll lateness is measured against previous poll + step', () => {
   assert.equal(maxLateness(pollsExpectedIn(conns, 15_000, 60_000, 63_000, 70_000)), 8000);
   assert.equal(ratio(1, 4), '0.25x');
   assert.equal(ratio(1, 0), '-');
+});
+
+test('cpu profile summary: self time per function and busy stretches', () => {
+  const frame = (functionName: string, url = '') => ({ functionName, url, lineNumber: 0 });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 3] },
+      { id: 2, callFrame: frame('(idle)') },
+      { id: 3, callFrame: frame('serve', 'file:///r/dist/src/server/x.js'), children: [4] },
+      { id: 4, callFrame: frame('render', 'file:///r/dist/src/server/y.js') },
+    ],
+    startTime: 0,
+    endTime: 200_000,
+    // idle, then 60 ms busy (render x3 + serve), then idle
+    samples: [2, 4, 4, 4, 3, 2, 2],
+    timeDeltas: [0, 10_000, 15_000, 15_000, 15_000, 15_000, 10_000],
+  };
+  const hot = hotFunctions(profile, '/r');
+  assert.equal(hot[0]!.name, 'render');
+  assert.equal(hot[0]!.location, 'dist/src/server/y.js:1');
+  assert.equal(hot[0]!.selfMs, 45);
+  const long = longTasks(profile, 40);
+  assert.equal(long.length, 1);
+  assert.equal(long[0]!.durationMs, 60);
+  assert.equal(long[0]!.entries[0]!.name, 'serve dist/src/server/x.js:1');
+  assert.equal(long[0]!.leaves[0]!.name, 'render dist/src/server/y.js:1');
+  assert.deepEqual(longTasks(profile, 61), []);
+});
+
+test('config rendering and port checks', async (t) => {
+  const conf = renderConfig({ side: 'c', gridName: 'G', sourceName: 'S', step: 15, gmondPort: 1234, xmlPort: 2345, interactivePort: 3456, workDir: '/tmp/w' });
+  for (const line of ['data_source "S" 15 127.0.0.1:1234', 'xml_port 2345', 'interactive_port 3456', 'write_rrds off', 'setuid off', 'rrd_rootdir "/tmp/w/rrds"']) {
+    assert.ok(conf.split('\n').includes(line), line);
+  }
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const { port } = server.address() as net.AddressInfo;
+  assert.ok(listeningPorts().has(port));
+  await assert.rejects(assertPortsFree([port]), /already in use/);
 });

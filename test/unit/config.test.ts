@@ -222,6 +222,9 @@ test('directive names are case-insensitive; booleans take on/off, yes/no, 1/0', 
   // The owner's bits are never masked, as in the C gmetad.
   assert.equal(parse('umask 0777').config.umask, 0o077);
   assert.equal(parse('rrdcached_address [::1]:42217').config.rrdcachedAddress, '[::1]:42217');
+  assert.equal(parse('rrdcached_address 127.0.0.1').config.rrdcachedAddress, '127.0.0.1', 'default port 42217');
+  assert.equal(parse('rrdcached_address unix:/run/rrdcached.sock').config.rrdcachedAddress, 'unix:/run/rrdcached.sock');
+  assert.equal(parse('rrdcached_address /run/rrdcached.sock').config.rrdcachedAddress, '/run/rrdcached.sock');
 });
 
 test('data_source: default interval and port, IPv4, names, bracketed and bare IPv6', () => {
@@ -284,8 +287,7 @@ test('invalid values of other directives name the file, the line and the directi
     ['case_sensitive_hostnames x', 'case_sensitive_hostnames', 'invalid value "x" (expected on/off, yes/no or 1/0)'],
     ['carbon_protocol http', 'carbon_protocol', 'invalid protocol "http" (expected tcp or udp)'],
     ['riemann_protocol sctp', 'riemann_protocol', 'invalid protocol "sctp" (expected tcp or udp)'],
-    ['rrdcached_address 127.0.0.1', 'rrdcached_address', 'missing port in "127.0.0.1" (expected host:port)'],
-    ['rrdcached_address unix:/run/rrdcached.sock', 'rrdcached_address', 'invalid port "/run/rrdcached.sock"'],
+    ['rrdcached_address 127.0.0.1:99999', 'rrdcached_address', 'invalid port "99999"'],
     ['RRAs', 'RRAs', 'missing value (expected one or more "RRA:CF:xff:steps:rows")'],
     ['RRAs "AVERAGE:0.5:1:10"', 'RRAs', 'invalid RRA "AVERAGE:0.5:1:10" (expected RRA:CF:xff:steps:rows)'],
     ['trusted_hosts ok.example bad/host', 'trusted_hosts', 'invalid host "bad/host" (expected a host name or an IP address)'],
