@@ -96,6 +96,7 @@ export async function pickFreePorts(count: number): Promise<number[]> {
 export interface DaemonCommand {
   readonly command: string;
   readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** C gmetad in the foreground (`-d 1`: stay attached, errors only). */
@@ -106,7 +107,9 @@ export function cGmetadCommand(confFile: string, binary = '/usr/sbin/gmetad'): D
 /** gmetad-ts in the foreground; with `cpuProfileDir`, node writes a .cpuprofile there on exit; `extraNodeFlags` e.g. --trace-gc. */
 export function tsGmetadCommand(confFile: string, mainJs: string, cpuProfileDir?: string, extraNodeFlags: readonly string[] = []): DaemonCommand {
   const nodeFlags = [...extraNodeFlags, ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
-  return { command: process.execPath, args: [...nodeFlags, mainJs, '-f', '-c', confFile] };
+  // Run it as users do: through bin/gmetad, which sets the runtime flags it is tuned with.
+  const launcher = path.resolve(path.dirname(mainJs), '..', '..', '..', 'bin', 'gmetad');
+  return { command: launcher, args: ['-f', '-c', confFile], env: { GMETAD_NODE_FLAGS: nodeFlags.join(' ') } };
 }
 
 export interface RunningDaemon {
@@ -124,7 +127,7 @@ export function startDaemon(side: Side, cmd: DaemonCommand, logFile: string): Ru
   const log = fs.openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(cmd.command, [...cmd.args], { stdio: ['ignore', log, log] });
+    child = spawn(cmd.command, [...cmd.args], { stdio: ['ignore', log, log], env: { ...process.env, ...cmd.env } });
   } finally {
     fs.closeSync(log);
   }

@@ -119,7 +119,28 @@ function toInt(text: string | undefined): number {
  */
 function toUint32(text: string | undefined): number {
   const value = toInt(text);
+  // `| 0` keeps the common case a small integer (no boxed heap number per field).
+  if (value >= 0 && value < 0x8000_0000) return value | 0;
   return ((value % 0x1_0000_0000) + 0x1_0000_0000) % 0x1_0000_0000;
+}
+
+/** What a metric has in common with the same metric on other hosts. */
+type MetricShape = Omit<Metric, 'val' | 't0'>;
+
+/**
+ * A Metric as three fields: its host-specific VAL and t0, and a shared shape. With 100k
+ * metrics per poll this halves the tree's memory against a flat ten-field object.
+ */
+class MetricRecord implements Metric {
+  constructor(private readonly shape: MetricShape, readonly val: string, readonly t0: number) {}
+  get name(): string { return this.shape.name; }
+  get type(): string { return this.shape.type; }
+  get units(): string { return this.shape.units; }
+  get tmax(): number { return this.shape.tmax; }
+  get dmax(): number { return this.shape.dmax; }
+  get slope(): string { return this.shape.slope; }
+  get source(): string { return this.shape.source; }
+  get extra(): ExtraData { return this.shape.extra; }
 }
 
 export class SnapshotBuilder implements XmlSink {
@@ -152,6 +173,7 @@ export class SnapshotBuilder implements XmlSink {
   private extraCount = 0;
   /** Per metric name, the interned strings of the last METRIC of that name. */
   private readonly lastMetricStrings = new Map<string, MetricStrings>();
+  private readonly lastShapes = new Map<string, MetricShape>();
 
   constructor(options: SnapshotBuilderOptions) {
     this.source = options.source;
@@ -399,20 +421,23 @@ export class SnapshotBuilder implements XmlSink {
     const m = this.metric!;
     const host = this.host!;
     this.metric = null;
-    const metric: Metric = {
-      name: m.name,
-      val: m.val,
-      type: m.type,
-      units: m.units,
-      t0: m.t0,
-      tmax: m.tmax,
-      dmax: m.dmax,
-      slope: m.slope,
-      source: m.source,
-      extra: this.takeExtra(m.name),
-    };
+    const metric: Metric = new MetricRecord(this.metricShape(m, this.takeExtra(m.name)), m.val, m.t0);
     if (host.fields !== null) host.metrics.set(metric.name, metric);
     if (host.up) this.currentSummary()!.addMetric(metric);
+  }
+
+  /** The shape shared by this metric on every host (usually one per metric name). */
+  private metricShape(m: PendingMetric, extra: ExtraData): MetricShape {
+    const last = this.lastShapes.get(m.name);
+    if (last !== undefined && last.type === m.type && last.units === m.units && last.slope === m.slope
+      && last.source === m.source && last.tmax === m.tmax && last.dmax === m.dmax && last.extra === extra) {
+      return last;
+    }
+    const shape: MetricShape = {
+      name: m.name, type: m.type, units: m.units, tmax: m.tmax, dmax: m.dmax, slope: m.slope, source: m.source, extra,
+    };
+    this.lastShapes.set(m.name, shape);
+    return shape;
   }
 
   private addExtraElement(attrs: Attributes): void {

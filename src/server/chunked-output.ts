@@ -52,6 +52,8 @@ class SharedDump {
   private readonly batcher: PieceBatcher;
   /** Whether new readers may still join (and so need the chunks from the start). */
   private joinable = true;
+  /** Bytes rendered while joinable, all kept for readers that may still join. */
+  private keptBytes = 0;
 
   constructor(
     readonly key: object,
@@ -59,6 +61,7 @@ class SharedDump {
     pieces: Iterable<string>,
     private readonly onEmpty: (dump: SharedDump) => void,
     chunkBytes: number,
+    private readonly maxKeptBytes: number,
   ) {
     this.batcher = new PieceBatcher(pieces[Symbol.iterator](), chunkBytes);
   }
@@ -78,6 +81,8 @@ class SharedDump {
           const chunk = this.batcher.next();
           if (chunk === null) return null;
           this.chunks.push(chunk);
+          // Bound memory: past this much, late-comers render a dump of their own instead.
+          if (this.joinable && (this.keptBytes += chunk.length) > this.maxKeptBytes) this.joinable = false;
         }
         const chunk = this.chunks[cursor.index];
         cursor.index += 1;
@@ -123,6 +128,8 @@ export class SharedDumpCache {
   constructor(
     private readonly chunkBytes = CHUNK_BYTES,
     private readonly clock: () => number = () => Math.floor(Date.now() / 1000),
+    /** How much of a dump is kept for clients that may still join it. */
+    private readonly maxKeptBytes = 8 * 1024 * 1024,
   ) {}
 
   /** `render` is called only when a new dump has to be started. */
@@ -134,7 +141,7 @@ export class SharedDumpCache {
     cur?.seal();
     const dump = new SharedDump(key, second, render(), (d) => {
       if (this.current === d) this.current = null;
-    }, this.chunkBytes);
+    }, this.chunkBytes, this.maxKeptBytes);
     this.current = dump;
     return this.guard(dump, dump.join());
   }

@@ -121,6 +121,7 @@ export class StatusReporter {
       ['sources', sources],
       ['plugins', plugins],
       ['eventLoop', this.eventLoopJson()],
+      ['memory', memoryJson()],
     ]);
     return callback !== null ? `${callback}(${doc})\r\n` : `${doc}\r\n`;
   }
@@ -139,4 +140,16 @@ export class StatusReporter {
       ['meanMs', ms(h.mean / 1e6)],
     ]);
   }
+}
+
+/** This process's memory, in bytes (an extension: gmond reports the host's, not ours). */
+function memoryJson(): RawJson {
+  const m = process.memoryUsage();
+  return obj([
+    ['rss', String(m.rss)],
+    ['heapUsed', String(m.heapUsed)],
+    ['heapTotal', String(m.heapTotal)],
+    ['external', String(m.external)],
+    ['arrayBuffers', String(m.arrayBuffers)],
+  ]);
 }

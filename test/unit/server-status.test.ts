@@ -37,7 +37,8 @@ test('/status has the C keys in the C order and nesting, then our extensions', (
   const ours = keyPaths(doc);
   const theirs = keyPaths(cDoc);
   assert.deepEqual(ours.slice(0, theirs.length), theirs);
-  assert.deepEqual(Object.keys(doc).slice(-3), ['sources', 'plugins', 'eventLoop']);
+  assert.deepEqual(Object.keys(doc).slice(-4), ['sources', 'plugins', 'eventLoop', 'memory']);
+  assert.ok(doc.memory.rss > 0 && doc.memory.heapUsed > 0, JSON.stringify(doc.memory));
   assert.equal(doc.host, 'vm');
   assert.equal(doc.gridname, 'AnchorGrid');
   assert.equal(doc.uptime, 5);

@@ -156,7 +156,8 @@ test('gmond.xml: hosts and metrics, TN -> t0, DMAX drop, EXTRA_DATA, SOURCE defa
   assert.deepEqual([...fake.metrics.keys()],
     ['anchor_counter', 'anchor_temp', 'load_one', 'anchor_str', 'anchor_double', 'anchor_int']);
   const temp = fake.metrics.get('anchor_temp')!;
-  assert.deepEqual({ ...temp, extra: [...temp.extra] }, {
+  const { name, val, type, units, t0, tmax, dmax, slope, source } = temp;
+  assert.deepEqual({ name, val, type, units, t0, tmax, dmax, slope, source, extra: [...temp.extra] }, {
     name: 'anchor_temp', val: '42.5', type: 'float', units: 'Celsius', t0: NOW - 9, tmax: 60, dmax: 0,
     slope: 'both', source: 'gmond',
     extra: [
