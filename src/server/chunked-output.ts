@@ -129,7 +129,7 @@ export class SharedDumpCache {
     private readonly chunkBytes = CHUNK_BYTES,
     private readonly clock: () => number = () => Math.floor(Date.now() / 1000),
     /** How much of a dump is kept for clients that may still join it. */
-    private readonly maxKeptBytes = 8 * 1024 * 1024,
+    private readonly maxKeptBytes = 64 * 1024 * 1024,
   ) {}
 
   /** `render` is called only when a new dump has to be started. */
