@@ -15,27 +15,38 @@ export interface ChunkSource {
   close(): void;
 }
 
-/** Batches string pieces (one char per byte) into Buffers of at least `chunkBytes`. */
+/**
+ * Packs string pieces (one char per byte) into full Buffers of `chunkBytes`, writing each
+ * piece straight into the Buffer (no joined intermediate string) and splitting a piece
+ * across chunks where needed.
+ */
 export class PieceBatcher {
   private finished = false;
+  /** The unwritten tail of a piece that did not fit in the previous chunk. */
+  private pending: string | null = null;
 
   constructor(private readonly pieces: Iterator<string>, private readonly chunkBytes = CHUNK_BYTES) {}
 
   next(): Buffer | null {
-    if (this.finished) return null;
-    const parts: string[] = [];
-    let length = 0;
-    while (length < this.chunkBytes) {
-      const step = this.pieces.next();
-      if (step.done) {
-        this.finished = true;
-        break;
+    if (this.finished && this.pending === null) return null;
+    const buffer = Buffer.allocUnsafe(this.chunkBytes);
+    let used = 0;
+    while (used < this.chunkBytes) {
+      let piece = this.pending;
+      if (piece === null) {
+        const step = this.pieces.next();
+        if (step.done) {
+          this.finished = true;
+          break;
+        }
+        piece = step.value;
       }
-      parts.push(step.value);
-      length += step.value.length;
+      const written = buffer.write(piece, used, 'latin1');
+      used += written;
+      this.pending = written < piece.length ? piece.slice(written) : null;
     }
-    if (length === 0) return null;
-    return Buffer.from(parts.length === 1 ? parts[0] : parts.join(''), 'latin1');
+    if (used === 0) return null;
+    return used === this.chunkBytes ? buffer : buffer.subarray(0, used);
   }
 }
 
