@@ -19,6 +19,9 @@ import { PluginChain } from '../plugins/chain';
 import type { DaemonStats } from '../util/stats';
 import type { Logger } from './logger';
 
+/** Sampling interval of the event-loop delay monitor shown in /status. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
 export interface ListeningServer {
   readonly port: number;
   close(): Promise<void>;
@@ -60,7 +63,7 @@ export class GmetadDaemon {
     this.store = new Store({ gridname: config.gridname, authority: authorityOf(config), policy: this.policy });
     this.store.setSources(config.dataSources);
     this.access = createAccessPolicy({ trustedHosts: config.trustedHosts, allTrusted: config.allTrusted, logger });
-    this.eventLoop = monitorEventLoopDelay({ resolution: 10 });
+    this.eventLoop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
     this.chain = new PluginChain(plugins, logger, stats);
     this.store.onUpdate(({ snapshot, view }) => {
       const step = this.config.dataSources.find((ds) => ds.name === snapshot.source)?.step ?? 15;
@@ -149,6 +152,7 @@ export class GmetadDaemon {
       stats: this.stats,
       logger: this.logger,
       eventLoop: this.eventLoop,
+      eventLoopResolutionMs: EVENT_LOOP_RESOLUTION_MS,
       authorityConfigured: this.config.authority !== null,
       dumpCache: this.dumpCache,
     };

@@ -23,7 +23,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
   const limits = limitsOf(options);
   const dumps = options.dumpCache ?? new SharedDumpCache();
   const status = new StatusReporter({
-    stats: options.stats, eventLoop: options.eventLoop, authorityConfigured: options.authorityConfigured,
+    stats: options.stats, eventLoop: options.eventLoop, eventLoopResolutionMs: options.eventLoopResolutionMs, authorityConfigured: options.authorityConfigured,
   });
   const connections = new ConnectionSet();
   const { logger, stats } = options;

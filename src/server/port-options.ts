@@ -27,6 +27,8 @@ export interface PortOptions {
   readonly logger: ServerLogger;
   /** Event-loop delay histogram shown by /status (interactive port). */
   readonly eventLoop?: IntervalHistogram | RecordableHistogram;
+  /** The sampling interval of `eventLoop`: subtracted so /status shows how late ticks ran. */
+  readonly eventLoopResolutionMs?: number;
   /** `authority` set in gmetad.conf: /status then reports "host":"" like 3.7.2. */
   readonly authorityConfigured?: boolean;
   readonly limits?: Partial<PortLimits>;

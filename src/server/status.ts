@@ -25,6 +25,8 @@ export interface StatusOptions {
   /** When `authority` is configured, 3.7.2 reports "host":"" (its hostname is never read). */
   readonly authorityConfigured?: boolean;
   readonly eventLoop?: IntervalHistogram | RecordableHistogram;
+  /** The histogram's sampling interval; the figures shown are how late ticks ran beyond it. */
+  readonly eventLoopResolutionMs?: number;
   readonly hostname?: () => string;
   readonly sampler?: LocalMetricsSampler;
 }
@@ -134,10 +136,11 @@ export class StatusReporter {
   private eventLoopJson(): RawJson {
     const h = this.options.eventLoop;
     if (h === undefined || h.count === 0) return obj([['maxMs', '0'], ['p99Ms', '0'], ['meanMs', '0']]);
+    const late = (ns: number) => ms(Math.max(0, ns / 1e6 - (this.options.eventLoopResolutionMs ?? 0)));
     return obj([
-      ['maxMs', ms(h.max / 1e6)],
-      ['p99Ms', ms(h.percentile(99) / 1e6)],
-      ['meanMs', ms(h.mean / 1e6)],
+      ['maxMs', late(h.max)],
+      ['p99Ms', late(h.percentile(99))],
+      ['meanMs', late(h.mean)],
     ]);
   }
 }
