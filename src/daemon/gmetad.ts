@@ -8,6 +8,7 @@ import type { DataSourceConfig, GmetadConfig } from '../config/types';
 import { TcpConnector } from '../readers/connector';
 import { gangliaDocumentFactory } from '../readers/ganglia-document';
 import { SourcePoller } from '../readers/poller';
+import { warmUpParser } from '../readers/warmup';
 import { createAccessPolicy } from '../server/access';
 import { SharedDumpCache } from '../server/chunked-output';
 import { startInteractivePort } from '../server/interactive-port';
@@ -109,6 +110,7 @@ export class GmetadDaemon {
     await this.bindPorts();
     afterBind();
     await this.chain.start();
+    await warmUpParser();
     this.syncPollers();
     this.scheduleRootSummary();
     this.logger.info({ xml_port: this.xmlPort, interactive_port: this.interactivePort, sources: this.pollers.size },

@@ -1,0 +1,152 @@
+/**
+ * Figures and tables of the RRD benchmark, computed from what bench/rrd.ts measured.
+ * Pure functions: no processes, no files.
+ */
+import type { Side } from './daemons';
+import type { LagSummary } from './rrd-files';
+import type { RrdMode } from './rrd-config';
+import { fmt, ratio, verdict, type Row } from './report';
+
+/** CPU seconds over a measurement window, split by process. */
+export interface CpuSplit {
+  /** The daemon process itself (all its threads). */
+  readonly daemon: number;
+  /** Its child processes (gmetad-ts's `rrdtool -` processes). */
+  readonly children: number;
+  /** Its rrdcached (cached mode), including the forced flush after the window. */
+  readonly rrdcached: number;
+}
+
+export function cpuTotal(cpu: CpuSplit): number {
+  return cpu.daemon + cpu.children + cpu.rrdcached;
+}
+
+export interface CreationResult {
+  /** From the first poll until every expected file existed (or the count stopped growing). */
+  readonly seconds: number;
+  /** CPU (daemon + children + rrdcached) from the daemon's start to then. */
+  readonly cpuSeconds: number;
+  readonly files: number;
+  readonly complete: boolean;
+}
+
+export interface ModeSideResult {
+  readonly side: Side;
+  readonly mode: RrdMode;
+  /** gmetad-ts write_behind in seconds (0: not applicable or off). */
+  readonly writeBehind: number;
+  creation?: CreationResult;
+  windowSeconds?: number;
+  cpu?: CpuSplit;
+  /** Polls served to this daemon during the window, and their mean interval (s). */
+  polls?: number;
+  meanPollInterval?: number;
+  /** RRD files scanned (cluster tree: host files + the cluster's summary; the root summary is left out). */
+  filesScanned?: number;
+  unreadable?: number;
+  /** Values that reached the scanned files during the window (from their last_update). */
+  valuesWritten?: number;
+  /** Values the window's polls carried for the scanned files (files x polls). */
+  valuesPolled?: number;
+  /** gmetad-ts /status metrics.sent.<backend>.num over the window. */
+  tsValuesSent?: number;
+  /** rrdcached STATS DataSetsWritten over the window (flush included). */
+  rrdcachedValuesWritten?: number;
+  lag?: LagSummary;
+  /** The whole RRD tree (root summary included) at the end. */
+  totalFiles?: number;
+  /** How long the end-of-window flush of rrdcached took (s). */
+  flushSeconds?: number;
+}
+
+/** CPU seconds per poll cycle of `step` seconds over the window (all processes of the side). */
+export function cpuPerCycle(r: ModeSideResult, step: number): number | undefined {
+  if (!r.cpu || !r.windowSeconds) return undefined;
+  return cpuTotal(r.cpu) / (r.windowSeconds / step);
+}
+
+/** µs of CPU per RRD metric per cycle: CPU per cycle / metrics, optionally minus the no-RRD baseline. */
+export function microsPerMetric(perCycle: number | undefined, metrics: number, baselinePerCycle?: number): number | undefined {
+  if (perCycle === undefined || metrics <= 0) return undefined;
+  return ((perCycle - (baselinePerCycle ?? 0)) / metrics) * 1e6;
+}
+
+export function updatesPerSecond(r: ModeSideResult): number | undefined {
+  if (r.valuesWritten === undefined || !r.windowSeconds) return undefined;
+  return r.valuesWritten / r.windowSeconds;
+}
+
+/** Keeps up: no file further behind than allowed, and polls not spaced out beyond step + 10 %. */
+export function keepsUp(r: ModeSideResult, step: number): boolean | undefined {
+  if (!r.lag || r.meanPollInterval === undefined) return undefined;
+  return r.lag.files > 0 && r.lag.behind === 0 && r.meanPollInterval <= step * 1.1;
+}
+
+export interface ModeTableInput {
+  readonly mode: RrdMode;
+  readonly step: number;
+  /** RRD metrics per cycle (the per-metric divisor). */
+  readonly metrics: number;
+  readonly ts?: ModeSideResult;
+  readonly c?: ModeSideResult;
+  /** CPU per cycle with write_rrds off, per side (to isolate the RRD part). */
+  readonly baseline: Partial<Record<Side, number>>;
+  /** C figure to compare with when this mode has no C side (direct-wb0). */
+  readonly cReference?: ModeSideResult;
+}
+
+/** The table of one RRD mode. */
+export function modeRows(input: ModeTableInput): Row[] {
+  const { step, metrics } = input;
+  const ts = input.ts;
+  const c = input.c ?? input.cReference;
+  const rows: Row[] = [];
+  const info = (figure: string, tsV: number | undefined, cV: number | undefined, digits: number, withRatio = true) =>
+    rows.push({ figure, ts: fmt(tsV, digits), c: fmt(cV, digits), ratio: withRatio ? ratio(tsV, cV) : '-', target: 'info', verdict: 'n/a' });
+
+  const tsCycle = ts ? cpuPerCycle(ts, step) : undefined;
+  const cCycle = c ? cpuPerCycle(c, step) : undefined;
+  info(`CPU s per ${step} s cycle (daemon + children + rrdcached)`, tsCycle, cCycle, 3);
+  const part = (r: ModeSideResult | undefined, key: keyof CpuSplit) => (r?.cpu && r.windowSeconds ? r.cpu[key] / (r.windowSeconds / step) : undefined);
+  info('  of which the daemon process', part(ts, 'daemon'), part(c, 'daemon'), 3);
+  info('  of which its child processes (rrdtool)', part(ts, 'children'), part(c, 'children'), 3);
+  if (input.mode === 'cached') info('  of which rrdcached (incl. final flush)', part(ts, 'rrdcached'), part(c, 'rrdcached'), 3);
+  info('CPU µs per metric per cycle (total)', microsPerMetric(tsCycle, metrics), microsPerMetric(cCycle, metrics), 1);
+  const tsRrd = microsPerMetric(tsCycle, metrics, input.baseline.ts);
+  const cRrd = microsPerMetric(cCycle, metrics, input.baseline.c);
+  const measured = tsRrd !== undefined && cRrd !== undefined && input.baseline.ts !== undefined && input.baseline.c !== undefined;
+  rows.push({
+    figure: 'CPU µs per metric per cycle, RRD part (minus write_rrds-off baseline)',
+    ts: fmt(measured ? tsRrd : undefined, 1),
+    c: fmt(measured ? cRrd : undefined, 1),
+    ratio: measured ? ratio(tsRrd, cRrd) : '-',
+    target: input.mode === 'direct' ? '<= 0.5x C' : 'info',
+    verdict: input.mode === 'direct' ? verdict(measured, measured && tsRrd! <= 0.5 * cRrd!) : 'n/a',
+  });
+  info('RRD updates per second (values reaching the files)', ts ? updatesPerSecond(ts) : undefined, c ? updatesPerSecond(c) : undefined, 0);
+  const share = (r: ModeSideResult | undefined) =>
+    r?.valuesWritten !== undefined && r.valuesPolled ? r.valuesWritten / r.valuesPolled : undefined;
+  info('values written / values polled in the window', share(ts), share(c), 2, false);
+  const lagText = (r: ModeSideResult | undefined) =>
+    r?.lag ? `${fmt(r.lag.maxLag, 0)} / ${fmt(r.lag.medianLag, 0)} (allowed ${r.lag.allowedLag})` : '-';
+  rows.push({ figure: 'lag behind newest poll at the end, max / median (s)', ts: lagText(ts), c: lagText(c), ratio: '-', target: 'info', verdict: 'n/a' });
+  const upText = (r: ModeSideResult | undefined) => {
+    const up = r ? keepsUp(r, step) : undefined;
+    if (up === undefined || !r?.lag) return '-';
+    return `${up ? 'yes' : 'no'} (${r.lag.behind} files behind, polls every ${fmt(r.meanPollInterval, 1)} s)`;
+  };
+  const tsUp = ts ? keepsUp(ts, step) : undefined;
+  rows.push({ figure: `keeps up with the ${step} s interval`, ts: upText(ts), c: upText(c), ratio: '-', target: 'yes', verdict: verdict(tsUp !== undefined, tsUp === true) });
+  const creation = (r: ModeSideResult | undefined) => (r?.creation ? `${fmt(r.creation.seconds, 1)} s, ${fmt(r.creation.cpuSeconds, 1)} CPU s, ${r.creation.files} files${r.creation.complete ? '' : ' (INCOMPLETE)'}` : undefined);
+  const tsCreate = creation(ts);
+  const cCreate = creation(input.c);
+  if (tsCreate || cCreate) {
+    rows.push({
+      figure: 'file creation cycle (first poll until all files exist)',
+      ts: tsCreate ?? '-', c: cCreate ?? '-',
+      ratio: ts?.creation && input.c?.creation ? ratio(ts.creation.seconds, input.c.creation.seconds) : '-',
+      target: 'info', verdict: 'n/a',
+    });
+  }
+  return rows;
+}
