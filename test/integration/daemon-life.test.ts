@@ -169,3 +169,38 @@ test('debug level 0 detaches: the parent exits 0 once the daemon listens', async
   await waitFor(() => !fs.existsSync(pidFile), { description: 'detached daemon removed its pid file' });
   assert.match(fs.readFileSync(logFile, 'utf8'), /gmetad-ts started/);
 });
+
+test('as root with setuid on, the daemon runs as setuid_username once the ports are bound', async (t) => {
+  if (process.getuid?.() !== 0) throw new Error('this test must run as root (CI and developer machines are root)');
+  const registry = registryFor(t);
+  const dir = registry.tempDir('setuid');
+  const xmlPort = await freePort();
+  const interactivePort = await freePort();
+  const file = conf(dir, `data_source "a" 127.0.0.1:9\nxml_port ${xmlPort}\ninteractive_port ${interactivePort}\nsetuid on\nsetuid_username "nobody"\nwrite_rrds off\n`);
+  fs.chmodSync(dir, 0o755);
+  const child = await registry.spawn('gmetad-ts', process.execPath, [OUR_GMETAD_MAIN, '-f', '-c', file]);
+  await waitFor(() => /dropped privileges/.test(child.output()), { process: child, description: 'privileges dropped' });
+  const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+  assert.equal(uid?.[1], '65534', 'real uid is nobody');
+  assert.equal(uid?.[2], '65534', 'effective uid is nobody');
+  assert.ok(await canConnect(xmlPort), 'still serving');
+});
+
+// rrdtool 1.7 creates its files 0644 whatever the umask, under the C gmetad too: the umask
+// shows on the directories the daemon makes.
+test('umask applies to the RRD directories', async (t) => {
+  const registry = registryFor(t);
+  const dir = registry.tempDir('umask');
+  const rrds = path.join(dir, 'rrds');
+  fs.mkdirSync(rrds);
+  const source = await fake(t, ALPHA);
+  const file = conf(dir, [
+    `data_source "alpha" 1 127.0.0.1:${source.port}`, `xml_port ${await freePort()}`, `interactive_port ${await freePort()}`,
+    'setuid off', `rrd_rootdir "${rrds}"`, 'umask 027', 'rrd {', '  write_behind 0', '}',
+  ].join('\n'));
+  const child = await registry.spawn('gmetad-ts', process.execPath, [OUR_GMETAD_MAIN, '-f', '-c', file]);
+  const host = path.join(rrds, 'AlphaCluster', 'localhost');
+  await waitFor(() => fs.existsSync(path.join(host, 'load_one.rrd')), { process: child, description: 'RRDs written' });
+  assert.equal(fs.statSync(path.join(rrds, 'AlphaCluster')).mode & 0o777, 0o750);
+  assert.equal(fs.statSync(host).mode & 0o777, 0o750);
+});
