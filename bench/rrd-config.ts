@@ -46,6 +46,8 @@ export interface RrdDaemonConfig {
   readonly rrdRootdir: string;
   /** host:port of this daemon's rrdcached (cached mode only). */
   readonly rrdcachedAddress?: string;
+  /** `RRAs` for both daemons; empty or absent: the daemons' built-in default. */
+  readonly rras?: readonly string[];
 }
 
 export function renderRrdConfig(cfg: RrdDaemonConfig): string {
@@ -59,6 +61,7 @@ export function renderRrdConfig(cfg: RrdDaemonConfig): string {
     `write_rrds ${cfg.mode === 'baseline' ? 'off' : 'on'}`,
     `rrd_rootdir "${cfg.rrdRootdir}"`,
   ];
+  if (cfg.rras && cfg.rras.length > 0) lines.push(`RRAs ${cfg.rras.map((r) => `"${r}"`).join(' ')}`);
   if (cfg.mode === 'cached') {
     if (!cfg.rrdcachedAddress) throw new Error('cached mode needs an rrdcached address');
     lines.push(`rrdcached_address ${cfg.rrdcachedAddress}`);
@@ -81,4 +84,30 @@ export function numericMetricsPerHost(metrics: number): number {
 export function expectedRrdFiles(hosts: number, metrics: number): { host: number; summary: number; total: number } {
   const numeric = numericMetricsPerHost(metrics);
   return { host: hosts * numeric, summary: 2 * numeric, total: (hosts + 2) * numeric };
+}
+
+/** The C gmetad 3.7.2 default RRAs (also gmetad-ts's): 78,720 rows, ~630 KB per host file. */
+export const DAEMON_DEFAULT_RRAS: readonly string[] = ['RRA:AVERAGE:0.5:1:5856', 'RRA:AVERAGE:0.5:4:20160', 'RRA:AVERAGE:0.5:40:52704'];
+
+/**
+ * What the benchmark configures instead: the same three consolidations (so an update does the
+ * same work), 244 rows each (~6 KB per file), so 2 x 100k files fit in a RAM-backed tmpfs.
+ */
+export const BENCH_RRAS: readonly string[] = ['RRA:AVERAGE:0.5:1:244', 'RRA:AVERAGE:0.5:4:244', 'RRA:AVERAGE:0.5:40:244'];
+
+/** Rows of an `RRA:CF:xff:steps:rows` list (throws on another form). */
+export function rraRows(rras: readonly string[]): number {
+  let rows = 0;
+  for (const rra of rras) {
+    const m = /^RRA:[A-Z]+:[\d.]+:\d+:(\d+)$/.exec(rra);
+    if (!m) throw new Error(`cannot size RRA "${rra}"`);
+    rows += Number(m[1]);
+  }
+  return rows;
+}
+
+/** Upper estimate of one RRD tree's size in bytes: 8 bytes per row per DS plus ~2 KiB of headers per file. */
+export function estimateTreeBytes(files: { host: number; summary: number }, rras: readonly string[]): number {
+  const rows = rraRows(rras);
+  return files.host * (rows * 8 + 2048) + files.summary * (rows * 16 + 2048);
 }

@@ -33,7 +33,9 @@ import { fetchStatus } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
 import { clockTicksPerSecond, sampleProcessTree, type ProcessTreeSample } from './proc-stats';
 import { flushAll, startRrdcached, type RrdcachedStats, type RunningRrdcached } from './rrd-cached';
-import { expectedRrdFiles, parseModes, renderRrdConfig, writeBehindSeconds, type RrdMode } from './rrd-config';
+import {
+  BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, parseModes, renderRrdConfig, writeBehindSeconds, type RrdMode,
+} from './rrd-config';
 import { clusterLocaltime, countRrdFiles, lagSummary, listRrdFiles, scanLastUpdates, valuesWrittenBetween, type TreeScan } from './rrd-files';
 import { cpuPerCycle, modeRows, type CpuSplit, type ModeSideResult } from './rrd-report';
 import { fmt, markdownTable, textTable } from './report';
@@ -54,6 +56,8 @@ interface Options {
   readonly mainJs: string;
   readonly cGmetad: string;
   readonly creationTimeoutS: number;
+  /** RRAs given to both daemons ([] = their built-in default). */
+  readonly rras: readonly string[];
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -68,6 +72,7 @@ function parseOptions(argv: readonly string[]): Options {
       only: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       shm: { type: 'string', default: '/dev/shm' },
+      rras: { type: 'string', default: BENCH_RRAS.join(',') },
       'creation-timeout': { type: 'string', default: '300' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'rrd-latest.md') },
       main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
@@ -80,7 +85,7 @@ function parseOptions(argv: readonly string[]): Options {
     process.stdout.write(
       'usage: node dist/bench/rrd.js [--hosts N] [--metrics M] [--cycles K] [--step S]\n' +
         '       [--modes baseline,direct,direct-wb0,cached] [--only c|ts] [--cpu-prof]\n' +
-        '       [--shm /dev/shm] [--creation-timeout SEC] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
+        '       [--rras RRA:...,RRA:...|default] [--shm /dev/shm] [--creation-timeout SEC] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
     );
     process.exit(0);
   }
@@ -101,6 +106,7 @@ function parseOptions(argv: readonly string[]): Options {
     cpuProf: values['cpu-prof'] ?? false,
     shm: path.resolve(values.shm ?? '/dev/shm'),
     creationTimeoutS: int('creation-timeout', values['creation-timeout'], 10),
+    rras: values.rras === 'default' ? [] : (values.rras ?? '').split(',').map((r) => r.trim()).filter((r) => r !== ''),
     out: path.resolve(values.out ?? ''),
     mainJs: path.resolve(values.main ?? ''),
     cGmetad: values.gmetad ?? '/usr/sbin/gmetad',
@@ -225,7 +231,7 @@ async function startSide(home: SideHome, mode: RrdMode, opts: Options): Promise<
     conf,
     renderRrdConfig({
       side: home.side, mode, gridName: 'BenchGrid', sourceName: 'BenchCluster', step: opts.step,
-      gmondPort: home.gmond.port, xmlPort, interactivePort, rrdRootdir: home.rrdRoot,
+      gmondPort: home.gmond.port, xmlPort, interactivePort, rrdRootdir: home.rrdRoot, rras: opts.rras,
       ...(cached ? { rrdcachedAddress: `127.0.0.1:${cached.port}` } : {}),
     }),
   );
@@ -247,6 +253,36 @@ async function waitForPolls(run: SideRun, count: number, timeoutMs: number): Pro
   }
 }
 
+/** Bytes free on the file system of `dir`. */
+function freeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** RAM the kernel could still hand out (a tmpfs lives in it), from /proc/meminfo. */
+function memAvailableBytes(): number {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'latin1'));
+  return m ? Number(m[1]) * 1024 : Infinity;
+}
+
+/** Stops the run before a filling tmpfs starts the OOM killer on the machine. */
+function assertSpaceLeft(dir: string): void {
+  const left = Math.min(freeBytes(dir), memAvailableBytes());
+  if (left < 2 * 2 ** 30) throw new Error(`less than 2 GiB left for ${dir} (free space or RAM): stopping`);
+}
+
+/** Refuses to start if the trees would take more than half of the free space (or of the available RAM). */
+function assertTreesFit(opts: Options, expected: ReturnType<typeof expectedRrdFiles>): void {
+  const need = estimateTreeBytes(expected, opts.rras.length ? opts.rras : DAEMON_DEFAULT_RRAS) * opts.sides.length;
+  const left = Math.min(freeBytes(opts.shm), memAvailableBytes());
+  if (need > left / 2) {
+    throw new Error(
+      `refusing to run: the RRD trees need about ${(need / 2 ** 30).toFixed(1)} GiB, more than half of the ${(left / 2 ** 30).toFixed(1)} GiB ` +
+        `free in ${opts.shm} / available RAM; use fewer --hosts or smaller --rras`,
+    );
+  }
+}
+
 /** The first poll creates the tree: time it until every expected file exists (or the count stops growing). */
 async function measureCreation(run: SideRun, opts: Options, ticks: number, pollsBefore: number): Promise<void> {
   const expected = expectedRrdFiles(opts.hosts, opts.metrics).total;
@@ -258,6 +294,7 @@ async function measureCreation(run: SideRun, opts: Options, ticks: number, polls
   let complete = false;
   for (;;) {
     await sleep(1000);
+    assertSpaceLeft(run.home.rrdRoot);
     const now = countRrdFiles(run.home.rrdRoot);
     if (now > count) {
       count = now;
@@ -279,6 +316,27 @@ async function measureCreation(run: SideRun, opts: Options, ticks: number, polls
   };
   run.home.filesCreated = true;
   log(`${LABEL[run.home.side]}: file creation cycle ${fmt(run.result.creation.seconds, 1)} s, ${count}/${expected} files, CPU ${fmt(run.result.creation.cpuSeconds, 1)} s`);
+}
+
+/**
+ * Waits until `fraction` of a step after this side's latest poll, so that the window's scans
+ * fall between two polls' writes and a window of K steps holds the writes of exactly K polls.
+ */
+async function alignMidInterval(run: SideRun, step: number, fraction: number): Promise<void> {
+  const stepMs = step * 1000;
+  for (;;) {
+    const last = run.home.served[run.home.served.length - 1];
+    if (!last) throw new Error(`${LABEL[run.home.side]}: no poll yet`);
+    const target = last.atMs + fraction * stepMs;
+    if (Date.now() <= target + 1000) return sleep(target - Date.now());
+    // Too late for this poll: aim at the next one.
+    const count = run.home.served.length;
+    const deadline = Date.now() + stepMs * 2 + 10_000;
+    while (run.home.served.length === count) {
+      if (Date.now() > deadline) throw new Error(`${LABEL[run.home.side]}: polls stopped; see ${run.daemon.logFile}`);
+      await sleep(100);
+    }
+  }
 }
 
 interface WindowStart {
@@ -362,12 +420,15 @@ async function runMode(mode: RrdMode, homes: readonly SideHome[], opts: Options,
         log(`${LABEL[run.home.side]}: warmed up`);
       }),
     );
-    const starts: WindowStart[] = [];
-    for (const run of runs) starts.push(await startWindow(run, ticks, writesRrds));
-    for (let i = 0; i < runs.length; i++) {
-      await sleep(starts[i]!.cpu.atMs + opts.cycles * opts.step * 1000 - Date.now());
-      await endWindow(runs[i]!, starts[i]!, opts, ticks);
-    }
+    // Each side's window runs on its own poll phase (see alignMidInterval).
+    await Promise.all(
+      runs.map(async (run) => {
+        await alignMidInterval(run, opts.step, run.cached ? 0.35 : 0.5);
+        const start = await startWindow(run, ticks, writesRrds);
+        await sleep(start.cpu.atMs + opts.cycles * opts.step * 1000 - Date.now());
+        await endWindow(run, start, opts, ticks);
+      }),
+    );
   } finally {
     await stopAll(runs.map((r) => r.daemon));
     await stopAll(runs.flatMap((r) => (r.cached ? [r.cached.daemon] : [])));
@@ -421,6 +482,8 @@ async function main(): Promise<void> {
   if (opts.sides.includes('c') && !fs.existsSync(opts.cGmetad)) throw new Error(`${opts.cGmetad} not found (or run --only ts)`);
   if (opts.modes.includes('cached') && !fs.existsSync('/usr/bin/rrdcached')) throw new Error('/usr/bin/rrdcached not found');
 
+  const expected = expectedRrdFiles(opts.hosts, opts.metrics);
+  if (opts.modes.some((m) => m !== 'baseline')) assertTreesFit(opts, expected);
   const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-rrd-bench-'));
   const shmRoot = fs.mkdtempSync(path.join(opts.shm, 'gmetad-rrd-bench-'));
   const homes: SideHome[] = [];
@@ -440,7 +503,6 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const expected = expectedRrdFiles(opts.hosts, opts.metrics);
   const results = new Map<RrdMode, SideRun[]>();
   const profiles = new Map<RrdMode, Map<Side, string>>();
   try {
@@ -494,6 +556,7 @@ function writeReport(
     `- machine: ${machineDescription(opts.cGmetad)}`,
     `- workload: one emulated gmond cluster per daemon, ${opts.hosts} hosts x ${opts.metrics} metrics; step ${opts.step} s; ` +
       `${expected.total} RRD files per daemon (${expected.host} host metrics + ${expected.summary} summaries) on tmpfs (${opts.shm}); window ${opts.cycles} cycles per mode`,
+    `- RRAs (both daemons): ${opts.rras.length ? `${opts.rras.join(' ')} - the default consolidations (1, 4, 40 steps) with 244 rows each instead of 5856/20160/52704, so that 2 x ${expected.total} files fit in RAM (the default makes 630 KB files: ~${((estimateTreeBytes(expected, DAEMON_DEFAULT_RRAS)) / 2 ** 30).toFixed(0)} GiB per tree); an update touches the same RRAs either way` : 'the daemons\' default'}`,
     '- reference: the C gmetad spends about 26 µs of CPU per metric per cycle writing RRDs directly; target for gmetad-ts: well under half',
     '',
   ];
@@ -541,6 +604,6 @@ function writeReport(
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`rrd-bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`rrd-bench: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -1,0 +1,128 @@
+/** Pure helpers of the RRD benchmark (bench/rrd-*.ts): header parsing, counting, configs, figures. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseRrdcachedStats, rrdcachedArgs } from '../../bench/rrd-cached';
+import {
+  BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, numericMetricsPerHost, parseModes, renderRrdConfig, rraRows, writeBehindSeconds,
+} from '../../bench/rrd-config';
+import { clusterLocaltime, lagSummary, parseRrdLastUpdate, rrdLastUpdateOffset, valuesWrittenBetween } from '../../bench/rrd-files';
+import { cpuPerCycle, keepsUp, microsPerMetric, modeRows, type ModeSideResult } from '../../bench/rrd-report';
+import { ClusterDocument } from '../../bench/emulated-cluster';
+
+/** A minimal RRD header as rrdtool 1.7 writes it on x86_64 (stat_head, ds/rra defs, live_head). */
+function fakeRrdHeader(dsCount: number, rraCount: number, lastUp: number): Buffer {
+  const buf = Buffer.alloc(rrdLastUpdateOffset(dsCount, rraCount) + 16);
+  buf.write('RRD\0', 0, 'latin1');
+  buf.write('0003\0', 4, 'latin1');
+  buf.writeDoubleLE(8.642135e130, 16);
+  buf.writeBigUInt64LE(BigInt(dsCount), 24);
+  buf.writeBigUInt64LE(BigInt(rraCount), 32);
+  buf.writeBigUInt64LE(15n, 40);
+  buf.writeBigInt64LE(BigInt(lastUp), rrdLastUpdateOffset(dsCount, rraCount));
+  return buf;
+}
+
+test('last_up is read after the stat head and the ds/rra definitions', () => {
+  // 1 DS + 5 RRAs (a gmetad host file): 128 + 120 + 600 = 848, as checked against rrdtool lastupdate.
+  assert.equal(rrdLastUpdateOffset(1, 5), 848);
+  assert.equal(parseRrdLastUpdate(fakeRrdHeader(1, 5, 1_700_000_031)), 1_700_000_031);
+  assert.equal(parseRrdLastUpdate(fakeRrdHeader(2, 5, 1_700_000_123)), 1_700_000_123);
+  assert.throws(() => parseRrdLastUpdate(Buffer.from('not an rrd file at all, really, no'.repeat(8))), /not an RRD/);
+  assert.throws(() => parseRrdLastUpdate(fakeRrdHeader(2, 5, 1).subarray(0, 900)), RangeError);
+});
+
+test('values written count the served timestamps between the two scans, per file', () => {
+  const served = [100, 115, 130, 145, 160];
+  const before = new Map([['a', 100], ['b', 130], ['c', 160]]);
+  const after = new Map([['a', 160], ['b', 130], ['c', 160], ['d', 145]]);
+  // a: 115,130,145,160 -> 4; b: none; c: none; d (new file): 100..145 -> 4
+  assert.equal(valuesWrittenBetween(before, after, served), 8);
+  // Unsorted input is fine.
+  assert.equal(valuesWrittenBetween(before, after, [...served].reverse()), 8);
+});
+
+test('lag summary counts files further behind than allowed', () => {
+  const lag = lagSummary([160, 160, 160, 145, 100], 160, 30);
+  assert.equal(lag.files, 5);
+  assert.equal(lag.maxLag, 60);
+  assert.equal(lag.medianLag, 0);
+  assert.equal(lag.behind, 1);
+});
+
+test('the LOCALTIME of a cluster document is found past the DTD', () => {
+  const doc = new ClusterDocument({ hosts: 2, metrics: 5, nowSec: 1_800_000_000 });
+  assert.equal(clusterLocaltime(doc.current()), 1_800_000_000);
+  doc.refresh(1_800_000_042_500);
+  assert.equal(clusterLocaltime(doc.current()), 1_800_000_042);
+});
+
+test('expected files follow the numeric metrics of the emulated cluster', () => {
+  const numeric = numericMetricsPerHost(100);
+  // 100 metrics: 4 string metrics among the 35 standard ones, 3 among the 65 extra ones.
+  assert.equal(numeric, 93);
+  assert.deepEqual(expectedRrdFiles(1000, 100), { host: 93_000, summary: 186, total: 93_186 });
+});
+
+test('configs: RRDs on in RRD modes, rrdcached address, write_behind section only for gmetad-ts', () => {
+  const base = { gridName: 'G', sourceName: 'S', step: 15, gmondPort: 1, xmlPort: 2, interactivePort: 3, rrdRootdir: '/dev/shm/x/ts' };
+  assert.match(renderRrdConfig({ ...base, side: 'c', mode: 'baseline' }), /^write_rrds off$/m);
+  const direct = renderRrdConfig({ ...base, side: 'c', mode: 'direct' });
+  assert.match(direct, /^write_rrds on$/m);
+  assert.match(direct, /^rrd_rootdir "\/dev\/shm\/x\/ts"$/m);
+  assert.doesNotMatch(direct, /rrdcached_address|write_behind/);
+  assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'direct-wb0' }), /^rrd \{\n {2}write_behind 0\n\}$/m);
+  assert.doesNotMatch(renderRrdConfig({ ...base, side: 'c', mode: 'direct-wb0' }), /write_behind/);
+  assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'cached', rrdcachedAddress: '127.0.0.1:9' }), /^rrdcached_address 127\.0\.0\.1:9$/m);
+  assert.throws(() => renderRrdConfig({ ...base, side: 'ts', mode: 'cached' }), /address/);
+  assert.equal(writeBehindSeconds('ts', 'direct'), 120);
+  assert.equal(writeBehindSeconds('ts', 'direct-wb0'), 0);
+  assert.equal(writeBehindSeconds('c', 'direct'), 0);
+  assert.deepEqual(parseModes('direct, cached,direct'), ['direct', 'cached']);
+  assert.throws(() => parseModes('direct,fast'), /unknown mode "fast"/);
+});
+
+test('rrdcached: command line and STATS reply', () => {
+  const args = rrdcachedArgs({ port: 4242, baseDir: '/dev/shm/b', workDir: '/tmp/w' });
+  assert.deepEqual(args.slice(0, 6), ['-g', '-l', '127.0.0.1:4242', '-b', '/dev/shm/b', '-B']);
+  assert.ok(args.includes('/tmp/w/rrdcached.pid'));
+  const stats = parseRrdcachedStats([
+    '9 Statistics follow', 'QueueLength: 3', 'UpdatesReceived: 30', 'FlushesReceived: 2', 'UpdatesWritten: 13',
+    'DataSetsWritten: 390', 'TreeNodesNumber: 13', 'TreeDepth: 4', 'JournalBytes: 0', 'JournalRotate: 0',
+  ]);
+  assert.deepEqual(stats, { queueLength: 3, updatesReceived: 30, updatesWritten: 13, dataSetsWritten: 390 });
+  assert.throws(() => parseRrdcachedStats(['1 Statistics follow', 'QueueLength: 0']), /UpdatesReceived/);
+});
+
+test('figures: CPU per cycle, µs per metric (minus baseline), keeps up, target verdict', () => {
+  const lag = lagSummary([1000, 1000], 1000, 30);
+  const ts: ModeSideResult = { side: 'ts', mode: 'direct', writeBehind: 120, windowSeconds: 60, cpu: { daemon: 2, children: 2, rrdcached: 0 }, lag, meanPollInterval: 15 };
+  const c: ModeSideResult = { side: 'c', mode: 'direct', writeBehind: 0, windowSeconds: 60, cpu: { daemon: 12, children: 0, rrdcached: 0 }, lag, meanPollInterval: 16.8 };
+  assert.equal(cpuPerCycle(ts, 15), 1);
+  assert.equal(cpuPerCycle(c, 15), 3);
+  assert.equal(microsPerMetric(1, 100_000), 10);
+  assert.equal(microsPerMetric(1, 100_000, 0.5), 5);
+  assert.equal(keepsUp(ts, 15), true);
+  assert.equal(keepsUp(c, 15), false, 'polls spaced out by more than 10 %');
+  const rows = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts, c, baseline: { ts: 0.5, c: 0.4 } });
+  const rrd = rows.find((r) => r.figure.includes('RRD part'))!;
+  assert.equal(rrd.ts, '5.0');
+  assert.equal(rrd.c, '26.0');
+  assert.equal(rrd.verdict, 'PASS');
+  const slow = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: { ...ts, cpu: { daemon: 6, children: 4, rrdcached: 0 } }, c, baseline: { ts: 0.5, c: 0.4 } });
+  assert.equal(slow.find((r) => r.figure.includes('RRD part'))!.verdict, 'FAIL');
+  const noBaseline = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts, c, baseline: {} });
+  assert.equal(noBaseline.find((r) => r.figure.includes('RRD part'))!.verdict, 'n/a');
+});
+
+test('tree size estimate: the daemons\' default RRAs would not fit in RAM, the benchmark\'s do', () => {
+  const files = expectedRrdFiles(1000, 100);
+  assert.equal(rraRows(DAEMON_DEFAULT_RRAS), 78_720);
+  assert.equal(rraRows(BENCH_RRAS), 732);
+  assert.ok(estimateTreeBytes(files, DAEMON_DEFAULT_RRAS) > 58e9);
+  assert.ok(estimateTreeBytes(files, BENCH_RRAS) < 1e9);
+  assert.throws(() => rraRows(['RRA:HWPREDICT:1440:0.1:0.0035:288']), /cannot size/);
+  assert.match(
+    renderRrdConfig({ side: 'c', mode: 'direct', gridName: 'G', sourceName: 'S', step: 15, gmondPort: 1, xmlPort: 2, interactivePort: 3, rrdRootdir: '/r', rras: BENCH_RRAS }),
+    /^RRAs "RRA:AVERAGE:0\.5:1:244" "RRA:AVERAGE:0\.5:4:244" "RRA:AVERAGE:0\.5:40:244"$/m,
+  );
+});
