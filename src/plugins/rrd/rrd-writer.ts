@@ -31,8 +31,9 @@ import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../sto
 import { NUMERIC_TYPES } from '../../store/model';
 import type { DaemonStats } from '../../util/stats';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
+import { PendingValues } from './pending-values';
 import {
-  createArguments, DEFAULT_RRAS, hostUpdate, rootSummaryUpdate, rrdValue, summaryUpdate,
+  createArguments, DEFAULT_RRAS, dsTypeForSlope, rootSummaryUpdate, rrdValue, summaryUpdate,
 } from './rrd-definitions';
 import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
 import { RrdcachedClient } from './rrdcached-client';
@@ -92,12 +93,30 @@ interface FileState {
   readonly shard: number;
   status: FileStatus;
   lastTs: number;
-  /** `ts:value...` strings not yet handed to rrdtool/rrdcached. */
+  /** Host files: their range in the writer's PendingValues; -1 for summary files. */
+  readonly slot: number;
+  /** Summary files (few): `ts:SUM:NUM` strings not yet handed to rrdtool/rrdcached. */
   pending: string[];
   /** Number of pending values that triggers a write. */
   threshold: number;
   /** Epoch ms when the oldest pending value arrived. */
   pendingSince: number;
+}
+
+/**
+ * The most values one rrdtool update carries; with step 15 and the default write_behind
+ * of 120 s that is the usual 8. Each host file has room for two more (staggered first
+ * writes, values arriving while the file is created).
+ */
+const MAX_VALUES_PER_UPDATE = 8;
+
+/** A host VAL (already checked by rrdValue) as the number rrdtool gets: NaN for 'U', integers for COUNTER/DERIVE. */
+function hostNumber(value: string, slope: string): number {
+  if (value === 'U') return Number.NaN;
+  const n = Number(value);
+  if (!Number.isFinite(n)) return Number.NaN;
+  // rrdtool accepts only integers for COUNTER and DERIVE ("not a simple integer").
+  return dsTypeForSlope(slope) === 'GAUGE' ? n : Math.round(n);
 }
 
 interface CreateInfo {
@@ -162,6 +181,7 @@ export class RrdWriter {
   private readonly creations = new Set<Promise<void>>();
   /** Files holding values not yet written (write-behind). */
   private readonly dirty = new Set<FileState>();
+  private readonly hostValues = new PendingValues(MAX_VALUES_PER_UPDATE + 2);
   private readonly sweepTimer: NodeJS.Timeout | null;
   private readonly problems: RateLimitedWarning;
   private closed = false;
@@ -222,8 +242,7 @@ export class RrdWriter {
     const rootStep = step > 0 ? step : this.rootStep;
     let written = 0;
     for (const metric of summary.metrics.values()) {
-      const info: CreateInfo = { step: rootStep, slope: metric.slope, summary: true };
-      if (this.record(dir, metric.name, ts, rootSummaryUpdate(ts, metric), info)) written += 1;
+      if (this.record(dir, metric.name, ts, rootSummaryUpdate(ts, metric), rootStep, metric.slope)) written += 1;
     }
     this.countSent(written, started);
   }
@@ -289,8 +308,7 @@ export class RrdWriter {
           continue;
         }
         dir ??= this.paths.hostDir(cluster.name, host.name);
-        const info: CreateInfo = { step, slope: metric.slope, summary: false };
-        if (this.record(dir, metric.name, ts, hostUpdate(ts, value, metric.slope), info)) written += 1;
+        if (this.record(dir, metric.name, ts, hostNumber(value, metric.slope), step, metric.slope)) written += 1;
       }
     }
     return written + this.writeSummary(cluster, ts, step);
@@ -300,14 +318,16 @@ export class RrdWriter {
     const dir = this.paths.summaryDir(node.name);
     let written = 0;
     for (const metric of node.summary.metrics.values()) {
-      const info: CreateInfo = { step, slope: metric.slope, summary: true };
-      if (this.record(dir, metric.name, ts, summaryUpdate(ts, metric), info)) written += 1;
+      if (this.record(dir, metric.name, ts, summaryUpdate(ts, metric), step, metric.slope)) written += 1;
     }
     return written;
   }
 
-  /** Queues one value for one file; false if it was skipped. */
-  private record(dir: string, metricName: string, ts: number, update: string, info: CreateInfo): boolean {
+  /**
+   * Queues one value for one file; false if it was skipped. `update` is a host value (a
+   * number, NaN for unknown) or a summary's whole `ts:SUM:NUM` argument.
+   */
+  private record(dir: string, metricName: string, ts: number, update: number | string, step: number, slope: string): boolean {
     let byMetric = this.files.get(dir);
     if (byMetric === undefined) {
       byMetric = new Map();
@@ -318,8 +338,9 @@ export class RrdWriter {
       const file = `${dir}/${safePathElement(metricName)}.rrd`;
       const shard = hashString(file.slice(this.paths.root.length));
       state = {
-        file, dir, quoted: quoteRrdtoolArgument(file), shard, status: 'new', lastTs: 0, pending: [],
-        threshold: this.firstThreshold(shard, info.step), pendingSince: 0,
+        file, dir, quoted: quoteRrdtoolArgument(file), shard, status: 'new', lastTs: 0,
+        slot: typeof update === 'number' ? this.hostValues.allocate() : -1, pending: [],
+        threshold: this.firstThreshold(shard, step), pendingSince: 0,
       };
       byMetric.set(metricName, state);
     }
@@ -327,17 +348,25 @@ export class RrdWriter {
       this.counters.stale += 1;
       return false;
     }
+    if (this.pendingCount(state) === 0) state.pendingSince = Date.now();
+    if (state.slot >= 0) {
+      if (!this.hostValues.push(state.slot, ts, update as number)) {
+        // Only while the file is still being created can its range fill up.
+        this.counters.dropped += 1;
+        return false;
+      }
+    } else {
+      state.pending.push(update as string);
+    }
     state.lastTs = ts;
-    if (state.pending.length === 0) state.pendingSince = Date.now();
-    state.pending.push(update);
     this.counters.values += 1;
     switch (state.status) {
       case 'new':
-        this.startCreate(state, ts, info);
+        this.startCreate(state, ts, { step, slope, summary: state.slot < 0 });
         break;
       case 'ready':
-        if (state.pending.length >= state.threshold) {
-          state.threshold = this.steadyThreshold(info.step);
+        if (this.pendingCount(state) >= state.threshold) {
+          state.threshold = this.steadyThreshold(step);
           this.writePending(state);
         } else {
           this.dirty.add(state);
@@ -349,10 +378,14 @@ export class RrdWriter {
     return true;
   }
 
-  /** Values per update: writeBehind/step; the first write of each file is staggered. */
+  private pendingCount(state: FileState): number {
+    return state.slot >= 0 ? this.hostValues.count(state.slot) : state.pending.length;
+  }
+
+  /** Values per update: writeBehind/step (at most MAX_VALUES_PER_UPDATE); the first write of each file is staggered. */
   private steadyThreshold(step: number): number {
     if (this.writeBehindMs === 0) return 1;
-    return Math.max(1, Math.round(this.writeBehindMs / 1000 / Math.max(1, step)));
+    return Math.min(MAX_VALUES_PER_UPDATE, Math.max(1, Math.round(this.writeBehindMs / 1000 / Math.max(1, step))));
   }
 
   private firstThreshold(shard: number, step: number): number {
@@ -369,9 +402,14 @@ export class RrdWriter {
 
   private writePending(state: FileState): void {
     this.dirty.delete(state);
-    if (state.status !== 'ready' || state.pending.length === 0) return;
-    const values = state.pending;
-    state.pending = [];
+    if (state.status !== 'ready' || this.pendingCount(state) === 0) return;
+    let values: string[];
+    if (state.slot >= 0) {
+      values = this.hostValues.take(state.slot);
+    } else {
+      values = state.pending;
+      state.pending = [];
+    }
     if (this.cached) {
       if (!this.cached.update(state.file, values)) this.counters.dropped += values.length;
       return;
@@ -405,7 +443,7 @@ export class RrdWriter {
       (err: Error) => {
         // Forget the file so that a later poll tries again.
         this.counters.errors += 1;
-        this.counters.dropped += state.pending.length;
+        this.counters.dropped += state.slot >= 0 ? this.hostValues.clear(state.slot) : state.pending.length;
         state.pending = [];
         state.status = 'new';
         state.lastTs = 0;
