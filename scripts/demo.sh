@@ -24,7 +24,7 @@ demo: gmetad-ts is starting in the foreground (Ctrl-C to stop). In another termi
   echo '/status' | nc -q 5 localhost 8652            # counters as JSON
   find /tmp/gmetad-ts-demo/rrds -name '*.rrd' | head # the RRD tree
 MSG
-node dist/src/cli/main.js -f -c gmetad.conf.example &
+bin/gmetad -f -c gmetad.conf.example &
 gmetad_pid=$!
 trap 'kill -TERM $gmetad_pid 2>/dev/null' INT TERM
 wait "$gmetad_pid" || true
