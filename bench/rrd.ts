@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { commonOptionSpecs, intOption, REPO_ROOT, sidesOption } from './options';
 import { formatHotFunctions, hotFunctions, newestProfile, readProfile } from './cpu-profile';
 import {
   assertPortsFree,
@@ -40,7 +41,7 @@ import { clusterLocaltime, countRrdFiles, lagSummary, listRrdFiles, scanLastUpda
 import { cpuPerCycle, modeRows, type CpuSplit, type ModeSideResult } from './rrd-report';
 import { fmt, markdownTable, textTable } from './report';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
 const SUMMARY_DIR = '__SummaryInfo__';
 
 interface Options {
@@ -64,20 +65,11 @@ function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      hosts: { type: 'string', default: '1000' },
-      metrics: { type: 'string', default: '100' },
-      cycles: { type: 'string', default: '4' },
-      step: { type: 'string', default: '15' },
+      ...commonOptionSpecs('rrd-latest.md'),
       modes: { type: 'string', default: 'baseline,direct,direct-wb0,cached' },
-      only: { type: 'string' },
-      'cpu-prof': { type: 'boolean', default: false },
       shm: { type: 'string', default: '/dev/shm' },
       rras: { type: 'string', default: BENCH_RRAS.join(',') },
       'creation-timeout': { type: 'string', default: '300' },
-      out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'rrd-latest.md') },
-      main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
-      gmetad: { type: 'string', default: '/usr/sbin/gmetad' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
@@ -89,20 +81,14 @@ function parseOptions(argv: readonly string[]): Options {
     );
     process.exit(0);
   }
-  const int = (name: string, text: string | undefined, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${text}"`);
-    return n;
-  };
-  const only = values.only;
-  if (only !== undefined && only !== 'c' && only !== 'ts') throw new Error(`--only: expected "c" or "ts", got "${only}"`);
+  const int = intOption;
   return {
     hosts: int('hosts', values.hosts, 1),
     metrics: int('metrics', values.metrics, 1),
     cycles: int('cycles', values.cycles, 1),
     step: int('step', values.step, 5),
     modes: parseModes(values.modes ?? ''),
-    sides: only ? [only] : ['ts', 'c'],
+    sides: sidesOption(values.only),
     cpuProf: values['cpu-prof'] ?? false,
     shm: path.resolve(values.shm ?? '/dev/shm'),
     creationTimeoutS: int('creation-timeout', values['creation-timeout'], 10),

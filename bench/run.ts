@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { commonOptionSpecs, intOption, REPO_ROOT, sidesOption } from './options';
 import { maxLateness, median, pollIntervals, pollsExpectedIn } from './cadence';
 import { formatHotFunctions, formatLongTasks, hotFunctions, longTasks, newestProfile, readProfile, type HotFunction, type LongTask } from './cpu-profile';
 import {
@@ -33,7 +34,7 @@ import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emula
 import { sampleProcessTree, clockTicksPerSecond, type ProcessTreeSample } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
 
 interface BenchOptions {
   readonly hosts: number;
@@ -56,21 +57,12 @@ function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      hosts: { type: 'string', default: '1000' },
-      metrics: { type: 'string', default: '100' },
-      cycles: { type: 'string', default: '4' },
-      step: { type: 'string', default: '15' },
-      only: { type: 'string' },
+      ...commonOptionSpecs('latest.md'),
       'skip-concurrent': { type: 'boolean', default: false },
       clients: { type: 'string', default: '50' },
       dumps: { type: 'string', default: '5' },
       'client-timeout': { type: 'string', default: '90' },
-      'cpu-prof': { type: 'boolean', default: false },
       'ts-node-flags': { type: 'string', default: '' },
-      out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.md') },
-      main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
-      gmetad: { type: 'string', default: '/usr/sbin/gmetad' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
@@ -83,19 +75,13 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     );
     process.exit(0);
   }
-  const int = (name: string, text: string | undefined, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${text}"`);
-    return n;
-  };
-  const only = values.only;
-  if (only !== undefined && only !== 'c' && only !== 'ts') throw new Error(`--only: expected "c" or "ts", got "${only}"`);
+  const int = intOption;
   return {
     hosts: int('hosts', values.hosts, 1),
     metrics: int('metrics', values.metrics, 1),
     cycles: int('cycles', values.cycles, 1),
     step: int('step', values.step, 2),
-    sides: only ? [only] : ['ts', 'c'],
+    sides: sidesOption(values.only),
     skipConcurrent: values['skip-concurrent'] ?? false,
     clients: int('clients', values.clients, 1),
     dumps: int('dumps', values.dumps, 1),
