@@ -194,7 +194,10 @@ export class GmetadDaemon {
         parserFactory: gangliaDocumentFactory({
           source: ds.name, scalable: this.config.scalable, policy: this.policy, stats: this.stats,
         }),
-        onSnapshot: (snapshot) => this.store.publish(snapshot),
+        onSnapshot: (snapshot) => {
+          this.store.publish(snapshot);
+          collectReplacedTree();
+        },
         onFailure: (reason) => this.store.fail(ds.name, reason),
         logger: this.logger.child({ data_source: ds.name }),
         stats: this.stats,
@@ -203,6 +206,16 @@ export class GmetadDaemon {
       poller.start();
     }
   }
+}
+
+/**
+ * With node's --expose-gc (bin/gmetad sets it), collect right after a poll replaced a tree,
+ * while the garbage is fresh: memory stays near one tree without making V8 collect
+ * eagerly all the time (which slows every dump).
+ */
+function collectReplacedTree(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setImmediate(gc);
 }
 
 function sameSource(a: DataSourceConfig, b: DataSourceConfig): boolean {
