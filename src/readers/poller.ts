@@ -23,16 +23,13 @@ import { countTimed, type DaemonStats } from '../util/stats';
 import { XmlParseError } from './xml-parser';
 import { describeNetError, formatAddress, ConnectError, type Connector } from './connector';
 import type { DocumentParser, DocumentParserFactory } from './document';
+import type { StructuredLogger } from '../util/logging';
 
 export type PollerStatus = 'idle' | 'connecting' | 'reading' | 'waiting' | 'stopped';
 
 /** The subset of a pino logger the poller uses (a pino Logger fits). */
-export interface PollerLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The poller logs through the daemon's structured logger (see util/logging). */
+export type PollerLogger = StructuredLogger;
 
 export interface PollerTimeouts {
   /** Deadline for one TCP connect (default 5000). */

@@ -1,15 +1,3 @@
-/**
- * The logging surface the RRD writer needs: pino's `(object, message)` calling convention,
- * so the daemon's pino logger (or a child of it) can be passed as is.
- */
-export interface RrdLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-const ignore = (): void => {};
-
-/** Discards everything; the default when no logger is given. */
-export const SILENT_LOGGER: RrdLogger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
+/** The RRD writer logs through the daemon's structured logger (see util/logging). */
+export type { StructuredLogger as RrdLogger } from '../../util/logging';
+export { SILENT_LOGGER } from '../../util/logging';
