@@ -6,12 +6,12 @@
  * gweb asks the gmetad's interactive port for XML (one "/path\n" per connection, read to
  * EOF) and runs rrdtool on the gmetad's rrd_rootdir for graphs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { freePort } from './net';
-import { waitFor, type ExitStatus, type ManagedProcess, type ProcessRegistry } from './processes';
+import { waitFor, type ManagedProcess, type ProcessRegistry } from './processes';
 
 export const GWEB_SOURCE_DIR = '/usr/share/ganglia-webfrontend';
 export const PHP_BINARY = '/usr/bin/php';
@@ -26,7 +26,6 @@ const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', '
 const PATCHES_FILE = path.join(FIXTURES, 'php8-patches.json');
 const COMPAT_FILE = path.join(FIXTURES, 'php8-compat.php');
 
-const OUTPUT_LIMIT_BYTES = 256 * 1024;
 
 /** One literal source fix (see test/fixtures/gweb/php8-patches.json). */
 export interface SourcePatch {
@@ -220,99 +219,6 @@ export function httpGet(url: string, timeoutMs = 20_000): Promise<HttpReply> {
   });
 }
 
-/** Signals a whole process group; a group that is already gone is fine. */
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-/** Process groups started here and not yet stopped: SIGKILLed if the test process exits first. */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-function rememberGroup(pgid: number): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const group of liveGroups) signalGroup(group, 'SIGKILL');
-    });
-  }
-  liveGroups.add(pgid);
-}
-
-/**
- * Starts a process as leader of a new process group (php -S forks workers that outlive
- * their parent), wrapped as a ManagedProcess whose stop() ends the whole group.
- */
-async function spawnGroup(
-  name: string,
-  command: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<ManagedProcess> {
-  const child: ChildProcess = spawn(command, [...args], {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let chunks: Buffer[] = [];
-  let bytes = 0;
-  const collect = (chunk: Buffer) => {
-    chunks.push(chunk);
-    bytes += chunk.length;
-    if (bytes > 2 * OUTPUT_LIMIT_BYTES) {
-      const all = Buffer.concat(chunks);
-      chunks = [all.subarray(all.length - OUTPUT_LIMIT_BYTES)];
-      bytes = OUTPUT_LIMIT_BYTES;
-    }
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  let status: ExitStatus | null = null;
-  const exited = new Promise<ExitStatus>((resolve) => {
-    child.once('exit', (code, signal) => {
-      status = { code, signal };
-      resolve(status);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (err) => reject(new Error(`${name}: cannot start ${command}: ${err.message}`)));
-  });
-  const pid = child.pid as number;
-  rememberGroup(pid);
-
-  const waitExit = (ms: number) =>
-    Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]);
-  let stopping: Promise<ExitStatus> | null = null;
-  const stop = (timeoutMs = 3_000): Promise<ExitStatus> => {
-    stopping ??= (async () => {
-      signalGroup(pid, 'SIGTERM');
-      const graceful = await waitExit(timeoutMs);
-      // Workers may outlive the leader: finish the group off either way.
-      signalGroup(pid, 'SIGKILL');
-      const final = graceful ?? (await exited);
-      liveGroups.delete(pid);
-      return final;
-    })();
-    return stopping;
-  };
-
-  return {
-    name,
-    pid,
-    command,
-    args: [...args],
-    exited,
-    exitStatus: () => status,
-    output: () => Buffer.concat(chunks).toString('latin1'),
-    stop,
-  };
-}
-
 /**
  * Builds a private gweb in a temp dir of `registry` and serves it with `php -S` on
  * 127.0.0.1. The registry's cleanup stops the server's whole process group.
@@ -345,12 +251,11 @@ export async function startGweb(registry: ProcessRegistry, opts: GwebOptions): P
     '-S', `127.0.0.1:${port}`,
     '-t', site,
   ];
-  const child = registry.track(
-    await spawnGroup(`gweb php -S :${port}`, PHP_BINARY, args, {
-      cwd: stateDir,
-      env: { ...process.env, PHP_CLI_SERVER_WORKERS: String(opts.workers ?? 2) },
-    }),
-  );
+  const child = await registry.spawn(`gweb php -S :${port}`, PHP_BINARY, args, {
+    cwd: stateDir,
+    env: { ...process.env, PHP_CLI_SERVER_WORKERS: String(opts.workers ?? 2) },
+    processGroup: true,
+  });
   const baseUrl = `http://127.0.0.1:${port}/ganglia/`;
   await waitFor(async () => (await httpGet(`${baseUrl}js/ganglia.js`, 2_000)).status === 200, {
     timeoutMs: opts.startTimeoutMs ?? 10_000,

@@ -40,15 +40,15 @@ export interface ManagedProcess {
  * runner exits without running the `t.after` hooks, these are SIGKILLed by pid so no
  * daemon outlives the test file holding its ports.
  */
-const runningChildren = new Map<number, ChildProcess>();
+const runningChildren = new Map<number, { child: ChildProcess; group: boolean }>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const pid of runningChildren.keys()) {
+    for (const [pid, { group }] of runningChildren) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(group ? -pid : pid, 'SIGKILL');
       } catch {
         /* already gone */
       }
@@ -59,6 +59,11 @@ function installExitHook(): void {
 export interface SpawnOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Start it as the leader of a new process group and signal the whole group (for servers
+   * such as `php -S` whose forked workers outlive their parent).
+   */
+  readonly processGroup?: boolean;
 }
 
 /** Starts `command args` with stdin closed and output captured. Throws if it cannot start. */
@@ -73,7 +78,9 @@ export async function spawnManaged(
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup ?? false,
   });
+  const group = options.processGroup ?? false;
 
   let buffered: Buffer[] = [];
   let bufferedBytes = 0;
@@ -104,7 +111,8 @@ export async function spawnManaged(
     child.once('error', (err) => reject(new Error(`${name}: cannot start ${command}: ${err.message}`)));
   });
   const pid = child.pid as number;
-  runningChildren.set(pid, child);
+  runningChildren.set(pid, { child, group });
+  const signal = (sig: NodeJS.Signals) => signalPid(group ? -pid : pid, sig);
 
   const output = () => {
     const all = Buffer.concat(buffered).toString('latin1');
@@ -115,12 +123,13 @@ export async function spawnManaged(
     Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]);
 
   const stop = async (timeoutMs = 5_000): Promise<ExitStatus> => {
-    if (status) return status;
-    signalPid(pid, 'SIGTERM');
+    if (status && !group) return status;
+    signal('SIGTERM');
     const graceful = await waitExit(timeoutMs);
-    if (graceful) return graceful;
-    signalPid(pid, 'SIGKILL');
-    return exited;
+    // A group's members may outlive its leader: finish the group off either way.
+    if (graceful && !group) return graceful;
+    signal('SIGKILL');
+    return graceful ?? exited;
   };
 
   return {
