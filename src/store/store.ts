@@ -56,7 +56,10 @@ export class Store {
     this.policy = options.policy ?? SUMMARIZE_ALL;
   }
 
-  /** Applies a new data_source list: keeps states (and data) of sources whose config is unchanged. */
+  /**
+   * Applies a new data_source list (start-up, SIGHUP): a source that keeps its name keeps its
+   * state and last good data until its next poll; removed sources and their data go.
+   */
   setSources(configs: readonly DataSourceConfig[]): void {
     const next = new Map<string, SourceState>();
     for (const config of configs) {
