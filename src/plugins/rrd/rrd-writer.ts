@@ -299,6 +299,7 @@ export class RrdWriter {
     for (const host of cluster.hosts.values()) {
       if (!host.up) continue;
       let dir: string | null = null;
+      let byMetric: Map<string, FileState> | null = null;
       for (const metric of host.metrics.values()) {
         if (!NUMERIC_TYPES.has(metric.type)) continue;
         if (metric.dmax > 0 && polledAt - metric.t0 > metric.dmax) continue;
@@ -307,8 +308,11 @@ export class RrdWriter {
           this.counters.invalid += 1;
           continue;
         }
-        dir ??= this.paths.hostDir(cluster.name, host.name);
-        if (this.record(dir, metric.name, ts, hostNumber(value, metric.slope), step, metric.slope)) written += 1;
+        if (dir === null) {
+          dir = this.paths.hostDir(cluster.name, host.name);
+          byMetric = this.filesIn(dir);
+        }
+        if (this.record(dir, metric.name, ts, hostNumber(value, metric.slope), step, metric.slope, byMetric!)) written += 1;
       }
     }
     return written + this.writeSummary(cluster, ts, step);
@@ -327,12 +331,10 @@ export class RrdWriter {
    * Queues one value for one file; false if it was skipped. `update` is a host value (a
    * number, NaN for unknown) or a summary's whole `ts:SUM:NUM` argument.
    */
-  private record(dir: string, metricName: string, ts: number, update: number | string, step: number, slope: string): boolean {
-    let byMetric = this.files.get(dir);
-    if (byMetric === undefined) {
-      byMetric = new Map();
-      this.files.set(dir, byMetric);
-    }
+  private record(
+    dir: string, metricName: string, ts: number, update: number | string, step: number, slope: string,
+    byMetric: Map<string, FileState> = this.filesIn(dir),
+  ): boolean {
     let state = byMetric.get(metricName);
     if (state === undefined) {
       const file = `${dir}/${safePathElement(metricName)}.rrd`;
@@ -376,6 +378,16 @@ export class RrdWriter {
         break;
     }
     return true;
+  }
+
+  /** The files of one directory, by metric name (looked up once per host, not per value). */
+  private filesIn(dir: string): Map<string, FileState> {
+    let byMetric = this.files.get(dir);
+    if (byMetric === undefined) {
+      byMetric = new Map();
+      this.files.set(dir, byMetric);
+    }
+    return byMetric;
   }
 
   private pendingCount(state: FileState): number {
