@@ -2,7 +2,7 @@
  * Configurations of the RRD benchmark: which modes it runs, the gmetad.conf of each daemon in
  * each mode, and how many RRD files a cluster document yields.
  */
-import type { Side } from './daemons';
+import type { DaemonConfig, Side } from './daemons';
 import { metricCatalogue } from './emulated-cluster';
 
 /**
@@ -34,15 +34,9 @@ export function writeBehindSeconds(side: Side, mode: RrdMode): number {
   return 0;
 }
 
-export interface RrdDaemonConfig {
-  readonly side: Side;
+/** The core benchmark's daemon settings, less its scratch directory, plus the RRD ones. */
+export interface RrdDaemonConfig extends Omit<DaemonConfig, 'workDir'> {
   readonly mode: RrdMode;
-  readonly gridName: string;
-  readonly sourceName: string;
-  readonly step: number;
-  readonly gmondPort: number;
-  readonly xmlPort: number;
-  readonly interactivePort: number;
   readonly rrdRootdir: string;
   /** host:port of this daemon's rrdcached (cached mode only). */
   readonly rrdcachedAddress?: string;
