@@ -20,6 +20,9 @@ import { PluginChain } from '../plugins/chain';
 import type { DaemonStats } from '../util/stats';
 import type { Logger } from './logger';
 
+/** Metrics polled (and so replaced) between two explicit collections. */
+const COLLECT_AFTER_METRICS = 20_000;
+
 /** Sampling interval of the event-loop delay monitor shown in /status. */
 const EVENT_LOOP_RESOLUTION_MS = 10;
 
@@ -51,6 +54,7 @@ export class GmetadDaemon {
   private readonly dumpCache = new SharedDumpCache();
   private readonly chain: PluginChain;
   private rootTimer: NodeJS.Timeout | null = null;
+  private metricsAtLastCollection = 0;
 
   constructor(
     config: GmetadConfig,
@@ -70,6 +74,19 @@ export class GmetadDaemon {
       const step = this.config.dataSources.find((ds) => ds.name === snapshot.source)?.step ?? 15;
       this.chain.notify({ kind: 'source', snapshot, step, view });
     });
+  }
+
+  /**
+   * With node's --expose-gc (bin/gmetad sets it), collect once polls have replaced a large
+   * tree, while the garbage is fresh: memory stays near one tree without making V8 collect
+   * eagerly all the time (which slows every dump). Small sources are left to V8: a full
+   * collection per poll of each of many small sources would cost more than it frees.
+   */
+  private collectReplacedTrees(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc || this.stats.metricsReceived - this.metricsAtLastCollection < COLLECT_AFTER_METRICS) return;
+    this.metricsAtLastCollection = this.stats.metricsReceived;
+    setImmediate(gc);
   }
 
   get pluginNames(): readonly string[] {
@@ -196,7 +213,7 @@ export class GmetadDaemon {
         }),
         onSnapshot: (snapshot) => {
           this.store.publish(snapshot);
-          collectReplacedTree();
+          this.collectReplacedTrees();
         },
         onFailure: (reason) => this.store.fail(ds.name, reason),
         logger: this.logger.child({ data_source: ds.name }),
@@ -206,16 +223,6 @@ export class GmetadDaemon {
       poller.start();
     }
   }
-}
-
-/**
- * With node's --expose-gc (bin/gmetad sets it), collect right after a poll replaced a tree,
- * while the garbage is fresh: memory stays near one tree without making V8 collect
- * eagerly all the time (which slows every dump).
- */
-function collectReplacedTree(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) setImmediate(gc);
 }
 
 function sameSource(a: DataSourceConfig, b: DataSourceConfig): boolean {
