@@ -15,15 +15,35 @@ export { DTD_HEADER };
 export const GANGLIA_XML_START = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmetad">\n';
 export const DOCUMENT_END = '</GRID>\n</GANGLIA_XML>\n';
 
-const SPECIAL = /[&<>"']/;
-const SPECIAL_ALL = /[&<>"']/g;
+/**
+ * What cannot be written as is: the five markup characters; tab, LF and CR (a parser would
+ * turn them into spaces); characters XML 1.0 does not allow at all; and everything above
+ * U+00FF, which the ISO-8859-1 document cannot hold as a byte (it comes from `&#x13C;`-style
+ * references in the source). Those are written back as numeric character references.
+ */
+const SPECIAL = /[&<>"'\x00-\x1f\u0100-\uffff]/;
+const SPECIAL_ALL = /[&<>"']|[\ud800-\udbff][\udc00-\udfff]|[\x00-\x1f\u0100-\uffff]/g;
 const ENTITIES: Record<string, string> = {
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;',
 };
 
+/** XML 1.0 Char: what a numeric reference may name. */
+function isXmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd
+    || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || code >= 0x10000;
+}
+
+function escapeChar(c: string): string {
+  const entity = ENTITIES[c];
+  if (entity !== undefined) return entity;
+  const code = c.codePointAt(0)!;
+  // A lone surrogate or a control character cannot be written in XML at all.
+  return `&#x${(isXmlChar(code) ? code : 0xfffd).toString(16).toUpperCase()};`;
+}
+
 /** Escapes an attribute value; returns the same string when nothing needs escaping. */
 export function escapeAttr(value: string): string {
-  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ENTITIES[c]) : value;
+  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, escapeChar) : value;
 }
 
 /**
