@@ -1,11 +1,12 @@
-/** Chooses the XML tokenizer a reader uses (config/CLI `parser` option). */
+/**
+ * Chooses the XML tokenizer: the hand-written fast one (production), or sax (the reference
+ * the tests compare it with). There is no config option: only code and tests choose.
+ */
 import { createFastParser } from './fast-parser';
 import { createSaxParser } from './sax-parser';
 import type { StreamingXmlParser, XmlSink } from './xml-parser';
 
 export type ParserKind = 'fast' | 'sax';
-
-export const PARSER_KINDS: readonly ParserKind[] = ['fast', 'sax'];
 
 export function createXmlParser(sink: XmlSink, kind: ParserKind = 'fast'): StreamingXmlParser {
   switch (kind) {

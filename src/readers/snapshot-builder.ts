@@ -298,7 +298,6 @@ export class SnapshotBuilder implements XmlSink {
       name: state.name,
       authority: state.authority,
       localtime: state.localtime,
-      children: new Map(),
       summary: state.summary.finish(),
     };
     this.nodes.set(grid.name, grid);

@@ -1,8 +1,7 @@
 /**
  * Path queries of the interactive port, following the C gmetad 3.7.2's process_path():
- * - `/<cluster-or-grid>[/<host>[/<metric>]]`, grids nested at any depth when they have
- *   children (`scalable off`); every level prints its start tag, then the target's
- *   subtree, then the end tags;
+ * - `/<cluster-or-grid>[/<host>[/<metric>]]`; every level prints its start tag, then the
+ *   target's subtree, then the end tags;
  * - a node without children (a metric, a grid in summary form) ignores the rest of the path;
  * - not found: plain mode prints the whole subtree of the deepest match, HTTP mode prints
  *   it as an empty element; `*` matches every child, in HTTP mode only;
@@ -99,7 +98,6 @@ function* subtree(node: TreeNode, filter: Filter, now: number): Generator<string
 function* nodeBody(node: TreeNode, filter: Filter, now: number): Generator<string> {
   if (node.kind === 'grid') {
     yield summaryXml(node.summary);
-    for (const child of node.children.values()) yield* subtree(child, filter, now);
     return;
   }
   if (filter === 'summary') {
@@ -139,7 +137,7 @@ function childrenOf(n: QueryNode, now: number): Children | null {
       if (n.node.kind === 'cluster') {
         return wrap(n.node.hosts, (host) => ({ level: 'host', host }), (h) => !isExpired(h, now));
       }
-      return n.node.children.size === 0 ? null : wrap(n.node.children, (node) => ({ level: 'node', node }), () => true);
+      return null; // a grid is in summary form: the path ends there
     case 'host':
       return wrap(n.host.metrics, (metric) => ({ level: 'metric', metric }), (m) => !isExpired(m, now));
     case 'metric':

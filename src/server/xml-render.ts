@@ -150,8 +150,7 @@ export function summaryXml(s: Summary): string {
 
 /**
  * The body of a node as the full dump shows it, in pieces of about one host: clusters with
- * their hosts, grids always with their summary (then their children, present only with
- * `scalable off`).
+ * their hosts, grids (always in summary form) with their summary.
  */
 export function* nodePieces(node: TreeNode, now: number): Generator<string> {
   yield nodeStart(node);
@@ -161,7 +160,6 @@ export function* nodePieces(node: TreeNode, now: number): Generator<string> {
     }
   } else {
     yield summaryXml(node.summary);
-    for (const child of node.children.values()) yield* nodePieces(child, now);
   }
   yield nodeEnd(node);
 }

@@ -105,12 +105,10 @@ export interface Grid {
   readonly authority: string;
   readonly localtime: number;
   /**
-   * Clusters and grids inside this grid. Empty for a remote grid: with `scalable on` (the
-   * default) it is kept in summary form; with `scalable off` its clusters are flattened to
-   * the top level, as the C gmetad does.
+   * HOSTS and METRICS over everything below this grid, nested grids included. A remote grid
+   * is always kept in this summary form: with `scalable off` its clusters are flattened to
+   * the top level instead (as the C gmetad does), so no grid holds clusters or grids.
    */
-  readonly children: ReadonlyMap<string, TreeNode>;
-  /** HOSTS and METRICS over everything below this grid, nested grids included. */
   readonly summary: Summary;
 }
 
@@ -120,7 +118,10 @@ export type TreeNode = Cluster | Grid;
 export interface SourceSnapshot {
   /** The data_source name from gmetad.conf (not a path element). */
   readonly source: string;
-  /** Epoch seconds when the poll completed. */
+  /**
+   * Epoch seconds (whole) when the poll started: the C gmetad's time(0) at connect, the
+   * reference from which every TN of this poll was turned into a t0.
+   */
   readonly polledAt: number;
   /** Top-level CLUSTERs and GRIDs of the document, keyed by their XML NAME. */
   readonly nodes: readonly TreeNode[];

@@ -72,18 +72,14 @@ export function cluster(name: string, hosts: readonly Host[] = [], over: Partial
   };
 }
 
-/**
- * A remote grid. With no children it is in summary form (pass `summary`); with children
- * (scalable off) its summary defaults to the merge of theirs.
- */
-export function grid(name: string, children: readonly TreeNode[] = [], over: Partial<Grid> = {}): Grid {
+/** A remote grid, always in summary form (pass `summary`; empty by default). */
+export function grid(name: string, over: Partial<Grid> = {}): Grid {
   return {
     kind: 'grid',
     name,
     authority: `http://${name.toLowerCase()}.example/ganglia/`,
     localtime: T_NOW - 5,
-    children: new Map(children.map((c) => [c.name, c])),
-    summary: mergeSummaries(children.map((c) => c.summary)),
+    summary: mergeSummaries([]),
     ...over,
   };
 }
@@ -164,9 +160,7 @@ export function treeFromGmetadXml(xml: string, summaryXml?: string): { view: Tre
 
 function withSummaries(node: TreeNode, sums: Map<string, Summary> | undefined): TreeNode {
   const s = sums?.get(node.name);
-  if (node.kind === 'cluster') return s ? { ...node, summary: s } : node;
-  const children = [...node.children.values()].map((c) => withSummaries(c, sums));
-  return { ...node, children: new Map(children.map((c) => [c.name, c])), summary: s ?? node.summary };
+  return s ? { ...node, summary: s } : node;
 }
 
 interface ParsedDump {
@@ -247,9 +241,10 @@ function parseGmetadXml(xml: string): ParsedDump {
           out.nodes = f.children as TreeNode[];
           if (s) out.summaries.set('', s);
         } else {
-          const g = grid(a.NAME, f.children as TreeNode[], { authority: a.AUTHORITY, localtime: Number(a.LOCALTIME) });
+          // A child grid is printed in summary form only: what is inside it is not kept.
+          const g = grid(a.NAME, { authority: a.AUTHORITY, localtime: Number(a.LOCALTIME), ...(s ? { summary: s } : {}) });
           if (s) out.summaries.set(a.NAME, s);
-          parent.children.push(s ? { ...g, summary: s } : g);
+          parent.children.push(g);
         }
         break;
       }

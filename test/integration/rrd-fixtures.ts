@@ -32,7 +32,7 @@ export function cluster(name: string, localtime: number, hosts: Host[]): Cluster
 export function grid(name: string, localtime: number, clusters: Cluster[]): Grid {
   const acc = new SummaryAccumulator();
   for (const c of clusters) acc.addSummary(c.summary);
-  return { kind: 'grid', name, authority: '', localtime, children: new Map(), summary: acc.finish() };
+  return { kind: 'grid', name, authority: '', localtime, summary: acc.finish() };
 }
 
 export function snapshot(nodes: (Cluster | Grid)[], polledAt = nodes[0]?.localtime ?? 0): SourceSnapshot {

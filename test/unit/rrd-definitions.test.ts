@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createArguments, DEFAULT_RRAS, dsTypeForSlope, hostUpdate, rootSummaryUpdate, rrdValue, summaryUpdate,
+  createArguments, DEFAULT_RRAS, dsTypeForSlope, rootSummaryUpdate, rrdValue, summaryUpdate, valueForSlope,
 } from '../../src/plugins/rrd/rrd-definitions';
 import { quoteRrdtoolArgument, rrdtoolCommandLine } from '../../src/plugins/rrd/rrdtool-pipe';
 import { escapeRrdcachedField, parseRrdcachedAddress, resolveRrdcachedAddress } from '../../src/plugins/rrd/rrdcached-client';
@@ -23,7 +23,7 @@ test('create arguments match the C gmetad, with num always GAUGE', () => {
 });
 
 test('update values', () => {
-  assert.equal(hostUpdate(1795255173, '0.14', 'both'), '1795255173:0.14');
+  assert.equal(valueForSlope('both', '0.14'), '0.14');
   assert.equal(summaryUpdate(1795255456, { sum: 0.1, num: 1, precision: 2, slope: 'both' }), '1795255456:0.10:1');
   assert.equal(summaryUpdate(5, { sum: -7, num: 1, precision: 0, slope: 'zero' }), '5:-7:1');
   assert.equal(summaryUpdate(5, { sum: 6.2831853, num: 2, precision: 8, slope: 'both' }), '5:6.28318530:2');
@@ -32,10 +32,10 @@ test('update values', () => {
   // COUNTER/DERIVE take integers only (rrdtool: "not a simple integer").
   assert.equal(rootSummaryUpdate(1, { sum: 100, num: 1, slope: 'positive' }), '1:100:1');
   assert.equal(summaryUpdate(1, { sum: 2.5, num: 2, precision: 1, slope: 'derivative' }), '1:3:2');
-  assert.equal(hostUpdate(1, '1234.6', 'positive'), '1:1235');
-  assert.equal(hostUpdate(1, '700', 'positive'), '1:700');
-  assert.equal(hostUpdate(1, '1e22', 'positive'), '1:10000000000000000000000');
-  assert.equal(hostUpdate(1, 'U', 'positive'), '1:U');
+  assert.equal(valueForSlope('positive', '1234.6'), '1235');
+  assert.equal(valueForSlope('positive', '700'), '700');
+  assert.equal(valueForSlope('positive', '1e22'), '10000000000000000000000');
+  assert.equal(valueForSlope('positive', 'U'), 'U');
 });
 
 test('host values: verbatim numbers, U for nan/inf, null for garbage', () => {

@@ -13,7 +13,7 @@ const quiet: ServerLogger = { debug: () => undefined, info: () => undefined, war
 const mask = (s: string) => s.replace(/(TN|LOCALTIME)="\d+"/g, '$1=""');
 
 test('XML port: full dump on accept, remote grids in summary form, counted', async (t) => {
-  const v = view([cluster('C', [host('h', [metric('load_one')])]), grid('Remote', [], { summary: cluster('x', [host('y', [metric('load_one')])]).summary })]);
+  const v = view([cluster('C', [host('h', [metric('load_one')])]), grid('Remote', { summary: cluster('x', [host('y', [metric('load_one')])]).summary })]);
   const stats = new DaemonStats();
   const server = await startXmlPort({ port: 0, host: '127.0.0.1', getView: () => v, access: { isTrusted: () => true }, stats, logger: quiet });
   t.after(() => server.close());

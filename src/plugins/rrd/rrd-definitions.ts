@@ -84,11 +84,6 @@ export function valueForSlope(slope: string, value: string): string {
   return BigInt(Math.round(n)).toString();
 }
 
-/** Host update `ts:VAL`. */
-export function hostUpdate(ts: number, value: string, slope: string): string {
-  return `${ts}:${valueForSlope(slope, value)}`;
-}
-
 /** Cluster/grid summary update `ts:SUM:NUM`, SUM printed as in the XML METRICS line. */
 export function summaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'precision' | 'slope'>): string {
   const sum = Number.isFinite(summary.sum) ? formatSum(summary) : 'U';

@@ -6,9 +6,8 @@
  * What is written, per fresh poll of a data source (writeSnapshot):
  * - each local CLUSTER: every numeric metric of every host that is up (a metric whose
  *   DMAX expired is skipped, as in the C gmetad), then the cluster's summary;
- * - each remote GRID: only its summary (in scalable mode a remote grid has no children);
- *   a grid held in full (`scalable off`) is walked like local clusters instead, as the
- *   C gmetad ignores GRID tags in that mode;
+ * - each remote GRID: only its summary (grids are always held in summary form; with
+ *   `scalable off` their clusters arrive flattened, as local clusters);
  * and periodically the root summary (writeRootSummary).
  *
  * writeSnapshot()/writeRootSummary() only enqueue: the file system and the external
@@ -285,11 +284,6 @@ export class RrdWriter {
 
   private writeNode(node: TreeNode, polledAt: number, step: number): number {
     if (node.kind === 'cluster') return this.writeCluster(node, polledAt, step);
-    if (node.children.size > 0) {
-      let written = 0;
-      for (const child of node.children.values()) written += this.writeNode(child, polledAt, step);
-      return written;
-    }
     return this.writeSummary(node, node.localtime > 0 ? node.localtime : Math.floor(polledAt), step);
   }
 
