@@ -54,11 +54,9 @@ function body(reply: Buffer, http: boolean): Buffer {
 
 function metricValues(nodes: readonly TreeNode[], into: Set<string>): void {
   for (const node of nodes) {
-    if (node.kind === 'cluster') {
-      for (const h of node.hosts.values()) for (const m of h.metrics.values()) into.add(`${h.name}\u0000${m.name}\u0000${m.val}`);
-    } else {
-      metricValues([...node.children.values()], into);
-    }
+    // Grids are in summary form: only clusters hold metric values.
+    if (node.kind !== 'cluster') continue;
+    for (const h of node.hosts.values()) for (const m of h.metrics.values()) into.add(`${h.name}\u0000${m.name}\u0000${m.val}`);
   }
 }
 
