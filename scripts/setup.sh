@@ -12,6 +12,8 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PACKAGES=(gmetad ganglia-monitor rrdtool rrdcached)
+# libfaketime: the unit suites also run with the clock a year ahead and a year back.
+PACKAGES+=(faketime)
 # gweb runs from a private copy under `php -S` (test/helpers/gweb.ts); the package's
 # apache2 dependency is installed but never started (see policy-rc.d below).
 PACKAGES+=(ganglia-webfrontend php-cli php-xml php-gd)

@@ -17,6 +17,7 @@ import { Store } from '../store/store';
 import { buildSummaryPolicy, type SummaryPolicy } from '../store/summary';
 import type { GmetadPlugin } from '../plugins/api';
 import { PluginChain } from '../plugins/chain';
+import { type Clock, epochSeconds, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { Logger } from './logger';
 
@@ -51,7 +52,7 @@ export class GmetadDaemon {
   private access: ReturnType<typeof createAccessPolicy>;
   private stopping = false;
   /** One cache for both ports: concurrent full dumps in the same second are rendered once. */
-  private readonly dumpCache = new SharedDumpCache();
+  private readonly dumpCache: SharedDumpCache;
   private readonly chain: PluginChain;
   private rootTimer: NodeJS.Timeout | null = null;
   private metricsAtLastCollection = 0;
@@ -62,8 +63,11 @@ export class GmetadDaemon {
     readonly stats: DaemonStats,
     private readonly ports: PortOverrides = {},
     plugins: readonly GmetadPlugin[] = [],
+    /** The wall clock for polls, replies and plugin events (tests pin it). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.config = config;
+    this.dumpCache = new SharedDumpCache(undefined, clock);
     this.policy = buildSummaryPolicy(config);
     this.store = new Store({ gridname: config.gridname, authority: authorityOf(config), policy: this.policy });
     this.store.setSources(config.dataSources);
@@ -103,7 +107,7 @@ export class GmetadDaemon {
     this.rootTimer = setTimeout(() => {
       const view = this.store.view();
       this.stats.summarize.root += 1;
-      this.chain.notify({ kind: 'root', summary: view.rootSummary, time: Math.floor(Date.now() / 1000), step, view });
+      this.chain.notify({ kind: 'root', summary: view.rootSummary, time: epochSeconds(this.clock), step, view });
       this.scheduleRootSummary();
     }, step * 1000);
     this.rootTimer.unref();
@@ -174,6 +178,7 @@ export class GmetadDaemon {
       eventLoopResolutionMs: EVENT_LOOP_RESOLUTION_MS,
       authorityConfigured: this.config.authority !== null,
       dumpCache: this.dumpCache,
+      clock: this.clock,
     };
     const xmlServer = await startXmlPort({ ...common, port: this.ports.xmlPort ?? this.config.xmlPort });
     try {
@@ -218,6 +223,7 @@ export class GmetadDaemon {
         onFailure: (reason) => this.store.fail(ds.name, reason),
         logger: this.logger.child({ data_source: ds.name }),
         stats: this.stats,
+        now: this.clock,
       });
       this.pollers.set(ds.name, { config: ds, poller });
       poller.start();

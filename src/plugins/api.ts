@@ -11,6 +11,7 @@ import type { GmetadConfig } from '../config/types';
 import type { Logger } from '../daemon/logger';
 import type { SourceSnapshot, Summary } from '../store/model';
 import type { TreeView } from '../store/store';
+import type { Clock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 
 /** A data source was polled: its snapshot as now held by the store. */
@@ -45,6 +46,8 @@ export interface PluginContext {
   readonly config: GmetadConfig;
   readonly logger: Logger;
   readonly stats: DaemonStats;
+  /** The daemon's wall clock (epoch ms); use it instead of Date.now() so tests can pin time. */
+  readonly clock: Clock;
 }
 
 export interface GmetadPlugin {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { GmetadConfig, PluginSection } from '../config/types';
 import type { Logger } from '../daemon/logger';
 import { withDeadline } from '../util/deadline';
+import { type Clock, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { GmetadPlugin, PluginContext, PluginFactory, PluginModule, PluginSettings } from './api';
 
@@ -68,6 +69,8 @@ export interface LoadPluginsOptions {
   readonly logger: Logger;
   readonly stats: DaemonStats;
   readonly builtins: readonly BuiltinPlugin[];
+  /** The daemon's wall clock, handed to every plugin (default the system's). */
+  readonly clock?: Clock;
   /** How long a factory may take (a plugin that hangs while loading is refused). */
   readonly loadTimeoutMs?: number;
 }
@@ -82,6 +85,7 @@ export async function loadPlugins(options: LoadPluginsOptions): Promise<GmetadPl
   for (const { name, createPlugin } of factories) {
     const context: PluginContext = {
       name, settings: settingsOf(config.pluginSections, name), config, logger: logger.child({ plugin: name }), stats,
+      clock: options.clock ?? systemClock,
     };
     try {
       plugins.push(await withDeadline(() => createPlugin(context), options.loadTimeoutMs ?? 10_000, 'loading'));

@@ -50,7 +50,7 @@ export interface SourcePollerDeps {
   readonly timeouts?: Partial<PollerTimeouts>;
   /** Uniform in [0, 1); drives the step jitter (default Math.random). */
   readonly random?: () => number;
-  /** Epoch milliseconds (default Date.now). */
+  /** The wall clock, epoch milliseconds (default the system's). */
   readonly now?: () => number;
 }
 

@@ -6,6 +6,8 @@
  * stays around one dump even under many concurrent clients.
  */
 
+import { type Clock, epochSeconds, systemClock } from '../util/clock';
+
 export const CHUNK_BYTES = 64 * 1024;
 
 /** A pull source of Buffers; `next()` renders at most about one chunk. */
@@ -135,13 +137,17 @@ class SharedDump {
  */
 export class SharedDumpCache {
   private current: SharedDump | null = null;
+  /** Epoch seconds: a dump is shared by readers that start within the same second. */
+  private readonly second: () => number;
 
   constructor(
     private readonly chunkBytes = CHUNK_BYTES,
-    private readonly clock: () => number = () => Math.floor(Date.now() / 1000),
+    clock: Clock = systemClock,
     /** How much of a dump is kept for clients that may still join it. */
     private readonly maxKeptBytes = 64 * 1024 * 1024,
-  ) {}
+  ) {
+    this.second = () => epochSeconds(clock);
+  }
 
   /** `render` is called only when a new dump has to be started. */
   acquire(key: object, second: number, render: () => Iterable<string>): ChunkSource {
@@ -161,7 +167,7 @@ export class SharedDumpCache {
   private guard(dump: SharedDump, source: ChunkSource): ChunkSource {
     return {
       next: () => {
-        if (dump.isJoinable && this.clock() !== dump.second) {
+        if (dump.isJoinable && this.second() !== dump.second) {
           dump.seal();
           if (this.current === dump) this.current = null;
         }

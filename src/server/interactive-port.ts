@@ -5,6 +5,7 @@
  * or reads nothing only holds its own connection, until its deadline.
  */
 import * as net from 'node:net';
+import { systemClock } from '../util/clock';
 import { countTimed } from '../util/stats';
 import { type ChunkSource, SharedDumpCache, sourceFromPieces } from './chunked-output';
 import { limitsOf, type PortOptions, type RunningPort } from './port-options';
@@ -21,26 +22,30 @@ type LineResult = { readonly line: string } | { readonly error: 'too long' | 'ti
 
 export async function startInteractivePort(options: PortOptions): Promise<RunningPort> {
   const limits = limitsOf(options);
-  const dumps = options.dumpCache ?? new SharedDumpCache();
+  const clock = options.clock ?? systemClock;
+  const dumps = options.dumpCache ?? new SharedDumpCache(undefined, clock);
   const status = new StatusReporter({
+    clock,
     stats: options.stats, eventLoop: options.eventLoop, eventLoopResolutionMs: options.eventLoopResolutionMs, authorityConfigured: options.authorityConfigured,
   });
   const connections = new ConnectionSet();
   const { logger, stats } = options;
 
-  const count = (startedMs: number) => {
-    const millis = Date.now() - startedMs;
-    countTimed(stats.requests.interactive, millis);
-    countTimed(stats.requests.all, millis);
+  const count = (started: number) => {
+    const millis = performance.now() - started;
+    const endedMs = clock();
+    countTimed(stats.requests.interactive, millis, endedMs);
+    countTimed(stats.requests.all, millis, endedMs);
   };
 
   const serve = async (socket: net.Socket, address: string): Promise<void> => {
     const read = await readRequestLine(socket, limits.requestLineMs);
-    const startedMs = Date.now();
+    const started = performance.now();
+    const startedMs = clock();
     if ('error' in read) {
       if (read.error === 'too long') logger.warn(`could not read request from ${address}: line too long`);
       else logger.debug(`no request from ${address} (${read.error === 'timeout' ? 'timed out' : 'closed'})`);
-      count(startedMs);
+      count(started);
       socket.destroy();
       return;
     }
@@ -51,11 +56,11 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     switch (request.kind) {
       case 'malformed':
         logger.warn(`malformed request from ${address}: ${request.reason}`);
-        count(startedMs);
+        count(started);
         finish(socket, limits.idleWriteMs);
         return;
       case 'status':
-        source = single(status.reply(options.getView(), request.callback));
+        source = single(status.reply(options.getView(), request.callback, startedMs));
         break;
       case 'query': {
         if (request.unknownFilter !== null) logger.info(`unknown filter ${request.unknownFilter} from ${address}, ignored`);
@@ -71,7 +76,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
       }
     }
     const outcome = await writeChunks(socket, source, limits.idleWriteMs);
-    count(startedMs);
+    count(started);
     if (outcome === 'done') finish(socket, limits.idleWriteMs);
     else logger.debug(`reply to ${address} ${outcome === 'stalled' ? 'stalled, dropped' : 'aborted by the client'}`);
   };

@@ -1,6 +1,7 @@
 /** Options shared by the XML and interactive ports. */
 import type { IntervalHistogram, RecordableHistogram } from 'node:perf_hooks';
 import type { TreeView } from '../store/store';
+import type { Clock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { AccessPolicy } from './access';
 import type { SharedDumpCache } from './chunked-output';
@@ -32,6 +33,8 @@ export interface PortOptions {
   /** `authority` set in gmetad.conf: /status then reports "host":"" like 3.7.2. */
   readonly authorityConfigured?: boolean;
   readonly limits?: Partial<PortLimits>;
+  /** The wall clock replies are rendered at (TN, LOCALTIME, DMAX expiry, /status); default the system's. */
+  readonly clock?: Clock;
   /** Pass the same cache to both ports to share full dumps between them. */
   readonly dumpCache?: SharedDumpCache;
 }

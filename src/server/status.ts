@@ -8,6 +8,7 @@
 import * as os from 'node:os';
 import type { IntervalHistogram, RecordableHistogram } from 'node:perf_hooks';
 import type { TreeView } from '../store/store';
+import { type Clock, systemClock } from '../util/clock';
 import type { DaemonStats, TimedCounter } from '../util/stats';
 import { LocalMetricsSampler, type MetricGroup, type RawJson } from './local-metrics';
 
@@ -22,6 +23,8 @@ const C_WRITERS = ['rrdtool', 'rrdcached', 'graphite', 'memcached', 'riemann'] a
 
 export interface StatusOptions {
   readonly stats: DaemonStats;
+  /** Default time of a reply (stattime, uptime); the system clock if absent. */
+  readonly clock?: Clock;
   /** When `authority` is configured, 3.7.2 reports "host":"" (its hostname is never read). */
   readonly authorityConfigured?: boolean;
   readonly eventLoop?: IntervalHistogram | RecordableHistogram;
@@ -54,7 +57,7 @@ export class StatusReporter {
   }
 
   /** The JSON document (JSONP-wrapped with a callback), ending in \r\n like 3.7.2. */
-  body(view: TreeView, callback: string | null, nowMs = Date.now()): string {
+  body(view: TreeView, callback: string | null, nowMs = (this.options.clock ?? systemClock)()): string {
     const { stats } = this.options;
     const uptimeMs = nowMs - stats.bootTime;
     const host = this.options.authorityConfigured ? '' : (this.options.hostname ?? os.hostname)();
@@ -129,7 +132,7 @@ export class StatusReporter {
   }
 
   /** Header and body, as written to the socket (UTF-8). */
-  reply(view: TreeView, callback: string | null, nowMs = Date.now()): Buffer {
+  reply(view: TreeView, callback: string | null, nowMs = (this.options.clock ?? systemClock)()): Buffer {
     return Buffer.from(STATUS_HTTP_HEADER + this.body(view, callback, nowMs), 'utf8');
   }
 

@@ -4,6 +4,7 @@
  * resets the connection mid-dump (3.7.2 does). Concurrent dumps share their rendering.
  */
 import * as net from 'node:net';
+import { systemClock } from '../util/clock';
 import { countTimed } from '../util/stats';
 import { SharedDumpCache } from './chunked-output';
 import { limitsOf, type PortOptions, type RunningPort } from './port-options';
@@ -12,13 +13,15 @@ import { fullDumpPieces } from './xml-render';
 
 export async function startXmlPort(options: PortOptions): Promise<RunningPort> {
   const limits = limitsOf(options);
-  const dumps = options.dumpCache ?? new SharedDumpCache();
+  const clock = options.clock ?? systemClock;
+  const dumps = options.dumpCache ?? new SharedDumpCache(undefined, clock);
   const connections = new ConnectionSet();
   const { logger, stats } = options;
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     connections.add(socket);
-    const startedMs = Date.now();
+    const startedMs = clock();
+    const started = performance.now();
     socket.on('error', () => undefined); // a reset client is just gone
     const address = remoteAddress(socket);
     if (!options.access.isTrusted(address)) {
@@ -31,9 +34,10 @@ export async function startXmlPort(options: PortOptions): Promise<RunningPort> {
     const view = options.getView();
     const source = dumps.acquire(view, now, () => fullDumpPieces(view, now));
     void writeChunks(socket, source, limits.idleWriteMs).then((outcome) => {
-      const millis = Date.now() - startedMs;
-      countTimed(stats.requests.xml, millis);
-      countTimed(stats.requests.all, millis);
+      const millis = performance.now() - started;
+      const endedMs = clock();
+      countTimed(stats.requests.xml, millis, endedMs);
+      countTimed(stats.requests.all, millis, endedMs);
       if (outcome === 'done') finish(socket, limits.idleWriteMs);
       else logger.debug(`xml_port: dump to ${address} ${outcome === 'stalled' ? 'stalled, dropped' : 'aborted by the client'}`);
     });

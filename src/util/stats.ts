@@ -3,6 +3,8 @@
  * to whoever counts; never a module-level singleton.
  */
 
+import { type Clock, systemClock } from './clock';
+
 export interface TimedCounter {
   num: number;
   totalMillis: number;
@@ -14,14 +16,15 @@ export function newTimedCounter(): TimedCounter {
   return { num: 0, totalMillis: 0, lastTime: 0 };
 }
 
-export function countTimed(counter: TimedCounter, millis: number, now = Date.now()): void {
+export function countTimed(counter: TimedCounter, millis: number, now: number): void {
   counter.num += 1;
   counter.totalMillis += millis;
   counter.lastTime = now;
 }
 
 export class DaemonStats {
-  readonly bootTime = Date.now();
+  /** Epoch ms at start-up (the injected clock's). */
+  readonly bootTime: number;
   /** Metrics received from data sources (every METRIC element parsed). */
   metricsReceived = 0;
   /** Metric values handed to each writer/exporter, keyed by its name (rrdtool, rrdcached, graphite, ...). */
@@ -40,6 +43,10 @@ export class DaemonStats {
   };
   /** Plugin counters (drops, errors), keyed by plugin name; filled by the plugin chain. */
   readonly plugins = new Map<string, { notified: number; dropped: number; errors: number; queued: number }>();
+
+  constructor(clock: Clock = systemClock) {
+    this.bootTime = clock();
+  }
 
   sent(writer: string): TimedCounter {
     let c = this.metricsSent.get(writer);

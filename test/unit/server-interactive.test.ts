@@ -7,13 +7,17 @@ import type { AccessPolicy } from '../../src/server/access';
 import { startInteractivePort } from '../../src/server/interactive-port';
 import type { ServerLogger } from '../../src/server/logger';
 import type { PortOptions, RunningPort } from '../../src/server/port-options';
+import { fixedClock } from '../../src/util/clock';
 import { DaemonStats } from '../../src/util/stats';
 import { rawRequest } from '../helpers/net';
-import { bigView, treeFromGmetadXml } from '../helpers/tree-builders';
+import { bigView, T_NOW, treeFromGmetadXml } from '../helpers/tree-builders';
 
 const DIR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor', 'interactive');
 const fixture = (f: string) => fs.readFileSync(path.join(DIR, f));
-const anchor = treeFromGmetadXml(fixture('i01-root.xml').toString('latin1'), fixture('i05-root-summary.xml').toString('latin1')).view;
+const captured = treeFromGmetadXml(fixture('i01-root.xml').toString('latin1'), fixture('i05-root-summary.xml').toString('latin1'));
+const anchor = captured.view;
+/** Replies are rendered at the capture's time, whatever today's date. */
+const CAPTURE_CLOCK = fixedClock(captured.now * 1000);
 
 const TRUST_ALL: AccessPolicy = { isTrusted: () => true };
 
@@ -27,7 +31,7 @@ async function start(t: { after(fn: () => Promise<void>): void }, over: Partial<
   const stats = new DaemonStats();
   const logger = recordingLogger();
   const port = await startInteractivePort({
-    port: 0, host: '127.0.0.1', getView: () => anchor, access: TRUST_ALL, stats, logger, ...over,
+    port: 0, host: '127.0.0.1', getView: () => anchor, access: TRUST_ALL, stats, logger, clock: CAPTURE_CLOCK, ...over,
   });
   t.after(() => port.close());
   return { ...port, stats, logger };
@@ -93,40 +97,41 @@ test('too long a request line: closed with nothing sent', async (t) => {
 });
 
 test('idle and half-line clients do not delay a normal request; they time out', async (t) => {
-  const server = await start(t, { limits: { requestLineMs: 1500 } });
+  const server = await start(t, { limits: { requestLineMs: 3000 } });
   const idle: net.Socket[] = [];
   t.after(() => { for (const s of idle) s.destroy(); });
   for (let i = 0; i < 20; i++) idle.push(net.connect(server.port, '127.0.0.1'));
   const half = net.connect(server.port, '127.0.0.1', () => half.write('/AlphaClus'));
   idle.push(half);
   await Promise.all(idle.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r(null)))));
-  const t0 = Date.now();
+  let halfClosed = false;
+  let got = 0;
+  half.on('data', () => { got += 1; });
+  const closed = new Promise((resolve) => half.on('close', () => { halfClosed = true; resolve(null); }));
   const reply = await rawRequest(server.port, '/AlphaCluster\n');
-  assert.ok(Date.now() - t0 < 500, `took ${Date.now() - t0} ms`);
+  // Served while the idle and half-line clients still held their connections.
+  assert.equal(halfClosed, false, 'the normal request waited for the line deadline of the others');
   assert.match(reply.data.toString('latin1'), /<CLUSTER NAME="AlphaCluster"/);
   // the line deadline closes them, with nothing sent
-  const closed = await new Promise<number>((resolve) => {
-    let got = 0;
-    half.on('data', () => { got += 1; });
-    half.on('close', () => resolve(got));
-  });
-  assert.equal(closed, 0);
+  await closed;
+  assert.equal(got, 0);
 });
 
 test('a client that does not read is dropped at the write deadline and does not block others', async (t) => {
   const big = bigView(1, 300, 50);
-  const server = await start(t, { getView: () => big, limits: { idleWriteMs: 800 } });
+  const server = await start(t, { getView: () => big, clock: fixedClock(T_NOW * 1000), limits: { idleWriteMs: 3000 } });
+  const dropped = () => server.logger.lines.some((l) => /reply to .* stalled, dropped/.test(l));
   const slow = net.connect({ port: server.port, host: '127.0.0.1' }, () => slow.write('/\n'));
   slow.pause();
   slow.on('error', () => undefined);
   t.after(() => slow.destroy());
-  await new Promise((r) => setTimeout(r, 100));
-  const t0 = Date.now();
+  await waitUntil(() => server.stats.requests.interactive.num === 0 && slow.bytesWritten > 0);
   const reply = await rawRequest(server.port, '/\n');
-  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  // Served in full while the server still waited on the slow reader.
+  assert.equal(dropped(), false, 'the second reply waited for the slow reader to be dropped');
   assert.ok(reply.data.toString('latin1').endsWith('</GANGLIA_XML>\n'));
-  // past the deadline the server has given up on the slow reader: it gets a truncated reply
-  await new Promise((r) => setTimeout(r, 1200));
+  // past the deadline the server gives up on the slow reader: it gets a truncated reply
+  await waitUntil(dropped);
   let received = 0;
   slow.on('data', (c: Buffer) => { received += c.length; });
   slow.resume();
@@ -163,3 +168,8 @@ test('port in use: the error names the port; close() ends open connections', asy
   await server.close();
   await closed;
 });
+
+/** Waits for a condition the server reaches on its own (no wall-clock budget). */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+}

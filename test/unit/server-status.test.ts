@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { StatusReporter } from '../../src/server/status';
+import { fixedClock } from '../../src/util/clock';
 import { countTimed, DaemonStats } from '../../src/util/stats';
-import { view } from '../helpers/tree-builders';
+import { T_NOW, view } from '../helpers/tree-builders';
 
 const DIR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor', 'interactive');
 
@@ -15,11 +16,11 @@ function keyPaths(x: unknown, prefix = ''): string[] {
 }
 
 test('/status has the C keys in the C order and nesting, then our extensions', () => {
-  const stats = new DaemonStats();
-  countTimed(stats.requests.interactive, 12);
-  countTimed(stats.requests.all, 12);
-  countTimed(stats.sent('rrdtool'), 3);
-  countTimed(stats.sent('graphite'), 4);
+  const stats = new DaemonStats(fixedClock(T_NOW * 1000));
+  countTimed(stats.requests.interactive, 12, T_NOW * 1000);
+  countTimed(stats.requests.all, 12, T_NOW * 1000);
+  countTimed(stats.sent('rrdtool'), 3, T_NOW * 1000);
+  countTimed(stats.sent('graphite'), 4, T_NOW * 1000);
   stats.metricsReceived = 42;
   stats.plugins.set('p1', { notified: 1, dropped: 2, errors: 0, queued: 0 });
   const loop = createHistogram();

@@ -44,6 +44,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
     ...(rrdcachedAddress ? { rrdcachedAddress } : {}),
     logger: context.logger,
     stats: context.stats,
+    clock: context.clock,
     writeBehindSeconds: nonNegativeInteger(context, 'write_behind'),
     rrdtoolProcesses: nonNegativeInteger(context, 'rrdtool_processes'),
   });

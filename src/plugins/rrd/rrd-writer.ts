@@ -28,6 +28,7 @@
 import { promises as fs } from 'node:fs';
 import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
+import { type Clock, systemClock } from '../../util/clock';
 import type { DaemonStats } from '../../util/stats';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
@@ -52,6 +53,8 @@ export interface RrdWriterOptions {
   readonly rrdcachedAddress?: string;
   readonly logger?: RrdLogger;
   readonly stats: DaemonStats;
+  /** The wall clock (write-behind windows, counters); default the system's. */
+  readonly clock?: Clock;
   /** Step of the root summary files when writeRootSummary() gets none (default 15). */
   readonly rootStep?: number;
   /** rrdtool backend: seconds of values gathered per file per update (default 120; 0 = write each at once). */
@@ -130,10 +133,10 @@ class RateLimitedWarning {
   private count = 0;
   private suppressed = 0;
 
-  constructor(private readonly logger: RrdLogger, private readonly limit = 10) {}
+  constructor(private readonly logger: RrdLogger, private readonly clock: Clock, private readonly limit = 10) {}
 
   warn(obj: object, msg: string): void {
-    const now = Date.now();
+    const now = this.clock();
     if (now - this.windowStart > 60_000) {
       if (this.suppressed > 0) this.logger.warn({ suppressed: this.suppressed }, 'rrd: similar messages suppressed');
       this.windowStart = now;
@@ -184,6 +187,7 @@ export class RrdWriter {
   private readonly sweepTimer: NodeJS.Timeout | null;
   private readonly problems: RateLimitedWarning;
   private closed = false;
+  private readonly clock: Clock;
 
   constructor(options: RrdWriterOptions) {
     this.backend = options.backend;
@@ -194,7 +198,8 @@ export class RrdWriter {
     this.rootStep = options.rootStep ?? 15;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.stats = options.stats;
-    this.problems = new RateLimitedWarning(this.logger);
+    this.clock = options.clock ?? systemClock;
+    this.problems = new RateLimitedWarning(this.logger, this.clock);
     this.pool = new RrdtoolPool({
       size: options.rrdtoolProcesses ?? 2,
       rrdtoolPath: options.rrdtoolPath,
@@ -279,7 +284,7 @@ export class RrdWriter {
     const counter = this.stats.sent(this.backend);
     counter.num += written;
     counter.totalMillis += performance.now() - started;
-    counter.lastTime = Date.now();
+    counter.lastTime = this.clock();
   }
 
   private writeNode(node: TreeNode, polledAt: number, step: number): number {
@@ -344,7 +349,7 @@ export class RrdWriter {
       this.counters.stale += 1;
       return false;
     }
-    if (this.pendingCount(state) === 0) state.pendingSince = Date.now();
+    if (this.pendingCount(state) === 0) state.pendingSince = this.clock();
     if (state.slot >= 0) {
       if (!this.hostValues.push(state.slot, ts, update as number)) {
         // Only while the file is still being created can its range fill up.
@@ -400,7 +405,7 @@ export class RrdWriter {
   }
 
   private sweep(): void {
-    const cutoff = Date.now() - this.writeBehindMs * 1.5;
+    const cutoff = this.clock() - this.writeBehindMs * 1.5;
     for (const state of this.dirty) {
       if (state.pendingSince <= cutoff) this.writePending(state);
     }
