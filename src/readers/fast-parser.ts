@@ -17,15 +17,16 @@
  * attribute defaults (the snapshot builder supplies the defaults Ganglia relies on).
  *
  * Chunks may split the input anywhere: an incomplete token is kept and re-scanned once
- * more input arrives. A single token larger than MAX_PENDING is rejected so that garbage
+ * more input arrives. A single token (tag, comment, CDATA section, DOCTYPE, PI; from its `<`
+ * to its `>`) larger than MAX_TOKEN is rejected however the chunks fall, so that garbage
  * without a `>` cannot make the re-scan quadratic or the buffer unbounded.
  */
 import type { Attributes, StreamingXmlParser, XmlSink } from './xml-parser';
 import { XmlParseError } from './xml-parser';
 import { detach } from './intern';
 
-/** Longest token (tag, comment, DOCTYPE) accepted; real Ganglia tags are < 2 KB. */
-const MAX_PENDING = 1 << 20;
+/** Longest token accepted, in bytes from `<` to `>` inclusive; real Ganglia tags are < 2 KB. */
+export const MAX_TOKEN = 1 << 20;
 
 const TAB = 9;
 const LF = 10;
@@ -140,7 +141,7 @@ class FastXmlParser implements StreamingXmlParser {
     const input = this.buffer.length === 0 ? chunk : this.buffer + chunk;
     try {
       const consumed = this.scan(input, false);
-      if (input.length - consumed > MAX_PENDING) throw new ScanError('token too long', consumed);
+      if (input.length - consumed > MAX_TOKEN) throw new ScanError(`token longer than ${MAX_TOKEN} bytes`, consumed);
       this.advance(input, consumed);
       this.buffer = consumed === input.length ? '' : input.slice(consumed);
     } catch (err) {
@@ -224,6 +225,7 @@ class FastXmlParser implements StreamingXmlParser {
       if (lt === -1) return n;
       const next = this.markup(s, lt);
       if (next < 0) return lt;
+      if (next - lt > MAX_TOKEN) throw new ScanError(`token longer than ${MAX_TOKEN} bytes`, lt);
       pos = next;
     }
     return pos;

@@ -22,9 +22,15 @@ export function gangliaDocumentFactory(options: GangliaDocumentOptions): Documen
       source: options.source, pollTime, scalable: options.scalable, policy: options.policy, interner,
     });
     const parser = createXmlParser(builder, options.parser ?? 'fast');
+    const bom = new ByteOrderMark();
     return {
-      write: (text: string) => parser.write(text),
+      write: (text: string) => {
+        const rest = bom.strip(text);
+        if (rest.length > 0) parser.write(rest);
+      },
       finish: () => {
+        const rest = bom.flush();
+        if (rest.length > 0) parser.write(rest);
         parser.end();
         const snapshot = builder.finish();
         options.stats.metricsReceived += builder.metricsReceived;
@@ -32,4 +38,33 @@ export function gangliaDocumentFactory(options: GangliaDocumentOptions): Documen
       },
     };
   };
+}
+
+/** The UTF-8 byte-order mark as latin1 chars. */
+const UTF8_BOM = '\u00ef\u00bb\u00bf';
+
+/**
+ * Drops a UTF-8 byte-order mark at the very start of a document, as expat (and so the C
+ * gmetad) accepts it; chunks may split it.
+ */
+class ByteOrderMark {
+  private head: string | null = '';
+
+  strip(text: string): string {
+    if (this.head === null) return text;
+    const start = this.head + text;
+    if (start.length < UTF8_BOM.length && UTF8_BOM.startsWith(start)) {
+      this.head = start;
+      return '';
+    }
+    this.head = null;
+    return start.startsWith(UTF8_BOM) ? start.slice(UTF8_BOM.length) : start;
+  }
+
+  /** End of input: whatever was held back is text after all. */
+  flush(): string {
+    const rest = this.head ?? '';
+    this.head = null;
+    return rest;
+  }
 }

@@ -43,7 +43,9 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     const started = performance.now();
     const startedMs = clock();
     if ('error' in read) {
-      if (read.error === 'too long') logger.warn(`could not read request from ${address}: line too long`);
+      // Debug only: every request line is the client's to choose, and a flood of bad ones
+      // must not fill syslog (the C gmetad logs each at its debug level too).
+      if (read.error === 'too long') logger.debug(`could not read request from ${address}: line too long`);
       else logger.debug(`no request from ${address} (${read.error === 'timeout' ? 'timed out' : 'closed'})`);
       count(started);
       socket.destroy();
@@ -55,7 +57,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     let source: ChunkSource;
     switch (request.kind) {
       case 'malformed':
-        logger.warn(`malformed request from ${address}: ${request.reason}`);
+        logger.debug(`malformed request from ${address}: ${request.reason}`);
         count(started);
         finish(socket, limits.idleWriteMs);
         return;
@@ -63,7 +65,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
         source = single(status.reply(options.getView(), request.callback, startedMs));
         break;
       case 'query': {
-        if (request.unknownFilter !== null) logger.info(`unknown filter ${request.unknownFilter} from ${address}, ignored`);
+        if (request.unknownFilter !== null) logger.debug(`unknown filter ${request.unknownFilter} from ${address}, ignored`);
         const now = Math.floor(startedMs / 1000);
         const view = options.getView();
         if (isFullDump(view, request)) {

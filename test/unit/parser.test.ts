@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createFastParser } from '../../src/readers/fast-parser';
+import { createFastParser, MAX_TOKEN } from '../../src/readers/fast-parser';
+import { gangliaDocumentFactory } from '../../src/readers/ganglia-document';
+import { DaemonStats } from '../../src/util/stats';
 import { createSaxParser } from '../../src/readers/sax-parser';
 import { createXmlParser, type ParserKind } from '../../src/readers/parser-factory';
 import { XmlParseError, type Attributes, type StreamingXmlParser, type XmlSink } from '../../src/readers/xml-parser';
@@ -230,6 +232,46 @@ test('an oversized token is rejected instead of buffered forever', () => {
   assert.throws(() => {
     for (let i = 0; i < 20; i++) parser.write(filler);
   }, XmlParseError);
+});
+
+test('the token limit is exact: 1 MiB from < to > passes, one byte more fails, however the chunks fall', () => {
+  assert.equal(MAX_TOKEN, 1048576);
+  /** A start tag of exactly `size` bytes: `<A x="...">`. */
+  const tag = (size: number) => `<A x="${'y'.repeat(size - '<A x="">'.length)}">`;
+  assert.equal(tag(MAX_TOKEN).length, MAX_TOKEN);
+  for (const chunk of [MAX_TOKEN + 100, 65536, 1000]) {
+    const feed = (size: number) => {
+      const events: Event[] = [];
+      const parser = createFastParser(recordingSink(events));
+      const doc = `${tag(size)}</A>`;
+      for (let at = 0; at < doc.length; at += chunk) parser.write(doc.slice(at, at + chunk));
+      parser.end();
+      return events.length;
+    };
+    assert.equal(feed(MAX_TOKEN), 2, `chunks of ${chunk}: a tag of exactly the limit is accepted`);
+    assert.throws(() => feed(MAX_TOKEN + 1), /token longer than 1048576 bytes/, `chunks of ${chunk}`);
+  }
+  // Comments and CDATA are tokens too.
+  const comment = `<A><!--${'c'.repeat(MAX_TOKEN)}--></A>`;
+  assert.throws(() => { const p = createFastParser(recordingSink([])); p.write(comment); p.end(); }, /token longer/);
+});
+
+test('a UTF-8 byte-order mark at the start of a document is accepted (as expat does), split or whole', () => {
+  const doc = '\u00ef\u00bb\u00bf<?xml version="1.0" encoding="ISO-8859-1"?>\n<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond">'
+    + '<CLUSTER NAME="C" LOCALTIME="1" OWNER="o" LATLONG="l" URL="u"/></GANGLIA_XML>';
+  for (const chunk of [1, 2, 3, 5, doc.length]) {
+    for (const kind of ['fast', 'sax'] as const) {
+      const parser = gangliaDocumentFactory({ source: 's', scalable: true, policy: { summarize: () => true }, stats: new DaemonStats(), parser: kind })(1000);
+      for (let at = 0; at < doc.length; at += chunk) parser.write(doc.slice(at, at + chunk));
+      assert.deepEqual(parser.finish().nodes.map((n) => n.name), ['C'], `${kind}, chunks of ${chunk}`);
+    }
+  }
+  // Only at the very start, and only the whole mark.
+  const root = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"/>';
+  for (const bad of [`${root}\u00ef\u00bb\u00bf`, `\u00ef\u00bb${root}`, ` \u00ef\u00bb\u00bf${root}`, '\u00ef\u00bb\u00bf']) {
+    const parser = gangliaDocumentFactory({ source: 's', scalable: true, policy: { summarize: () => true }, stats: new DaemonStats() })(1000);
+    assert.throws(() => { parser.write(bad); parser.finish(); }, /text (before|after) the root|no root/, JSON.stringify(bad));
+  }
 });
 
 test('exceptions thrown by the sink propagate unchanged', () => {
