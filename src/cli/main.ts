@@ -168,10 +168,11 @@ function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: Cl
     try {
       next = loadConfig(options.conf, { onWarning: (w) => logger.warn(w.message) });
     } catch (err) {
-      logger.error({ err: errorMessage(err) }, 'reload failed; keeping the running configuration');
+      logger.error({ err: errorMessage(err) }, `reload failed; keeping the running configuration: ${errorMessage(err)}`);
       return;
     }
-    daemon.reload(next).catch((err) => logger.error({ err: errorMessage(err) }, 'reload failed'));
+    daemon.reload(next).catch((err) => logger.error({ err: errorMessage(err) },
+      `reload failed: ${errorMessage(err)}`));
   });
 }
 

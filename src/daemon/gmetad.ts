@@ -138,22 +138,59 @@ export class GmetadDaemon {
       'gmetad-ts started');
   }
 
-  /** Applies a new configuration (SIGHUP). Unchanged sources keep their poller and data. */
-  async reload(next: GmetadConfig): Promise<void> {
+  /**
+   * Applies a new configuration (SIGHUP), all or nothing: what can fail (binding changed
+   * ports) is done first, while the old ports keep serving; only then does the daemon
+   * switch, and the replaced ports close. On failure it rejects and nothing changed, so the
+   * next SIGHUP tries again. Unchanged sources keep their poller and data. Reloads run one
+   * at a time.
+   */
+  reload(next: GmetadConfig): Promise<void> {
+    const run = this.reloading.then(() => this.applyReload(next));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private reloading: Promise<void> = Promise.resolve();
+
+  private async applyReload(next: GmetadConfig): Promise<void> {
+    if (this.stopping) return;
     const previous = this.config;
+    const xmlPort = this.ports.xmlPort ?? next.xmlPort;
+    const interactivePort = this.ports.interactivePort ?? next.interactivePort;
+    const xmlChanged = xmlPort !== (this.ports.xmlPort ?? previous.xmlPort);
+    const interactiveChanged = interactivePort !== (this.ports.interactivePort ?? previous.interactivePort);
+    let newXml: ListeningServer | null = null;
+    let newInteractive: ListeningServer | null = null;
+    try {
+      if (xmlChanged) newXml = await startXmlPort({ ...this.portOptions(next), port: xmlPort });
+      if (interactiveChanged) newInteractive = await startInteractivePort({ ...this.portOptions(next), port: interactivePort });
+    } catch (err) {
+      await newXml?.close();
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; still serving on xml_port `
+        + `${this.xmlPort} and interactive_port ${this.interactivePort} with the previous configuration`);
+    }
+
     this.config = next;
     this.policy = buildSummaryPolicy(next);
     this.store.setIdentity(next.gridname, authorityOf(next));
     this.store.setSources(next.dataSources);
     this.access = createAccessPolicy({ trustedHosts: next.trustedHosts, allTrusted: next.allTrusted, logger: this.logger });
     await this.access.refresh();
-    if (previous.xmlPort !== next.xmlPort || previous.interactivePort !== next.interactivePort) {
-      await this.closePorts();
-      await this.bindPorts();
+    const replaced: ListeningServer[] = [];
+    if (newXml) {
+      if (this.xmlServer) replaced.push(this.xmlServer);
+      this.xmlServer = newXml;
     }
+    if (newInteractive) {
+      if (this.interactiveServer) replaced.push(this.interactiveServer);
+      this.interactiveServer = newInteractive;
+    }
+    await Promise.all(replaced.map((s) => s.close()));
     const scalableChanged = previous.scalable !== next.scalable;
     this.syncPollers(scalableChanged);
-    this.logger.info({ sources: this.pollers.size }, 'configuration reloaded');
+    this.logger.info({ sources: this.pollers.size, xml_port: this.xmlPort, interactive_port: this.interactivePort },
+      'configuration reloaded');
   }
 
   async stop(): Promise<void> {
@@ -168,18 +205,23 @@ export class GmetadDaemon {
     this.eventLoop.disable();
   }
 
-  private async bindPorts(): Promise<void> {
-    const common = {
+  /** What both ports are started with, but the port number. */
+  private portOptions(config: GmetadConfig) {
+    return {
       getView: () => this.store.view(),
       access: { isTrusted: (addr: string) => this.access.isTrusted(addr) },
       stats: this.stats,
       logger: this.logger,
       eventLoop: this.eventLoop,
       eventLoopResolutionMs: EVENT_LOOP_RESOLUTION_MS,
-      authorityConfigured: this.config.authority !== null,
+      authorityConfigured: config.authority !== null,
       dumpCache: this.dumpCache,
       clock: this.clock,
     };
+  }
+
+  private async bindPorts(): Promise<void> {
+    const common = this.portOptions(this.config);
     const xmlServer = await startXmlPort({ ...common, port: this.ports.xmlPort ?? this.config.xmlPort });
     try {
       this.interactiveServer = await startInteractivePort({

@@ -146,6 +146,42 @@ test('SIGHUP applies added and removed sources, keeps unchanged ones, survives a
   assert.ok(alpha.connections <= after + 1, 'alpha no longer polled');
 });
 
+test('SIGHUP with a port taken keeps the old ports serving; the next SIGHUP tries again', async (t) => {
+  const registry = registryFor(t);
+  const dir = registry.tempDir('reload-ports');
+  const alpha = await fake(t, ALPHA);
+  const xmlPort = await freePort();
+  const interactivePort = await freePort();
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+  const taken = (blocker.address() as net.AddressInfo).port;
+  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const tail = `setuid off\nwrite_rrds off\ndata_source "alpha" 1 127.0.0.1:${alpha.port}\n`;
+  const file = conf(dir, `xml_port ${xmlPort}\ninteractive_port ${interactivePort}\n${tail}`);
+  const child = await registry.spawn('gmetad-ts', process.execPath, [OUR_GMETAD_MAIN, '-f', '-c', file]);
+  await waitFor(async () => (await dump(xmlPort)).includes('NAME="AlphaCluster"'), { process: child, description: 'alpha polled' });
+
+  // The new interactive port is taken, the new XML port is free: neither is switched to.
+  const newXml = await freePort();
+  conf(dir, `xml_port ${newXml}\ninteractive_port ${taken}\ngridname "Reloaded"\n${tail}`);
+  process.kill(child.pid, 'SIGHUP');
+  await waitFor(() => new RegExp(`reload failed: interactive_port ${taken}: address already in use; still serving`).test(child.output()),
+    { process: child, description: 'failed reload logged' });
+  assert.match(await dump(xmlPort), /<GRID NAME="unspecified"[^\n]*\n<CLUSTER NAME="AlphaCluster"/, 'old XML port, old config');
+  const answer = await rawRequest(interactivePort, '/?filter=summary\n');
+  assert.match(answer.data.toString('latin1'), /<HOSTS UP="\d+"/, 'old interactive port still answers');
+  assert.equal(await canConnect(newXml), false, 'the new XML port bound for the attempt was released');
+
+  // Freed: the same file applies at the next SIGHUP; the old ports close after the new ones serve.
+  await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  process.kill(child.pid, 'SIGHUP');
+  await waitFor(() => /configuration reloaded/.test(child.output()), { process: child, description: 'reload applied' });
+  assert.match(await dump(newXml), /<GRID NAME="Reloaded"[^\n]*\n<CLUSTER NAME="AlphaCluster"/, 'data kept across the reload');
+  assert.match((await rawRequest(taken, '/?filter=summary\n')).data.toString('latin1'), /<HOSTS UP=/);
+  assert.equal(await canConnect(xmlPort), false, 'old XML port closed');
+  assert.equal(await canConnect(interactivePort), false, 'old interactive port closed');
+});
+
 test('debug level 0 detaches: the parent exits 0 once the daemon listens', async (t) => {
   const registry = registryFor(t);
   const dir = registry.tempDir('detach');
