@@ -17,6 +17,9 @@ PACKAGES+=(faketime)
 # gweb runs from a private copy under `php -S` (test/helpers/gweb.ts); the package's
 # apache2 dependency is installed but never started (see policy-rc.d below).
 PACKAGES+=(ganglia-webfrontend php-cli php-xml php-gd)
+# The packaging tests: `man -l` renders the man page, `systemd-analyze verify` checks the
+# systemd unit; headless Chromium takes screenshots of gweb showing our graphs.
+PACKAGES+=(man-db systemd chromium)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

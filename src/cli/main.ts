@@ -19,6 +19,8 @@ import { loadPlugins } from '../plugins/loader';
 import { DaemonStats } from '../util/stats';
 
 export const DEFAULT_CONF = '/etc/ganglia/gmetad.conf';
+/** SIGTERM/SIGINT: a hard deadline so a stuck plugin or socket can never keep the process alive. */
+export const SHUTDOWN_DEADLINE_MS = 30_000;
 
 export interface CliOptions {
   readonly conf: string;
@@ -36,8 +38,12 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-export function parseArgs(argv: readonly string[]): CliOptions {
-  const args = yargs([...argv])
+/**
+ * The option table, as yargs knows it. The man page (man/gmetad-ts.8) and the README list
+ * the same options; a unit test compares them with this parser's getOptions().
+ */
+export function cliParser(argv: readonly string[]) {
+  return yargs([...argv])
     .scriptName('gmetad')
     .usage('$0 [options]\n\ngmetad-ts: a drop-in replacement for the Ganglia meta daemon.')
     .option('conf', { alias: 'c', type: 'string', default: DEFAULT_CONF, describe: 'Location of gmetad configuration file' })
@@ -55,8 +61,11 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     .strict()
     .fail((msg, err) => {
       throw err ?? new Error(msg);
-    })
-    .parseSync();
+    });
+}
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const args = cliParser(argv).parseSync();
   const port = (value: number | undefined, name: string): number | undefined => {
     if (value === undefined) return undefined;
     if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`--${name}: invalid port "${value}"`);
@@ -148,11 +157,10 @@ function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: Cl
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
-    // A hard deadline so a stuck plugin or socket can never keep the process alive.
     setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
-    }, 30_000).unref();
+    }, SHUTDOWN_DEADLINE_MS).unref();
     daemon.stop()
       .catch((err) => logger.error({ err: errorMessage(err) }, 'error during shutdown'))
       .finally(() => {
