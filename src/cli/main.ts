@@ -15,7 +15,6 @@ import { createLogger, type Logger } from '../daemon/logger';
 import { removePidFile, writePidFile } from '../daemon/pidfile';
 import { dropPrivileges } from '../daemon/privileges';
 import { BUILTIN_PLUGINS } from '../plugins/builtins';
-import { loadPlugins } from '../plugins/loader';
 import { DaemonStats } from '../util/stats';
 
 export const DEFAULT_CONF = '/etc/ganglia/gmetad.conf';
@@ -129,10 +128,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   const stats = new DaemonStats();
   let daemon: GmetadDaemon | null = null;
   try {
-    const plugins = await loadPlugins({ config, logger, stats, builtins: BUILTIN_PLUGINS });
     daemon = new GmetadDaemon(config, logger, stats, {
       xmlPort: options.xmlPort, interactivePort: options.interactivePort,
-    }, plugins);
+    }, BUILTIN_PLUGINS);
     if (options.pidFile) writePidFile(options.pidFile);
     await daemon.start(() => {
       // After the ports are bound, before any plugin process or file is created.

@@ -15,8 +15,8 @@ import { startInteractivePort } from '../server/interactive-port';
 import { startXmlPort } from '../server/xml-port';
 import { Store } from '../store/store';
 import { buildSummaryPolicy, type SummaryPolicy } from '../store/summary';
-import type { GmetadPlugin } from '../plugins/api';
-import { PluginChain } from '../plugins/chain';
+import type { BuiltinPlugin } from '../plugins/loader';
+import { PluginManager } from '../plugins/manager';
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { Logger } from './logger';
@@ -53,7 +53,7 @@ export class GmetadDaemon {
   private stopping = false;
   /** One cache for both ports: concurrent full dumps in the same second are rendered once. */
   private readonly dumpCache: SharedDumpCache;
-  private readonly chain: PluginChain;
+  private readonly plugins: PluginManager;
   private rootTimer: NodeJS.Timeout | null = null;
   private metricsAtLastCollection = 0;
 
@@ -62,7 +62,7 @@ export class GmetadDaemon {
     private readonly logger: Logger,
     readonly stats: DaemonStats,
     private readonly ports: PortOverrides = {},
-    plugins: readonly GmetadPlugin[] = [],
+    builtins: readonly BuiltinPlugin[] = [],
     /** The wall clock for polls, replies and plugin events (tests pin it). */
     private readonly clock: Clock = systemClock,
   ) {
@@ -73,10 +73,14 @@ export class GmetadDaemon {
     this.store.setSources(config.dataSources);
     this.access = createAccessPolicy({ trustedHosts: config.trustedHosts, allTrusted: config.allTrusted, logger });
     this.eventLoop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
-    this.chain = new PluginChain(plugins, logger, stats);
+    this.plugins = new PluginManager({ logger, stats, builtins, currentView: () => this.store.view(), clock });
     this.store.onUpdate(({ snapshot, view }) => {
       const step = this.config.dataSources.find((ds) => ds.name === snapshot.source)?.step ?? 15;
-      this.chain.notify({ kind: 'source', snapshot, step, view });
+      this.plugins.notify({ kind: 'source', snapshot, step, view });
+    });
+    this.store.onSourceStatus(({ source, up, error }) => {
+      const time = epochSeconds(this.clock);
+      this.plugins.notify(up ? { kind: 'source-up', source, time } : { kind: 'source-down', source, error: error ?? '', time });
     });
   }
 
@@ -94,7 +98,7 @@ export class GmetadDaemon {
   }
 
   get pluginNames(): readonly string[] {
-    return this.chain.names;
+    return this.plugins.names;
   }
 
   /** The shortest polling interval: the root summary is refreshed (and written) that often. */
@@ -107,7 +111,7 @@ export class GmetadDaemon {
     this.rootTimer = setTimeout(() => {
       const view = this.store.view();
       this.stats.summarize.root += 1;
-      this.chain.notify({ kind: 'root', summary: view.rootSummary, time: epochSeconds(this.clock), step, view });
+      this.plugins.notify({ kind: 'root', summary: view.rootSummary, time: epochSeconds(this.clock), step, view });
       this.scheduleRootSummary();
     }, step * 1000);
     this.rootTimer.unref();
@@ -122,15 +126,17 @@ export class GmetadDaemon {
   }
 
   /**
-   * Binds both ports (rejects with a one-line error naming the port), runs `afterBind`
-   * (where root drops its privileges), then starts the plugins and the polling.
+   * Loads the plugins (rejects with one line naming the plugin or its file:line), binds both
+   * ports (rejects with a one-line error naming the port), runs `afterBind` (where root drops
+   * its privileges), then starts the plugins and the polling.
    */
   async start(afterBind: () => void = () => undefined): Promise<void> {
+    await this.plugins.load(this.config);
     this.eventLoop.enable();
     await this.access.refresh();
     await this.bindPorts();
     afterBind();
-    await this.chain.start();
+    await this.plugins.start();
     await warmUpParser();
     this.syncPollers();
     this.scheduleRootSummary();
@@ -189,6 +195,7 @@ export class GmetadDaemon {
     await Promise.all(replaced.map((s) => s.close()));
     const scalableChanged = previous.scalable !== next.scalable;
     this.syncPollers(scalableChanged);
+    await this.plugins.reload(next);
     this.logger.info({ sources: this.pollers.size, xml_port: this.xmlPort, interactive_port: this.interactivePort },
       'configuration reloaded');
   }
@@ -201,7 +208,7 @@ export class GmetadDaemon {
     this.pollers.clear();
     await this.closePorts();
     // Everything polled before the signal reaches the plugins before they stop.
-    await this.chain.shutdown();
+    await this.plugins.shutdown();
     this.eventLoop.disable();
   }
 

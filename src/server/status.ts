@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import type { IntervalHistogram, RecordableHistogram } from 'node:perf_hooks';
 import type { TreeView } from '../store/store';
 import { type Clock, systemClock } from '../util/clock';
-import type { DaemonStats, TimedCounter } from '../util/stats';
+import type { DaemonStats, PluginCounters, TimedCounter } from '../util/stats';
 import { LocalMetricsSampler, type MetricGroup, type RawJson } from './local-metrics';
 
 export const STATUS_HTTP_HEADER = 'HTTP/1.0 200 OK\r\nServer: gmetad/3.7.2-1\r\n'
@@ -112,6 +112,8 @@ export class StatusReporter {
 
     const plugins = obj([...stats.plugins].map(([name, p]) => [name, obj([
       ['notified', n(p.notified)], ['dropped', n(p.dropped)], ['errors', n(p.errors)], ['queued', n(p.queued)],
+      ['queueSize', n(p.capacity)],
+      ...pluginOwnStatus(p.status),
     ])] as const));
 
     const doc = obj([
@@ -146,6 +148,21 @@ export class StatusReporter {
       ['meanMs', late(h.mean)],
     ]);
   }
+}
+
+const CHAIN_KEYS = new Set(['notified', 'dropped', 'errors', 'queued', 'queueSize']);
+
+/** A plugin's own counters (GmetadPlugin.status); a plugin that throws shows statusError. */
+function pluginOwnStatus(status: PluginCounters['status']): Members {
+  if (!status) return [];
+  let own: Readonly<Record<string, number | string>>;
+  try {
+    own = status();
+  } catch (err) {
+    return [['statusError', JSON.stringify((err as Error).message ?? String(err))]];
+  }
+  return Object.entries(own ?? {}).filter(([k]) => !CHAIN_KEYS.has(k))
+    .map(([k, v]) => [k, typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'null') : JSON.stringify(String(v))] as const);
 }
 
 /** This process's memory, in bytes (an extension: gmond reports the host's, not ours). */

@@ -39,6 +39,16 @@ export interface StoreUpdate {
 
 export type StoreListener = (update: StoreUpdate) => void;
 
+/** A source went down (its first failed poll since it last answered) or came back. */
+export interface SourceStatusChange {
+  readonly source: string;
+  readonly up: boolean;
+  /** Why it went down; null when it came back. */
+  readonly error: string | null;
+}
+
+export type SourceStatusListener = (change: SourceStatusChange) => void;
+
 export interface StoreOptions {
   readonly gridname: string;
   readonly authority: string;
@@ -48,6 +58,7 @@ export interface StoreOptions {
 export class Store {
   private readonly states = new Map<string, SourceState>();
   private readonly listeners: StoreListener[] = [];
+  private readonly statusListeners: SourceStatusListener[] = [];
   private version = 0;
   private cachedView: TreeView | null = null;
   private readonly policy: SummaryPolicy;
@@ -87,6 +98,7 @@ export class Store {
     };
     this.states.set(snapshot.source, state);
     this.invalidate();
+    if (old.dead) for (const listener of this.statusListeners) listener({ source: snapshot.source, up: true, error: null });
     const view = this.view();
     for (const listener of this.listeners) listener({ source: state, snapshot, view });
   }
@@ -99,6 +111,7 @@ export class Store {
       ...old, dead: true, lastError: error, consecutiveFailures: old.consecutiveFailures + 1,
     });
     this.invalidate();
+    if (!old.dead) for (const listener of this.statusListeners) listener({ source: sourceName, up: false, error });
   }
 
   source(name: string): SourceState | undefined {
@@ -111,6 +124,11 @@ export class Store {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);
     };
+  }
+
+  /** Told when a source goes down or comes back (not on every failed poll). */
+  onSourceStatus(listener: SourceStatusListener): void {
+    this.statusListeners.push(listener);
   }
 
   view(): TreeView {

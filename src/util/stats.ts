@@ -22,6 +22,19 @@ export function countTimed(counter: TimedCounter, millis: number, now: number): 
   counter.lastTime = now;
 }
 
+/** One plugin's delivery counters, kept by the plugin chain and shown in /status. */
+export interface PluginCounters {
+  notified: number;
+  dropped: number;
+  errors: number;
+  /** Events waiting now. */
+  queued: number;
+  /** The queue's size (`queue_size` in the plugin's section). */
+  capacity: number;
+  /** The plugin's own counters (GmetadPlugin.status), read at each /status request. */
+  status?: () => Readonly<Record<string, number | string>>;
+}
+
 export class DaemonStats {
   /** Epoch ms at start-up (the injected clock's). */
   readonly bootTime: number;
@@ -42,7 +55,7 @@ export class DaemonStats {
     misses: 0,
   };
   /** Plugin counters (drops, errors), keyed by plugin name; filled by the plugin chain. */
-  readonly plugins = new Map<string, { notified: number; dropped: number; errors: number; queued: number }>();
+  readonly plugins = new Map<string, PluginCounters>();
 
   constructor(clock: Clock = systemClock) {
     this.bootTime = clock();

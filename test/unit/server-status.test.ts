@@ -22,7 +22,14 @@ test('/status has the C keys in the C order and nesting, then our extensions', (
   countTimed(stats.sent('rrdtool'), 3, T_NOW * 1000);
   countTimed(stats.sent('graphite'), 4, T_NOW * 1000);
   stats.metricsReceived = 42;
-  stats.plugins.set('p1', { notified: 1, dropped: 2, errors: 0, queued: 0 });
+  stats.plugins.set('p1', { notified: 1, dropped: 2, errors: 0, queued: 0, capacity: 64 });
+  stats.plugins.set('p2', {
+    notified: 0, dropped: 0, errors: 0, queued: 0, capacity: 8,
+    status: () => ({ posted: 7, lastError: 'HTTP 503', queued: 99 }),
+  });
+  stats.plugins.set('p3', {
+    notified: 0, dropped: 0, errors: 0, queued: 0, capacity: 8, status: () => { throw new Error('boom'); },
+  });
   const loop = createHistogram();
   loop.record(2_000_000);
   loop.record(4_000_000);
@@ -49,7 +56,10 @@ test('/status has the C keys in the C order and nesting, then our extensions', (
   assert.equal(doc.metrics.requests.interactive.num, 1);
   assert.equal(doc.metrics.requests.interactive.totalMillis, 12);
   assert.deepEqual(doc.sources, [{ name: 'ds1', dead: true, lastSuccess: 0, lastError: 'refused', consecutiveFailures: 3 }]);
-  assert.deepEqual(doc.plugins.p1, { notified: 1, dropped: 2, errors: 0, queued: 0 });
+  assert.deepEqual(doc.plugins.p1, { notified: 1, dropped: 2, errors: 0, queued: 0, queueSize: 64 });
+  // A plugin's own counters follow the chain's, which it cannot overwrite; a throwing status() is shown.
+  assert.deepEqual(doc.plugins.p2, { notified: 0, dropped: 0, errors: 0, queued: 0, queueSize: 8, posted: 7, lastError: 'HTTP 503' });
+  assert.deepEqual(doc.plugins.p3, { notified: 0, dropped: 0, errors: 0, queued: 0, queueSize: 8, statusError: 'boom' });
   assert.ok(doc.eventLoop.maxMs >= 3.9 && doc.eventLoop.maxMs < 4.1, JSON.stringify(doc.eventLoop));
   assert.ok(doc.metrics.load.load_one >= 0);
 });

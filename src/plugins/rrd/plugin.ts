@@ -7,24 +7,19 @@
  *   write_behind N       seconds of values gathered per file per rrdtool update (default 120;
  *                        0 writes every value at once; ignored with rrdcached, which batches itself)
  *   rrdtool_processes N  how many `rrdtool -` processes to run (default 2)
+ * and, like every plugin, queue_size and deadline.
  */
 import * as fs from 'node:fs';
-import type { GmetadPlugin, PluginContext, PluginEvent } from '../api';
-import { setting } from '../api';
+import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../api';
 import { resolveRrdcachedAddress } from './rrdcached-client';
 import { RrdWriter } from './rrd-writer';
 
 export const RRD_PLUGIN_NAME = 'rrd';
 
-function nonNegativeInteger(context: PluginContext, key: string): number | undefined {
-  const text = setting(context.settings, key);
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new Error(`${RRD_PLUGIN_NAME} { ${key} }: expected a whole number, got "${text}"`);
-  return Number(text);
-}
-
 export function createRrdPlugin(context: PluginContext): GmetadPlugin {
-  const { config } = context;
+  const { config, settings } = context;
+  const writeBehindSeconds = settings.integer('write_behind', { min: 0 });
+  const rrdtoolProcesses = settings.integer('rrdtool_processes', { min: 1, max: 64 });
   // Refuse to start, like the C gmetad, when the tree's root is missing: one clear line.
   let rootStat: fs.Stats;
   try {
@@ -45,17 +40,26 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
     logger: context.logger,
     stats: context.stats,
     clock: context.clock,
-    writeBehindSeconds: nonNegativeInteger(context, 'write_behind'),
-    rrdtoolProcesses: nonNegativeInteger(context, 'rrdtool_processes'),
+    writeBehindSeconds,
+    rrdtoolProcesses,
   });
   context.logger.info({ backend: writer.backend, rrd_rootdir: config.rrdRootdir, rrdcached: rrdcachedAddress },
     'writing RRDs');
 
   return {
     name: RRD_PLUGIN_NAME,
+    events: ['source', 'root'],
     notify(event: PluginEvent): void {
       if (event.kind === 'source') writer.writeSnapshot(event.snapshot, event.step);
-      else writer.writeRootSummary(event.summary, event.time, event.step);
+      else if (event.kind === 'root') writer.writeRootSummary(event.summary, event.time, event.step);
+    },
+    status(): PluginStatus {
+      const cached = writer.rrdcachedCounters;
+      return {
+        backend: writer.backend,
+        ...writer.counters,
+        ...(cached ? Object.fromEntries(Object.entries(cached).map(([k, v]) => [`rrdcached_${k}`, v])) : {}),
+      };
     },
     flush: () => writer.flush(),
     stop: () => writer.close(),
