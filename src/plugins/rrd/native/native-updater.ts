@@ -1,0 +1,307 @@
+/**
+ * NativeRrdUpdater: applies `rrdtool update` to RRD files itself, byte for byte as
+ * rrdtool 1.7.2 does on x86_64, without an rrdtool process. Creation stays with
+ * `rrdtool create`; files this module does not fully understand are handed back.
+ *
+ * Interface (all synchronous; one call = one `rrdtool update <file> <args...>`):
+ *
+ *   const native = new NativeRrdUpdater({ logger });
+ *   const outcome = native.update(path, timestamp, ['3.50']);      // one update
+ *   native.updateMany(path, [{ time, values }, ...]);               // several, in order
+ *   // outcome === 'updated'      the file holds the update(s)
+ *   // outcome === 'unsupported'  nothing written: use rrdtool for this file (the reason
+ *   //                            is logged once per file and reason, and returned by
+ *   //                            unsupportedReason(path))
+ *   // throws RrdUpdateError      kind 'stale'   (timestamp <= last update: rrdtool's
+ *   //                                            "illegal attempt to update ..."),
+ *   //                                 'invalid' (value rrdtool would not parse),
+ *   //                                 'missing' (no such file: create it, then retry),
+ *   //                                 'io'      (other errno, in .code)
+ *   native.inspect(path)   // { lastUpdate, step, ds: [...] } or { unsupported } without writing
+ *   native.forget(path)    // drop what is remembered about a file (host left the tree)
+ *
+ * Values: strings are the text the caller would put on rrdtool's command line ("3.50",
+ * "U", "12345"); rrdtool stores that text in the file (pdp_prep.last_ds) and parses it
+ * with its own strtod, both reproduced here. A number v is the text String(v) (what the
+ * daemon writes to rrdtool for host values), NaN and null are "U".
+ * Timestamps: whole seconds (what gmetad passes); others are refused as 'invalid'
+ * (rrdtool's "N" and sub-second times set last_up_usec, which this writer does not
+ * produce; it does apply updates correctly to files whose last_up_usec is non-zero).
+ *
+ * Per call: open, one pread of the header, the row writes, one pwrite of the live header
+ * (rows first: a crash between the two leaves the old header, pointing at old rows, and
+ * a file rrdtool reads), close. What stays in memory per file is a reference to its
+ * parsed static header (data sources, archives), shared by all files with the same
+ * bytes; every call compares the file's static header with it, so a file replaced or
+ * changed by another program (rrdtool tune, restore, a new create) is parsed again.
+ * rrdtool's fcntl lock is not taken: the daemon is the files' only writer, as with
+ * rrdtool, whose lock only makes a concurrent update fail.
+ *
+ * Refused updates leave the file untouched, as rrdtool does for a stale timestamp; for
+ * an unparsable value rrdtool (writing through mmap) may already have changed the
+ * last_ds of the data sources before it, this writer changes nothing.
+ */
+import * as fs from 'node:fs';
+import { type RrdLogger, SILENT_LOGGER } from '../logger';
+import { checkLive, headerLengthFor, parseLayout, readUlong, staticLength, STAT_HEAD_SIZE, type RrdLayout } from './rrd-layout';
+import { applyUpdate, HeaderView, RrdUpdateError, type RowWrite } from './rrd-update';
+
+export { RrdUpdateError } from './rrd-update';
+export type { RrdUpdateErrorKind } from './rrd-update';
+
+/** One DS value: rrdtool text, a number (as String(n)), or null/NaN for unknown. */
+export type RrdValue = string | number | null;
+
+export interface RrdUpdate {
+  /** Seconds since the epoch, a whole number. */
+  readonly time: number;
+  /** One value per data source, in the file's DS order. */
+  readonly values: readonly RrdValue[];
+}
+
+export type NativeUpdateOutcome = 'updated' | 'unsupported';
+
+export type RrdInspection =
+  | { readonly lastUpdate: number; readonly step: number; readonly ds: readonly string[] }
+  | { readonly unsupported: string };
+
+export interface NativeRrdUpdaterOptions {
+  readonly logger?: RrdLogger;
+  /** Most files remembered at once (the oldest are forgotten first; default 1,000,000). */
+  readonly maxFiles?: number;
+}
+
+interface FileEntry {
+  layout: RrdLayout | null;
+  unsupported: string | null;
+}
+
+/** The first read of an unknown file: enough for every header gmetad writes. */
+const FIRST_READ = 4096;
+/** Distinct static headers kept (a tree has a handful: one per step x type x RRAs). */
+const MAX_LAYOUTS = 4096;
+
+function valueText(value: RrdValue): string {
+  if (value === null) return 'U';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'U' : String(value);
+  return value;
+}
+
+function ioError(error: unknown, path: fs.PathLike): RrdUpdateError {
+  const err = error as NodeJS.ErrnoException;
+  const code = err.code ?? 'EIO';
+  const kind = code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'io';
+  return new RrdUpdateError(kind, `${String(path)}: ${err.message}`, code);
+}
+
+export class NativeRrdUpdater {
+  private readonly logger: RrdLogger;
+  private readonly maxFiles: number;
+  private readonly files = new Map<string, FileEntry>();
+  private readonly layouts = new Map<string, RrdLayout>();
+  private scratch: Buffer = Buffer.alloc(0);
+  private view: HeaderView = new HeaderView(this.scratch);
+  private readonly rows: RowWrite[] = [];
+
+  constructor(options: NativeRrdUpdaterOptions = {}) {
+    this.logger = options.logger ?? SILENT_LOGGER;
+    this.maxFiles = Math.max(1, options.maxFiles ?? 1_000_000);
+    this.grow(FIRST_READ);
+  }
+
+  /** Files remembered (for memory accounting). */
+  get size(): number {
+    return this.files.size;
+  }
+
+  /** Applies one update; see the module comment. */
+  update(path: fs.PathLike, time: number, values: readonly RrdValue[]): NativeUpdateOutcome {
+    return this.updateMany(path, [{ time, values }]);
+  }
+
+  /** Applies updates in order, as one `rrdtool update` with several arguments: on the first refused one, those before it stay applied and it throws. */
+  updateMany(path: fs.PathLike, updates: readonly RrdUpdate[]): NativeUpdateOutcome {
+    const texts: string[][] = [];
+    for (const { time, values } of updates) {
+      if (!Number.isInteger(time) || time < 0 || time > Number.MAX_SAFE_INTEGER) {
+        throw new RrdUpdateError('invalid', `${String(path)}: timestamp ${time} is not a whole number of seconds`);
+      }
+      texts.push(values.map(valueText));
+    }
+    const fd = this.open(path);
+    try {
+      const layout = this.readHeader(fd, path);
+      if (layout === null) return 'unsupported';
+      const rows = this.rows;
+      rows.length = 0;
+      let failure: RrdUpdateError | null = null;
+      let applied = 0;
+      for (let k = 0; k < updates.length; k++) {
+        try {
+          applyUpdate(layout, this.view, updates[k].time, texts[k], rows);
+          applied++;
+        } catch (error) {
+          if (!(error instanceof RrdUpdateError)) throw error;
+          failure = new RrdUpdateError(error.kind, `${String(path)}: ${error.message}`);
+          break;
+        }
+      }
+      if (applied > 0) this.write(fd, path, layout, rows);
+      rows.length = 0;
+      if (failure) throw failure;
+      return 'updated';
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** The file's last update time and structure, or why it is handed to rrdtool; writes nothing. */
+  inspect(path: fs.PathLike): RrdInspection {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r');
+    } catch (error) {
+      throw ioError(error, path);
+    }
+    try {
+      const layout = this.readHeader(fd, path);
+      if (layout === null) return { unsupported: this.unsupportedReason(path) ?? 'unsupported' };
+      return { lastUpdate: this.view.ulong(layout.liveOffset), step: layout.step, ds: layout.ds.map((d) => d.name) };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Why the file was last handed back, or null. */
+  unsupportedReason(path: fs.PathLike): string | null {
+    return this.files.get(keyOf(path))?.unsupported ?? null;
+  }
+
+  /** Forgets a file (its next update parses it again). */
+  forget(path: fs.PathLike): void {
+    this.files.delete(keyOf(path));
+  }
+
+  private open(path: fs.PathLike): number {
+    try {
+      return fs.openSync(path, 'r+');
+    } catch (error) {
+      throw ioError(error, path);
+    }
+  }
+
+  /**
+   * Reads the header into the scratch buffer; returns its layout, or null (logged once)
+   * when the file is not one this module updates.
+   */
+  private readHeader(fd: number, path: fs.PathLike): RrdLayout | null {
+    const key = keyOf(path);
+    let entry = this.files.get(key);
+    const known = entry?.layout ?? null;
+    const wanted = known ? known.headerLength : FIRST_READ;
+    let got = this.read(fd, path, wanted);
+    let layout = known;
+    let reason = 'unsupported';
+    if (known === null || got < known.headerLength || this.scratch.compare(known.staticBytes, 0, known.liveOffset, 0, known.liveOffset) !== 0) {
+      layout = null;
+      const staticLen = got >= STAT_HEAD_SIZE ? staticLength(this.scratch.subarray(0, got)) : null;
+      if (staticLen !== null) {
+        const headerLength = headerLengthFor(readUlong(this.scratch, 24), readUlong(this.scratch, 32));
+        if (got < headerLength && got === wanted) got = this.read(fd, path, headerLength);
+        const interned = this.layouts.get(this.scratch.toString('latin1', 0, staticLen));
+        const size = fstatSize(fd, path);
+        if (interned !== undefined && got >= interned.headerLength && size === interned.fileLength) {
+          layout = interned;
+        } else {
+          const parsed = parseLayout(this.scratch.subarray(0, got), size);
+          if ('layout' in parsed) {
+            layout = parsed.layout;
+            if (this.layouts.size >= MAX_LAYOUTS) this.layouts.clear();
+            this.layouts.set(layout.staticBytes.toString('latin1'), layout);
+          } else {
+            reason = parsed.unsupported;
+          }
+        }
+      } else {
+        reason = got < STAT_HEAD_SIZE ? 'shorter than an RRD header' : parseUnsupported(this.scratch.subarray(0, got));
+      }
+    }
+    if (layout === null) return this.handBack(key, path, entry, reason);
+    const liveProblem = checkLive(layout, this.scratch);
+    if (liveProblem !== null) return this.handBack(key, path, entry, liveProblem);
+    if (entry === undefined) {
+      if (this.files.size >= this.maxFiles) this.files.delete(this.files.keys().next().value as string);
+      this.files.set(key, { layout, unsupported: null });
+    } else if (entry.layout !== layout) {
+      entry.layout = layout;
+      entry.unsupported = null;
+    }
+    return layout;
+  }
+
+  private handBack(key: string, path: fs.PathLike, entry: FileEntry | undefined, reason: string): null {
+    if (entry === undefined) {
+      if (this.files.size >= this.maxFiles) this.files.delete(this.files.keys().next().value as string);
+      entry = { layout: null, unsupported: null };
+      this.files.set(key, entry);
+    }
+    if (entry.unsupported !== reason) {
+      this.logger.warn({ file: String(path), reason }, 'rrd: file not updated natively, handing it to rrdtool');
+    }
+    entry.layout = null;
+    entry.unsupported = reason;
+    return null;
+  }
+
+  private read(fd: number, path: fs.PathLike, length: number): number {
+    if (this.scratch.length < length) this.grow(length);
+    try {
+      return fs.readSync(fd, this.scratch, 0, length, 0);
+    } catch (error) {
+      throw ioError(error, path);
+    }
+  }
+
+  private grow(length: number): void {
+    const size = Math.max(length, this.scratch.length * 2, FIRST_READ);
+    this.scratch = Buffer.from(new ArrayBuffer(Math.ceil(size / 8) * 8));
+    this.view = new HeaderView(this.scratch);
+  }
+
+  /** Rows first, then the live header that points at them. */
+  private write(fd: number, path: fs.PathLike, layout: RrdLayout, rows: readonly RowWrite[]): void {
+    try {
+      for (const row of rows) writeFully(fd, row.bytes, 0, row.bytes.length, row.position);
+      writeFully(fd, this.scratch, layout.liveOffset, layout.headerLength - layout.liveOffset, layout.liveOffset);
+    } catch (error) {
+      throw ioError(error, path);
+    }
+  }
+}
+
+function writeFully(fd: number, buffer: Buffer, offset: number, length: number, position: number): void {
+  while (length > 0) {
+    const n = fs.writeSync(fd, buffer, offset, length, position);
+    offset += n;
+    position += n;
+    length -= n;
+  }
+}
+
+function fstatSize(fd: number, path: fs.PathLike): number {
+  try {
+    return fs.fstatSync(fd).size;
+  } catch (error) {
+    throw ioError(error, path);
+  }
+}
+
+/** The reason parseLayout gives for a header whose counts are out of range. */
+function parseUnsupported(head: Buffer): string {
+  const parsed = parseLayout(head, -1);
+  return 'unsupported' in parsed ? parsed.unsupported : 'header out of range';
+}
+
+function keyOf(path: fs.PathLike): string {
+  return typeof path === 'string' ? path : Buffer.isBuffer(path) ? path.toString('latin1') : String(path);
+}

@@ -1,0 +1,179 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NativeRrdUpdater, RrdUpdateError } from '../../src/plugins/rrd/native';
+import { rrdDiff, rrdStrtod, rrdStrtodbl } from '../../src/plugins/rrd/native/rrd-numbers';
+import { runDifferential } from '../helpers/rrd-native-differential';
+
+const ENV = { ...process.env, LC_ALL: 'C', RRDCACHED_ADDRESS: '' };
+
+function rrdtool(...args: string[]): string {
+  return execFileSync('rrdtool', args, { env: ENV, encoding: 'latin1' });
+}
+
+function withDir(fn: (dir: string) => void): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrd-native-'));
+  try {
+    fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function recordingLogger(): { warnings: object[]; logger: { debug(): void; info(): void; warn(o: object): void; error(): void } } {
+  const warnings: object[] = [];
+  return { warnings, logger: { debug() {}, info() {}, warn: (o: object) => void warnings.push(o), error() {} } };
+}
+
+const GMETAD_FILE = ['--step', '15', '--start', '1795255455', 'DS:sum:GAUGE:120:U:U',
+  'RRA:AVERAGE:0.5:1:244', 'RRA:AVERAGE:0.5:24:244', 'RRA:AVERAGE:0.5:168:244'];
+
+test('differential: 400 random sequences (all DS types and CFs) give the bytes rrdtool update gives', () => {
+  withDir((dir) => {
+    const result = runDifferential(dir, 20261201, 400);
+    assert.deepEqual(result.mismatches.slice(0, 3), []);
+    assert.equal(result.sequences, 400);
+    // The sequences include refused updates (repeated, backwards, unparsable) and many applied ones.
+    assert.ok(result.refused > 200, `refused ${result.refused}`);
+    assert.ok(result.updates > 5000, `updates ${result.updates}`);
+  });
+});
+
+test('rrdtool number parsing is reproduced, not JavaScript\'s', () => {
+  // rrd_strtod scales by repeated division: not always the correctly rounded double.
+  let differs = 0;
+  for (let i = 1; i < 2000; i++) {
+    const text = (i / 1000).toFixed(3);
+    if (rrdStrtod(text).value !== Number(text)) differs += 1;
+    assert.equal(rrdStrtod(text).value, i / 10 / 100, text); // three decimals: /10, then /100
+  }
+  assert.ok(differs > 0);
+  assert.equal(rrdStrtodbl('12x'), null);
+  assert.equal(rrdStrtodbl(''), null);
+  assert.equal(rrdStrtodbl('inf'), Infinity);
+  assert.equal(rrdStrtodbl('-INF'), -Infinity);
+  assert.ok(Number.isNaN(rrdStrtodbl('NaN')));
+  assert.equal(Object.is(rrdStrtodbl('-0'), -0), true);
+  assert.equal(rrdDiff('18446744073709551615', '18446744073709551610'), 5);
+  assert.equal(rrdDiff('5', '10'), -5);
+  assert.equal(rrdDiff('-5', '-10'), 5);
+  assert.ok(Number.isNaN(rrdDiff('5', '-10')));
+  assert.ok(Number.isNaN(rrdDiff('5', 'U')));
+});
+
+test('a gmetad host file: values as numbers or text, in the file as rrdtool writes them', () => {
+  withDir((dir) => {
+    const a = path.join(dir, 'a.rrd');
+    const b = path.join(dir, 'b.rrd');
+    rrdtool('create', a, ...GMETAD_FILE);
+    fs.copyFileSync(a, b);
+    const native = new NativeRrdUpdater();
+    const values: (number | string | null)[] = [3.5, '3.50', 0.1, null, NaN, 1e21, -0.25, 42];
+    values.forEach((value, k) => {
+      const time = 1795255456 + 15 * k;
+      const text = value === null || (typeof value === 'number' && Number.isNaN(value)) ? 'U' : String(value);
+      rrdtool('update', a, `${time}:${text}`);
+      assert.equal(native.update(b, time, [value]), 'updated');
+    });
+    assert.deepEqual(fs.readFileSync(b), fs.readFileSync(a));
+    assert.deepEqual(native.inspect(b), { lastUpdate: 1795255456 + 15 * 7, step: 15, ds: ['sum'] });
+  });
+});
+
+test('refused updates (repeated, backwards, unparsable, fractional time) leave the file untouched', () => {
+  withDir((dir) => {
+    const file = path.join(dir, 'f.rrd');
+    rrdtool('create', file, ...GMETAD_FILE);
+    const native = new NativeRrdUpdater();
+    native.update(file, 1795255470, ['1']);
+    const before = fs.readFileSync(file);
+    const refusals: [number, string, string][] = [
+      [1795255470, '2', 'stale'], [1795255460, '2', 'stale'], [1795255480, 'abc', 'invalid'], [1795255480.5, '2', 'invalid'],
+    ];
+    for (const [time, value, kind] of refusals) {
+      assert.throws(() => native.update(file, time, [value]), (error: unknown) => {
+        assert.ok(error instanceof RrdUpdateError);
+        assert.equal(error.kind, kind);
+        if (kind === 'stale') assert.match(error.message, /illegal attempt to update using time \d+ when last update time is 1795255470/);
+        return true;
+      });
+      assert.deepEqual(fs.readFileSync(file), before);
+    }
+    assert.throws(() => native.update(file, 1795255485, ['1', '2']), /expected 1 data source readings/);
+    assert.throws(() => native.update(path.join(dir, 'gone.rrd'), 1795255485, ['1']), (error: unknown) =>
+      error instanceof RrdUpdateError && error.kind === 'missing' && error.code === 'ENOENT');
+    // Several updates: the ones before a refused one stay applied, as with rrdtool.
+    assert.throws(() => native.updateMany(file, [{ time: 1795255485, values: ['1'] }, { time: 1795255485, values: ['2'] }]), /illegal attempt/);
+    assert.equal((native.inspect(file) as { lastUpdate: number }).lastUpdate, 1795255485);
+  });
+});
+
+test('files it does not fully understand are handed back, logged once, untouched', () => {
+  withDir((dir) => {
+    const { warnings, logger } = recordingLogger();
+    const native = new NativeRrdUpdater({ logger });
+    const base = path.join(dir, 'base.rrd');
+    rrdtool('create', base, ...GMETAD_FILE);
+    const variants: [string, (file: string) => void, RegExp][] = [
+      ['hw.rrd', (f) => void rrdtool('create', f, '--step', '15', '--start', '1795255455', 'DS:sum:GAUGE:120:U:U',
+        'RRA:AVERAGE:0.5:1:100', 'RRA:HWPREDICT:100:0.1:0.0035:20'), /HWPREDICT/],
+      ['dcounter.rrd', (f) => void rrdtool('create', f, '--step', '15', '--start', '1795255455', 'DS:sum:DCOUNTER:120:U:U',
+        'RRA:AVERAGE:0.5:1:100'), /DCOUNTER/],
+      ['compute.rrd', (f) => void rrdtool('create', f, '--step', '15', '--start', '1795255455', 'DS:a:GAUGE:120:U:U',
+        'DS:b:COMPUTE:a,2,*', 'RRA:AVERAGE:0.5:1:100'), /COMPUTE/],
+      ['arch.rrd', (f) => { const b = fs.readFileSync(base); b.writeDoubleBE(8.642135e130, 16); fs.writeFileSync(f, b); }, /architecture/],
+      ['v2.rrd', (f) => { const b = fs.readFileSync(base); b.write('0002', 4, 'latin1'); fs.writeFileSync(f, b); }, /version/],
+      ['v9.rrd', (f) => { const b = fs.readFileSync(base); b.write('0009', 4, 'latin1'); fs.writeFileSync(f, b); }, /version/],
+      ['short.rrd', (f) => { const b = fs.readFileSync(base); fs.writeFileSync(f, b.subarray(0, b.length - 8)); }, /file size/],
+      ['long.rrd', (f) => { fs.writeFileSync(f, Buffer.concat([fs.readFileSync(base), Buffer.alloc(8)])); }, /file size/],
+      ['text.rrd', (f) => fs.writeFileSync(f, 'not an rrd at all, but long enough to hold a header '.repeat(10)), /not an RRD/],
+      ['row.rrd', (f) => { const b = fs.readFileSync(base); b.writeUInt32LE(244, b.length - 244 * 3 * 8 - 24); fs.writeFileSync(f, b); }, /cur_row/],
+    ];
+    for (const [name, make, reason] of variants) {
+      const file = path.join(dir, name);
+      make(file);
+      const before = fs.readFileSync(file);
+      assert.equal(native.update(file, 1795255470, [name === 'compute.rrd' ? '1' : '1']), 'unsupported', name);
+      assert.equal(native.update(file, 1795255485, ['1']), 'unsupported', name);
+      assert.match(native.unsupportedReason(file) ?? '', reason, name);
+      assert.deepEqual(fs.readFileSync(file), before, name);
+    }
+    assert.equal(warnings.length, variants.length, `one warning per file: ${JSON.stringify(warnings)}`);
+  });
+});
+
+test('a file changed or replaced by another program is read again before the next write', () => {
+  withDir((dir) => {
+    const file = path.join(dir, 'f.rrd');
+    const twin = path.join(dir, 'twin.rrd');
+    rrdtool('create', file, ...GMETAD_FILE);
+    fs.copyFileSync(file, twin);
+    const native = new NativeRrdUpdater();
+    let time = 1795255456;
+    for (let k = 0; k < 30; k++, time += 7) {
+      // Every third update comes from rrdtool (another writer) on the same file.
+      if (k % 3 === 2) rrdtool('update', file, `${time}:${k}`);
+      else native.update(file, time, [String(k)]);
+      rrdtool('update', twin, `${time}:${k}`);
+    }
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(twin));
+    // Replaced by a file of another structure (step 10, two RRAs, COUNTER).
+    const other = ['--step', '10', '--start', String(time), 'DS:sum:COUNTER:80:U:U', 'RRA:MAX:0.5:1:50', 'RRA:LAST:0.5:3:50'];
+    rrdtool('create', path.join(dir, 'new.rrd'), ...other);
+    fs.copyFileSync(path.join(dir, 'new.rrd'), twin);
+    fs.renameSync(path.join(dir, 'new.rrd'), file);
+    for (let k = 1; k < 20; k++) {
+      native.update(file, time + 10 * k, [String(1000 * k)]);
+      rrdtool('update', twin, `${time + 10 * k}:${1000 * k}`);
+    }
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(twin));
+    // Deleted: reported as missing, so the caller can create it again.
+    fs.rmSync(file);
+    assert.throws(() => native.update(file, time + 500, ['1']), (e: unknown) => e instanceof RrdUpdateError && e.kind === 'missing');
+    native.forget(file);
+    assert.equal(native.size, 0);
+  });
+});
