@@ -52,6 +52,18 @@ export interface SourcePollerDeps {
   readonly random?: () => number;
   /** The wall clock, epoch milliseconds (default the system's). */
   readonly now?: () => number;
+  /** Arms the timer of the next poll (default setTimeout); tests record the delays it is given. */
+  readonly scheduleNextPoll?: (run: () => void, delayMs: number) => PollTimer;
+}
+
+/** The pending next poll; stop() cancels it. */
+export interface PollTimer {
+  cancel(): void;
+}
+
+function scheduleWithSetTimeout(run: () => void, delayMs: number): PollTimer {
+  const timer = setTimeout(run, delayMs);
+  return { cancel: () => clearTimeout(timer) };
 }
 
 /** Why one address did not deliver. */
@@ -114,7 +126,7 @@ export class SourcePoller {
   private readonly stopController = new AbortController();
   private state: PollerStatus = 'idle';
   private started = false;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: PollTimer | null = null;
   private inFlight: Promise<PollOutcome> | null = null;
   private lastGoodIndex = -1;
   /** Index of the address the next poll tries first. */
@@ -156,7 +168,7 @@ export class SourcePoller {
   async stop(): Promise<void> {
     if (this.state !== 'stopped') {
       this.state = 'stopped';
-      if (this.timer) clearTimeout(this.timer);
+      this.timer?.cancel();
       this.timer = null;
       this.stopController.abort(new PollAbort('poller stopped', true));
     }
@@ -192,7 +204,7 @@ export class SourcePoller {
       );
     }
     this.state = 'waiting';
-    this.timer = setTimeout(() => void this.runCycle(), delayMs);
+    this.timer = (this.deps.scheduleNextPoll ?? scheduleWithSetTimeout)(() => void this.runCycle(), delayMs);
   }
 
   private async poll(): Promise<PollOutcome> {

@@ -46,6 +46,29 @@ function rrdcachedAnswers(address: string): Promise<boolean> {
   });
 }
 
+/** The timestamps of the updates rrdcached holds for `file` (its PENDING command). */
+function pendingTimestamps(address: string, file: string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const target = address.startsWith('unix:')
+      ? { path: address.slice('unix:'.length) }
+      : { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+    const socket = net.connect(target, () => socket.write(`PENDING ${file}\n`));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.setTimeout(5000, () => socket.destroy(new Error('rrdcached PENDING timed out')));
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const lines = text.split('\n');
+      const count = Number.parseInt(lines[0], 10);
+      // "N message" then N lines "timestamp:values"; a negative N is an error (nothing pending).
+      if (lines.length < 2 || (count > 0 && lines.length < count + 2)) return;
+      socket.end();
+      resolve(count > 0 ? lines.slice(1, count + 1).map((l) => Number.parseFloat(l)) : []);
+    });
+    socket.on('error', reject);
+  });
+}
+
 /** rrdcached in the foreground, confined to `base` (-B), listening on `address`. */
 async function startRrdcached(registry: ProcessRegistry, base: string, address: string, pidFile: string): Promise<ManagedProcess> {
   const child = await registry.spawn('rrdcached', 'rrdcached', ['-g', '-F', '-B', '-b', base, '-p', pidFile, '-l', address]);
@@ -159,8 +182,9 @@ describe('our daemon writing through a real rrdcached', { concurrency: true }, (
 
       // rrdcached goes away (-F: it writes what it holds on the way out); the daemon polls on.
       const beforeStop = await waitForPoll(gmetad, flushed + 1);
-      // That poll's UPDATEs leave the daemon within milliseconds of its publication.
-      await new Promise((r) => setTimeout(r, 200));
+      // That poll's UPDATE has reached rrdcached (it is pending there) before rrdcached stops.
+      await waitFor(async () => (await pendingTimestamps(address, hostFile)).some((ts) => ts >= beforeStop),
+        { description: `rrdcached holding the update at ${beforeStop}`, process: daemon });
       assert.deepEqual(await first.stop(), { code: 0, signal: null });
       assert.ok((await lastUpdate(hostFile)) >= beforeStop, 'rrdcached wrote its values at shutdown');
       await waitForPoll(gmetad, nowSeconds() + 2);

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RrdWriter } from '../../src/plugins/rrd/rrd-writer';
 import { DaemonStats } from '../../src/util/stats';
+import { waitFor } from '../helpers/processes';
 import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot } from './rrd-fixtures';
 
 const T0 = 1795255455;
@@ -54,7 +55,7 @@ test('rrdcached backend: updates queued while rrdcached is down arrive once it i
   for (let i = 0; i < 3; i++) writer.writeSnapshot(poll(i), 15);
 
   // rrdcached is not there: files are created locally, the updates wait in the queue.
-  await new Promise((r) => setTimeout(r, 400));
+  await waitFor(async () => (await listFiles(root)).length === 4, { description: 'the four files created' });
   assert.deepEqual(await listFiles(root), [
     'My Cluster/__SummaryInfo__/bytes_out.rrd',
     'My Cluster/__SummaryInfo__/load_one.rrd',

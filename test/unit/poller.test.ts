@@ -413,47 +413,66 @@ describe('SourcePoller: schedule', () => {
     }
   });
 
-  async function pollStarts(
+  /**
+   * Runs the poll loop with an injected clock and records the delay the poller arms before
+   * each next poll (which then runs at once): the schedule is checked exactly, whatever the
+   * machine's load. `advanceOnConnect` moves the clock while a poll runs.
+   */
+  async function armedDelays(
     t: { after(fn: () => Promise<void>): void },
     step: number,
     random: () => number,
-    count: number,
-  ): Promise<number[]> {
+    advanceOnConnect = 0,
+  ) {
     const g = await fake(t, { kind: 'serve', body: GMOND_XML });
-    const s = setup(source('cadence', [addr(g)], step), { random });
+    let nowMs = T_NOW * 1000;
+    const delays: number[] = [];
+    const tcp = new TcpConnector();
+    const s = setup(source('cadence', [addr(g)], step), {
+      random,
+      now: () => nowMs,
+      connector: {
+        connect(address, timeoutMs, signal) {
+          nowMs += advanceOnConnect;
+          return tcp.connect(address, timeoutMs, signal);
+        },
+      },
+      scheduleNextPoll: (run, delayMs) => {
+        delays.push(delayMs);
+        const immediate = setImmediate(run);
+        return { cancel: () => clearImmediate(immediate) };
+      },
+    });
     t.after(() => s.poller.stop());
     s.poller.start();
-    await waitFor(() => s.attempts.length >= count, 5000);
+    await waitFor(() => delays.length >= 3);
     await s.poller.stop();
-    assert.equal(s.stats.polls.misses, 0);
-    const at = s.attempts.map((a) => a.at);
-    return at.slice(1, count).map((x, i) => x - at[i]);
+    return { delays: delays.slice(0, 3), s };
   }
 
   test('the loop sleeps step - 5 % with random() = 0', async (t) => {
-    const gaps = await pollStarts(t, 0.2, () => 0, 4);
-    // Timers fire late under load, never early: bound below tightly, above loosely.
-    for (const gap of gaps) assert.ok(gap >= 188 && gap < 300, `gaps ${gaps.join(', ')}`);
-    assert.ok(Math.min(...gaps) < 205, `gaps ${gaps.join(', ')} (want about 190)`);
+    const { delays, s } = await armedDelays(t, 15, () => 0);
+    assert.deepEqual(delays, [14_250, 14_250, 14_250]);
+    assert.equal(s.stats.polls.misses, 0);
+    assert.ok(s.snapshots.length >= 3);
   });
 
   test('the loop sleeps step + 5 % with random() near 1', async (t) => {
-    const gaps = await pollStarts(t, 0.2, () => 0.99999, 4);
-    for (const gap of gaps) assert.ok(gap >= 208 && gap < 320, `gaps ${gaps.join(', ')}`);
+    const { delays } = await armedDelays(t, 15, () => 0.99999);
+    for (const d of delays) assert.ok(Math.abs(d - 15_750) < 0.1, `delays ${delays.join(', ')}`);
   });
 
-  test('a poll that overruns its step counts a miss and the next starts promptly', async (t) => {
-    const g = await fake(t, { kind: 'hang', body: GMOND_XML, afterBytes: 10 });
-    const s = setup(source('slow', [addr(g)], 0.1), { random: () => 0.5, timeouts: { idleMs: 250, pollMs: 5000 } });
-    t.after(() => s.poller.stop());
-    s.poller.start();
-    await waitFor(() => s.attempts.length >= 3, 5000);
-    await s.poller.stop();
-    assert.ok(s.stats.polls.misses >= 2, `misses ${s.stats.polls.misses}`);
-    assert.ok(s.stats.polls.failed.num >= 2);
-    const gap = s.attempts[2].at - s.attempts[1].at;
-    assert.ok(gap >= 245 && gap < 450, `gap ${gap} ms (poll 250 ms, no extra sleep)`);
-    assert.ok(s.lines.some((l) => l.msg === 'data_source "slow": poll took longer than its step of 0.1 s'));
+  test('the sleep is measured from the poll start: a 4 s poll leaves 11 s of a 15 s step', async (t) => {
+    const { delays, s } = await armedDelays(t, 15, () => 0.5, 4_000);
+    assert.deepEqual(delays, [11_000, 11_000, 11_000]);
+    assert.equal(s.stats.polls.misses, 0);
+  });
+
+  test('a poll that overruns its step counts a miss and the next starts at once', async (t) => {
+    const { delays, s } = await armedDelays(t, 0.1, () => 0.5, 250);
+    assert.deepEqual(delays, [0, 0, 0]);
+    assert.ok(s.stats.polls.misses >= 3, `misses ${s.stats.polls.misses}`);
+    assert.ok(s.lines.some((l) => l.msg === 'data_source "cadence": poll took longer than its step of 0.1 s'));
   });
 
   test('one failing source does not disturb another', async (t) => {
@@ -465,7 +484,7 @@ describe('SourcePoller: schedule', () => {
     t.after(() => b.poller.stop());
     a.poller.start();
     b.poller.start();
-    await waitFor(() => a.snapshots.length >= 3 && b.failures.length >= 3, 5000);
+    await waitFor(() => a.snapshots.length >= 3 && b.failures.length >= 3);
     await Promise.all([a.poller.stop(), b.poller.stop()]);
     assert.equal(a.stats.polls.failed.num, 0);
     assert.equal(b.stats.polls.ok.num, 0);
