@@ -20,6 +20,9 @@ PACKAGES+=(ganglia-webfrontend php-cli php-xml php-gd)
 # The packaging tests: `man -l` renders the man page, `systemd-analyze verify` checks the
 # systemd unit; headless Chromium takes screenshots of gweb showing our graphs.
 PACKAGES+=(man-db systemd chromium)
+# Real receivers for the exporter tests: carbon-cache and whisper-fetch (graphite-carbon,
+# python3-whisper), carbon-c-relay, memcached. Their services are never started.
+PACKAGES+=(graphite-carbon python3-whisper carbon-c-relay memcached)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
