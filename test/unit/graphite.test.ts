@@ -47,20 +47,13 @@ test('lines: numeric metrics of up hosts of local clusters, VAL verbatim, LOCALT
       host('down', [metric('f')], { up: false }),
     ], { localtime: 1000 }),
     cluster('NoTime', [host('h', [metric('f', { val: '7' })])], { localtime: 0 }),
-    grid('Remote', []),
+    grid('Remote'),
   ], 2000.6);
   const counts = carbonLines(snap, namer(), sink);
   assert.deepEqual(lines, [
     'C.h1.f 1.50 1000\n', 'C.h1.d 2 1000\n', 'C.h1.u 3 1000\n', 'C.h1.i -4 1000\n', 'NoTime.h.f 7 2000\n',
   ]);
   assert.deepEqual(counts, { lines: 5, invalid: 2 });
-});
-
-test('a grid held with its clusters (scalable off) is walked like local clusters', () => {
-  const lines: string[] = [];
-  carbonLines(snapshot('s', [grid('G', [cluster('In', [host('h', [metric('m', { val: '1' })])], { localtime: 5 })])]),
-    namer(), { addText: (l) => lines.push(l) });
-  assert.deepEqual(lines, ['In.h.m 1 5\n']);
 });
 
 test('BatchBuilder packs whole items up to the size; BatchQueue drops the oldest and counts', () => {

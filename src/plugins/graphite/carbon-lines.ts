@@ -50,13 +50,13 @@ export function carbonLinesForHost(cluster: Cluster, host: Host, time: string, n
   }
 }
 
-/** The clusters of a snapshot whose hosts this gmetad is the authority for. */
+/**
+ * The clusters of a snapshot whose hosts this gmetad is the authority for: the top-level
+ * ones (a remote grid is kept in summary form only; with `scalable off` its clusters are
+ * flattened to the top level, as the C gmetad ignores GRID tags then).
+ */
 export function* authoritativeClusters(nodes: Iterable<TreeNode>): Generator<Cluster> {
-  for (const node of nodes) {
-    if (node.kind === 'cluster') yield node;
-    // A grid held with children (scalable off) is walked as the C gmetad ignores GRID tags then.
-    else if (node.children.size > 0) yield* authoritativeClusters(node.children.values());
-  }
+  for (const node of nodes) if (node.kind === 'cluster') yield node;
 }
 
 /** Every carbon line of one poll, in tree order (for tests and the plugin alike). */

@@ -50,7 +50,7 @@ export function createGraphitePlugin(context: PluginContext): GmetadPlugin & { s
   const sent = context.stats.sent(GRAPHITE_PLUGIN_NAME);
   const onSent = (items: number) => {
     sent.num += items;
-    sent.lastTime = Date.now();
+    sent.lastTime = context.clock();
   };
   const logger = context.logger;
   const sender = carbon.protocol === 'udp'
