@@ -5,6 +5,7 @@
  * a dead receiver.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import { startCarbonCache, startCarbonCRelay } from '../helpers/carbon';
 import { startFakeGmond } from '../helpers/fake-gmond';
@@ -104,4 +105,38 @@ test('SIGTERM delivers whole polls, and exits at once when the receiver is gone'
   const exit = await second.process.exited;
   assert.equal(exit.code, 0, second.process.output());
   assert.match(second.process.output(), /receiver unreachable at shutdown/);
+});
+
+test('/status counts the lines; SIGHUP moves the export to a new carbon_port', async (t) => {
+  const registry = registryFor(t);
+  const dataSources = await craftedSource(t);
+  const first = await startTcpLineCapture();
+  const second = await startTcpLineCapture();
+  t.after(() => Promise.all([first.close(), second.close()]));
+  const daemon = await startOurGmetad(registry, {
+    dataSources, gridname: 'G', expectNames: ['Web Farm'],
+    extra: ['carbon_server "127.0.0.1"', `carbon_port ${first.port}`, 'case_sensitive_hostnames 0'],
+  });
+  await waitFor(() => first.lines.length >= 2 * CRAFTED_LINES.length, { description: 'two polls to the first receiver' });
+  const status = JSON.parse((await daemon.ask('/status\n')).split('\r\n\r\n')[1]) as {
+    metrics: { sent: Record<string, { num: number }> };
+    plugins: Record<string, Record<string, number | string>>;
+  };
+  assert.ok(status.metrics.sent.graphite.num >= 2 * CRAFTED_LINES.length, JSON.stringify(status.metrics.sent));
+  const own = status.plugins.graphite;
+  assert.equal(own.receiver, `tcp:127.0.0.1:${first.port}`);
+  assert.equal(own.connected, 1);
+  assert.equal(own.dropped, 0);
+  assert.ok(Number(own.sent) >= 2 * CRAFTED_LINES.length, JSON.stringify(own));
+
+  fs.writeFileSync(daemon.confPath, fs.readFileSync(daemon.confPath, 'utf8').replace(`carbon_port ${first.port}`, `carbon_port ${second.port}`));
+  process.kill(daemon.pid, 'SIGHUP');
+  const moved = await waitFor(() => {
+    const distinct = new Set(second.lines);
+    return distinct.size >= CRAFTED_LINES.length ? distinct : null;
+  }, { process: daemon.process, description: 'lines at the new receiver' });
+  assert.deepEqual([...moved].sort(), [...CRAFTED_LINES].sort());
+  const before = first.lines.length;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(first.lines.length, before, 'nothing more to the old receiver');
 });
