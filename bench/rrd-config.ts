@@ -7,16 +7,16 @@ import { metricCatalogue } from './emulated-cluster';
 
 /**
  * baseline: write_rrds off (the cost of polling alone, subtracted to get the RRD part);
- * direct: C with librrd, gmetad-ts with `rrdtool -` processes and its default write_behind;
- * direct-wb0: the same with gmetad-ts writing every value at once (write_behind 0);
+ * direct: C with librrd, gmetad-ts in its default configuration (every value written at once);
+ * direct-wb120: the same with gmetad-ts's opt-in write_behind 120 (fewer updates, graphs lag);
  * cached: both through their own rrdcached.
  */
-export type RrdMode = 'baseline' | 'direct' | 'direct-wb0' | 'cached';
+export type RrdMode = 'baseline' | 'direct' | 'direct-wb120' | 'cached';
 
-export const ALL_MODES: readonly RrdMode[] = ['baseline', 'direct', 'direct-wb0', 'cached'];
+export const ALL_MODES: readonly RrdMode[] = ['baseline', 'direct', 'direct-wb120', 'cached'];
 
-/** gmetad-ts's write_behind default (src/plugins/rrd/rrd-writer.ts), seconds. */
-export const TS_DEFAULT_WRITE_BEHIND = 120;
+/** gmetad-ts's write_behind in the direct-wb120 mode, seconds (its default is 0). */
+export const TS_OPT_IN_WRITE_BEHIND = 120;
 
 export function parseModes(text: string): RrdMode[] {
   const modes = text.split(',').map((m) => m.trim()).filter((m) => m !== '');
@@ -30,7 +30,7 @@ export function parseModes(text: string): RrdMode[] {
 /** Seconds of values gathered by gmetad-ts per rrdtool update in `mode` (0 for C and whenever it does not apply). */
 export function writeBehindSeconds(side: Side, mode: RrdMode): number {
   if (side !== 'ts') return 0;
-  if (mode === 'direct') return TS_DEFAULT_WRITE_BEHIND;
+  if (mode === 'direct-wb120') return TS_OPT_IN_WRITE_BEHIND;
   return 0;
 }
 
@@ -61,7 +61,7 @@ export function renderRrdConfig(cfg: RrdDaemonConfig): string {
     lines.push(`rrdcached_address ${cfg.rrdcachedAddress}`);
   }
   // The plugin section exists only in gmetad-ts; the C gmetad would reject it.
-  if (cfg.side === 'ts' && cfg.mode === 'direct-wb0') lines.push('rrd {', '  write_behind 0', '}');
+  if (cfg.side === 'ts' && cfg.mode === 'direct-wb120') lines.push('rrd {', `  write_behind ${TS_OPT_IN_WRITE_BEHIND}`, '}');
   lines.push('');
   return lines.join('\n');
 }

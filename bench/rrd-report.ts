@@ -91,7 +91,7 @@ export interface ModeTableInput {
   readonly c?: ModeSideResult;
   /** CPU per cycle with write_rrds off, per side (to isolate the RRD part). */
   readonly baseline: Partial<Record<Side, number>>;
-  /** C figure to compare with when this mode has no C side (direct-wb0). */
+  /** C figure to compare with when this mode has no C side (direct-wb120). */
   readonly cReference?: ModeSideResult;
 }
 

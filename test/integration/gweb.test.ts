@@ -1,9 +1,12 @@
 /**
  * The real Ganglia web frontend (gweb 3.7.5, PHP, test/helpers/gweb.ts) as a client of our
- * daemon: a real gmond -> our gmetad (2-s polls, RRDs written at once) -> gweb under
- * `php -S`. Plain HTTP checks of the pages and APIs that show gweb understood our
- * interactive-port XML and read our RRDs. The cluster name has a space: gweb sends it raw
- * ("/Gweb Test\n") and uses it as an RRD directory name.
+ * daemon: a real gmond -> our gmetad (2-s polls, the default RRD configuration) -> gweb
+ * under `php -S`. Plain HTTP checks of the pages and APIs that show gweb understood our
+ * interactive-port XML and read our RRDs, from a cold start: the pages are asked right after
+ * the first poll (RRDs just created), and the graphs must have data two polls later. Time
+ * is counted in polls (the cluster's LOCALTIME on our interactive port), not in seconds.
+ * The cluster name has a space: gweb sends it raw ("/Gweb Test\n") and uses it as an RRD
+ * directory name.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,12 +17,16 @@ import type { GmetadHandle } from '../helpers/c-gmetad';
 import { gwebMissing, startGweb, type GwebHandle, type HttpReply } from '../helpers/gweb';
 import { ProcessRegistry, waitFor } from '../helpers/processes';
 import { attr, findAll, parseGangliaXml } from '../helpers/xml-normalize';
+import { lastUpdate } from './rrd-e2e-fixtures';
 
 const GRID = 'GwebGrid';
 const CLUSTER = 'Gweb Test';
 const HOST = 'gweb-node1';
 const C = encodeURIComponent(CLUSTER);
 const H = encodeURIComponent(HOST);
+const STEP = 2;
+/** Rows of an hour at the RRD's own step. */
+const HOUR_ROWS = 3600 / STEP;
 
 /** Texts gweb prints when it cannot use gmetad's reply, and PHP's fatal error banner. */
 const GWEB_ERROR_TEXTS = [
@@ -65,6 +72,34 @@ describe('gweb 3.7.5 against our gmetad', { timeout: 90_000 }, () => {
   let gweb: GwebHandle;
   let rrdRootdir: string;
 
+  /** The cluster's LOCALTIME on our interactive port: it moves once per poll. */
+  async function clusterLocaltime(): Promise<number> {
+    const xml = await gmetad.ask(`/${CLUSTER}\n`);
+    const cluster = findAll(parseGangliaXml(xml), 'CLUSTER').find((c) => attr(c, 'NAME') === CLUSTER);
+    assert.ok(cluster, `our XML lists CLUSTER ${CLUSTER}`);
+    return Number(attr(cluster, 'LOCALTIME'));
+  }
+
+  /**
+   * Waits for `polls` more polls (LOCALTIMEs seen on our port), then checks that the value
+   * of the poll before the last is already in `files`: values reach the RRDs within a step.
+   */
+  async function waitForPolls(polls: number, files: readonly string[]): Promise<void> {
+    const seen = [await clusterLocaltime()];
+    while (seen.length <= polls) {
+      const now = await waitFor(async () => {
+        const t = await clusterLocaltime();
+        return t > seen[seen.length - 1]! ? t : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 100, description: 'the next poll', process: gmetad.process });
+      seen.push(now);
+    }
+    const previous = seen[seen.length - 2]!;
+    for (const file of files) {
+      const last = await lastUpdate(file);
+      assert.ok(last >= previous, `${file}: last_update ${last}, but the poll of ${previous} was already followed by another`);
+    }
+  }
+
   /** Current attributes of one of the host's METRICs, from our interactive port. */
   async function ourMetric(name: string): Promise<{ val: string; units: string }> {
     const xml = await gmetad.ask(`/${CLUSTER}/${HOST}\n`);
@@ -82,10 +117,9 @@ describe('gweb 3.7.5 against our gmetad', { timeout: 90_000 }, () => {
       rrdRootdir = registry.tempDir('gweb-rrds');
       gmetad = await startOurGmetad(registry, {
         gridname: GRID,
-        dataSources: [{ name: CLUSTER, step: 2, addresses: [`127.0.0.1:${gmond.tcpPort}`] }],
+        dataSources: [{ name: CLUSTER, step: STEP, addresses: [`127.0.0.1:${gmond.tcpPort}`] }],
         rrdRootdir,
         writeRrds: true,
-        extra: ['rrd {', '  write_behind 0', '}'],
         expectNames: [CLUSTER],
       });
       gweb = await startGweb(registry, { interactivePort: gmetad.interactivePort, rrdRootdir });
@@ -161,20 +195,18 @@ describe('gweb 3.7.5 against our gmetad', { timeout: 90_000 }, () => {
         `rrdtool command reads our RRD: ${command.text}`,
       );
 
-      // Numeric points appear once a consolidated row of the hour view has data.
-      const load = await waitFor(
-        async () => {
-          const [series] = parseSeries(await gweb.get(`graph.php?c=${C}&h=${H}&m=load_one&r=hour&json=1`), 'load_one');
-          return numericValues(series!).length > 0 ? series : undefined;
-        },
-        { timeoutMs: 40_000, intervalMs: 1_000, description: 'numeric load_one points in graph.php json' },
-      );
+      // Two polls after a cold start the hour view has numeric points. `maxrows` (a gweb
+      // parameter) asks for the RRD's own resolution: by default rrdtool xport gives the
+      // hour 400 rows (9 s, rounded up to 16 s here), whose newest is only complete later.
+      await waitForPolls(2, [path.join(rrdRootdir, CLUSTER, HOST, 'load_one.rrd'), path.join(rrdRootdir, CLUSTER, HOST, 'cpu_num.rrd')]);
+      const [load] = parseSeries(await gweb.get(`graph.php?c=${C}&h=${H}&m=load_one&r=hour&maxrows=${HOUR_ROWS}&json=1`), 'load_one');
+      assert.ok(numericValues(load!).length > 0, `numeric load_one points: ${JSON.stringify(load!.datapoints.slice(-5))}`);
       assert.equal(load!.ds_name, 'sum');
       assert.ok(numericValues(load!).every((v) => Number.isFinite(v) && v >= 0), 'load_one points are loads');
 
       // A constant metric must come back exactly as our XML reported it.
       const cpuNum = Number((await ourMetric('cpu_num')).val);
-      const [cpuSeries] = parseSeries(await gweb.get(`graph.php?c=${C}&h=${H}&m=cpu_num&r=hour&json=1`), 'cpu_num');
+      const [cpuSeries] = parseSeries(await gweb.get(`graph.php?c=${C}&h=${H}&m=cpu_num&r=hour&maxrows=${HOUR_ROWS}&json=1`), 'cpu_num');
       const cpuPoints = numericValues(cpuSeries!);
       assert.ok(cpuPoints.length > 0, 'numeric cpu_num points');
       assert.deepEqual([...new Set(cpuPoints)], [cpuNum]);
@@ -183,13 +215,10 @@ describe('gweb 3.7.5 against our gmetad', { timeout: 90_000 }, () => {
   it('graph.php json: the cluster load_report from our __SummaryInfo__ RRDs (sum and num)', () =>
     registry.explain(async () => {
       const cpuNum = Number((await ourMetric('cpu_num')).val);
-      const series = await waitFor(
-        async () => {
-          const all = parseSeries(await gweb.get(`graph.php?c=${C}&g=load_report&r=hour&json=1`), 'load_report');
-          return all.every((s) => numericValues(s).length > 0) ? all : undefined;
-        },
-        { timeoutMs: 40_000, intervalMs: 1_000, description: 'numeric points in every load_report series' },
-      );
+      const summary = path.join(rrdRootdir, CLUSTER, '__SummaryInfo__');
+      await waitForPolls(2, ['load_one', 'cpu_num', 'proc_total'].map((m) => path.join(summary, `${m}.rrd`)));
+      const series = parseSeries(await gweb.get(`graph.php?c=${C}&g=load_report&r=hour&maxrows=${HOUR_ROWS}&json=1`), 'load_report');
+      for (const s of series) assert.ok(numericValues(s).length > 0, `numeric points in ${s.metric_name}: ${JSON.stringify(s.datapoints.slice(-5))}`);
       const byName = new Map(series.map((s) => [s.metric_name.trim(), numericValues(s)]));
       assert.deepEqual([...byName.keys()], ['1-min', 'Nodes', 'CPUs', 'Procs']);
       // Nodes is load_one.rrd's num DS (hosts reporting), CPUs is cpu_num.rrd's sum DS.
@@ -210,6 +239,13 @@ describe('gweb 3.7.5 against our gmetad', { timeout: 90_000 }, () => {
       const height = reply.body.readUInt32BE(20);
       assert.ok(width >= 300 && width <= 1000 && height >= 100 && height <= 600, `PNG ${width}x${height}`);
       assert.ok(reply.body.length > 2_000, `PNG of ${reply.body.length} bytes`);
+    }));
+
+  it('the main, cluster and host pages again, with data: no gweb error', () =>
+    registry.explain(async () => {
+      assertPage(await gweb.get(''), 'main page');
+      assertPage(await gweb.get(`?c=${C}&m=load_one&r=hour`), 'cluster view');
+      assertPage(await gweb.get(`?c=${C}&h=${H}&m=load_one&r=hour`), 'host view');
     }));
 
   it('PHP reported no errors while serving the pages', () => {

@@ -201,6 +201,18 @@ describe('our daemon writing through a real rrdcached', { concurrency: true }, (
       const summaryAfter = await cachedRows(summaryFile, backAt);
       assert.ok(summaryAfter.length >= 2);
       for (const [ts, values] of summaryAfter) assert.deepEqual(values, [83, 2], `summary at ${ts} after restart`);
+
+      // /status: the rrdcached client's counters (the C gmetad has none).
+      if (process.env.GMETAD_TS_UNDER_TEST !== 'c') {
+        const statusText = await gmetad.ask('/status\n');
+        const rrd = (JSON.parse(statusText.slice(statusText.indexOf('{'))) as { plugins: Record<string, Record<string, number>> }).plugins.rrd!;
+        assert.equal(rrd.backend, 'rrdcached');
+        assert.ok(rrd.values! > 0 && rrd.created! > 0, JSON.stringify(rrd));
+        assert.ok(rrd.rrdcached_acknowledged! > 0, JSON.stringify(rrd));
+        assert.ok(rrd.rrdcached_reconnects! >= 1, `reconnects ${rrd.rrdcached_reconnects}`);
+        assert.equal(rrd.rrdcached_connected, 1);
+        assert.ok(rrd.lagSeconds! >= 0, `lagSeconds ${rrd.lagSeconds}`);
+      }
     });
   });
 

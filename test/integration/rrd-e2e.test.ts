@@ -136,6 +136,17 @@ describe('our daemon writes the RRD tree (real rrdtool)', { concurrency: true },
       const before = await lastUpdate(at('MixedCluster/FakeHost2/anchor_temp.rrd'));
       await waitFor(async () => (await lastUpdate(at('MixedCluster/FakeHost2/anchor_temp.rrd'))) >= before + 2,
         { timeoutMs: 10_000, description: 'later updates of anchor_temp', process: daemon });
+
+      // /status shows the writer's counters (the C gmetad has none: not checked against it).
+      if (process.env.GMETAD_TS_UNDER_TEST !== 'c') {
+        const statusText = await gmetad.ask('/status\n');
+        const rrd = (JSON.parse(statusText.slice(statusText.indexOf('{'))) as { plugins: Record<string, Record<string, number>> }).plugins.rrd!;
+        assert.ok(rrd.values! >= files.length, `values ${rrd.values} >= ${files.length} files`);
+        assert.ok(rrd.created! >= files.length, `created ${rrd.created}`);
+        assert.equal(rrd.errors, 0);
+        assert.equal(rrd.dropped, 0);
+        assert.ok(rrd.lagSeconds! >= 0 && rrd.lagSeconds! < 60, `lagSeconds ${rrd.lagSeconds}`);
+      }
     });
   });
 

@@ -70,12 +70,13 @@ test('configs: RRDs on in RRD modes, rrdcached address, write_behind section onl
   assert.match(direct, /^write_rrds on$/m);
   assert.match(direct, /^rrd_rootdir "\/dev\/shm\/x\/ts"$/m);
   assert.doesNotMatch(direct, /rrdcached_address|write_behind/);
-  assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'direct-wb0' }), /^rrd \{\n {2}write_behind 0\n\}$/m);
-  assert.doesNotMatch(renderRrdConfig({ ...base, side: 'c', mode: 'direct-wb0' }), /write_behind/);
+  assert.doesNotMatch(renderRrdConfig({ ...base, side: 'ts', mode: 'direct' }), /write_behind/);
+  assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'direct-wb120' }), /^rrd \{\n {2}write_behind 120\n\}$/m);
+  assert.doesNotMatch(renderRrdConfig({ ...base, side: 'c', mode: 'direct-wb120' }), /write_behind/);
   assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'cached', rrdcachedAddress: '127.0.0.1:9' }), /^rrdcached_address 127\.0\.0\.1:9$/m);
   assert.throws(() => renderRrdConfig({ ...base, side: 'ts', mode: 'cached' }), /address/);
-  assert.equal(writeBehindSeconds('ts', 'direct'), 120);
-  assert.equal(writeBehindSeconds('ts', 'direct-wb0'), 0);
+  assert.equal(writeBehindSeconds('ts', 'direct'), 0);
+  assert.equal(writeBehindSeconds('ts', 'direct-wb120'), 120);
   assert.equal(writeBehindSeconds('c', 'direct'), 0);
   assert.deepEqual(parseModes('direct, cached,direct'), ['direct', 'cached']);
   assert.throws(() => parseModes('direct,fast'), /unknown mode "fast"/);
@@ -95,7 +96,7 @@ test('rrdcached: command line and STATS reply', () => {
 
 test('figures: CPU per cycle, µs per metric (minus baseline), keeps up, target verdict', () => {
   const lag = lagSummary([1000, 1000], 1000, 30);
-  const ts: ModeSideResult = { side: 'ts', mode: 'direct', writeBehind: 120, windowSeconds: 60, cpu: { daemon: 2, children: 2, rrdcached: 0 }, lag, meanPollInterval: 15 };
+  const ts: ModeSideResult = { side: 'ts', mode: 'direct-wb120', writeBehind: 120, windowSeconds: 60, cpu: { daemon: 2, children: 2, rrdcached: 0 }, lag, meanPollInterval: 15 };
   const c: ModeSideResult = { side: 'c', mode: 'direct', writeBehind: 0, windowSeconds: 60, cpu: { daemon: 12, children: 0, rrdcached: 0 }, lag, meanPollInterval: 16.8 };
   assert.equal(cpuPerCycle(ts, 15), 1);
   assert.equal(cpuPerCycle(c, 15), 3);

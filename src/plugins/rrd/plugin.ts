@@ -4,8 +4,9 @@
  * set, otherwise through long-lived `rrdtool -` processes.
  *
  * Its `rrd { ... }` section may set:
- *   write_behind N       seconds of values gathered per file per rrdtool update (default 120;
- *                        0 writes every value at once; ignored with rrdcached, which batches itself)
+ *   write_behind N       seconds of values gathered per file per rrdtool update (default 0:
+ *                        every value is written at once, as the C gmetad does; N > 0 spends
+ *                        less CPU and lets graphs lag up to N s; ignored with rrdcached)
  *   rrdtool_processes N  how many `rrdtool -` processes to run (default 2)
  * and, like every plugin, queue_size and deadline.
  */
@@ -53,14 +54,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
       if (event.kind === 'source') writer.writeSnapshot(event.snapshot, event.step);
       else if (event.kind === 'root') writer.writeRootSummary(event.summary, event.time, event.step);
     },
-    status(): PluginStatus {
-      const cached = writer.rrdcachedCounters;
-      return {
-        backend: writer.backend,
-        ...writer.counters,
-        ...(cached ? Object.fromEntries(Object.entries(cached).map(([k, v]) => [`rrdcached_${k}`, v])) : {}),
-      };
-    },
+    status: (): PluginStatus => writer.status(),
     flush: () => writer.flush(),
     stop: () => writer.close(),
   };

@@ -16,14 +16,15 @@
  * than the last one written to that file (a source whose LOCALTIME did not move) is
  * skipped: rrdtool would refuse it anyway.
  *
- * Write-behind (rrdtool backend only): an `rrdtool update` costs ~35 µs of rrdtool CPU
- * whatever the number of values it carries (~1 µs each), so values are gathered per file
- * and written `writeBehindSeconds` worth at a time (one command, several `ts:value`s).
- * Files flush at staggered points so the work is spread over the interval. flush() and
- * close() write everything out. With rrdcached, it does this caching itself.
- * Measured on tmpfs, 10k files, step 15, counting this process and rrdtool: 37 µs/metric
- * writing each value at once, 14.8 at 60 s, 9.6 at 120 s (the default), 5.3 at 300 s;
- * rrdcached backend 4.0 (+ rrdcached's own deferred writes). The C gmetad: ~26.
+ * Freshness: by default every value is handed to rrdtool/rrdcached as soon as it is polled,
+ * as the C gmetad writes it, so graphs are as fresh as the C gmetad's.
+ *
+ * Write-behind (opt-in, rrdtool backend only): an `rrdtool update` through the pipe costs
+ * ~35 µs of rrdtool CPU whatever the number of values it carries (~1 µs each), so with
+ * `writeBehindSeconds` > 0 values are gathered per file and written that many seconds worth
+ * at a time (one command, several `ts:value`s), at staggered points. Graphs then lag by up
+ * to that long. flush() and close() write everything out. With rrdcached, it does this
+ * caching itself.
  */
 import { promises as fs } from 'node:fs';
 import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../store/model';
@@ -57,7 +58,7 @@ export interface RrdWriterOptions {
   readonly clock?: Clock;
   /** Step of the root summary files when writeRootSummary() gets none (default 15). */
   readonly rootStep?: number;
-  /** rrdtool backend: seconds of values gathered per file per update (default 120; 0 = write each at once). */
+  /** rrdtool backend: seconds of values gathered per file per update (default 0: each value at once). */
   readonly writeBehindSeconds?: number;
   /** Number of `rrdtool -` processes (default 2). */
   readonly rrdtoolProcesses?: number;
@@ -218,7 +219,7 @@ export class RrdWriter {
       this.writeBehindMs = 0;
     } else {
       this.cached = null;
-      this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 120) * 1000;
+      this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 0) * 1000;
     }
     if (this.writeBehindMs > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), Math.min(5000, Math.max(250, this.writeBehindMs / 4)));
@@ -272,6 +273,41 @@ export class RrdWriter {
   /** Process ids of the writer's rrdtool processes (for monitoring and benchmarks). */
   get rrdtoolPids(): number[] {
     return this.pool.pids;
+  }
+
+  /**
+   * Seconds since the oldest value not yet confirmed written was polled: 0 when everything
+   * handed to the writer is in the files (or in rrdcached, which then owns it).
+   */
+  lagSeconds(): number {
+    const submitted = this.cached ? this.cached.oldestQueuedAt : this.pool.oldestSubmittedAt;
+    let lagMs = submitted === null ? 0 : performance.now() - submitted;
+    if (this.dirty.size > 0) {
+      const now = this.clock();
+      for (const state of this.dirty) {
+        if (state.pendingSince > 0) lagMs = Math.max(lagMs, now - state.pendingSince);
+      }
+    }
+    return Math.max(0, lagMs) / 1000;
+  }
+
+  /**
+   * The writer's counters for /status (plugins.rrd): values, created, errors, dropped,
+   * lagSeconds..., and the rrdcached client's as rrdcached_*.
+   */
+  status(): Record<string, number | string> {
+    const status: Record<string, number | string> = {
+      backend: this.backend,
+      ...this.counters,
+      lagSeconds: Math.round(this.lagSeconds() * 1000) / 1000,
+      queued: this.cached ? this.cached.pending : this.pool.queued,
+    };
+    if (this.cached) {
+      for (const [key, value] of Object.entries(this.cached.counters)) status[`rrdcached_${key}`] = value;
+      status.rrdcached_queued = this.cached.pending;
+      status.rrdcached_connected = this.cached.isConnected ? 1 : 0;
+    }
+    return status;
   }
 
   /** rrdcached connection counters (null with the rrdtool backend). */

@@ -107,6 +107,8 @@ export interface RrdcachedCounters {
 
 interface Batch {
   readonly lines: string[];
+  /** performance.now() when its first line was queued. */
+  readonly queuedAt: number;
   phase: 'go-ahead' | 'result' | 'errors';
   errorsLeft: number;
   errorsLogged: number;
@@ -118,6 +120,8 @@ export class RrdcachedClient {
   readonly address: RrdcachedAddress;
   readonly counters: RrdcachedCounters = { acknowledged: 0, errors: 0, dropped: 0, reconnects: 0 };
   private readonly queue = new Fifo<string>();
+  /** When each queued line was queued (performance.now()), in step with `queue`. */
+  private readonly queuedAt = new Fifo<number>();
   private readonly maxQueued: number;
   private readonly maxBatch: number;
   private readonly backoffMinMs: number;
@@ -149,6 +153,12 @@ export class RrdcachedClient {
     return this.queue.length + (this.inFlight ? this.inFlight.lines.length : 0);
   }
 
+  /** performance.now() when the oldest update not yet acknowledged was queued; null if none. */
+  get oldestQueuedAt(): number | null {
+    if (this.inFlight) return this.inFlight.queuedAt;
+    return this.queuedAt.peek() ?? null;
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }
@@ -162,6 +172,7 @@ export class RrdcachedClient {
     let line = `UPDATE ${escapeRrdcachedField(file)}`;
     for (const value of values) line += ` ${value}`;
     this.queue.push(`${line}\n`);
+    this.queuedAt.push(performance.now());
     this.enqueuedSeq += 1;
     this.kick();
     return true;
@@ -191,6 +202,7 @@ export class RrdcachedClient {
       this.logger.warn({ rrdcached: this.describe(), dropped: left }, 'rrdcached: updates dropped at shutdown');
     }
     this.queue.drain();
+    this.queuedAt.drain();
     this.inFlight = null;
     this.settle(left);
     for (const w of this.waiters.splice(0)) w.resolve();
@@ -252,6 +264,7 @@ export class RrdcachedClient {
     if (this.inFlight) {
       // Unknown how much of it was applied: send it again (duplicates fail harmlessly).
       this.queue.unshiftAll(this.inFlight.lines);
+      this.queuedAt.unshiftAll(this.inFlight.lines.map(() => this.inFlight!.queuedAt));
       this.inFlight = null;
     }
     if (this.closed) return;
@@ -269,8 +282,12 @@ export class RrdcachedClient {
     const socket = this.socket;
     if (!socket || !this.connected || this.inFlight || this.queue.length === 0) return;
     const lines: string[] = [];
-    while (lines.length < this.maxBatch && this.queue.length > 0) lines.push(this.queue.shift()!);
-    this.inFlight = { lines, phase: 'go-ahead', errorsLeft: 0, errorsLogged: 0 };
+    const queuedAt = this.queuedAt.peek() ?? performance.now();
+    while (lines.length < this.maxBatch && this.queue.length > 0) {
+      lines.push(this.queue.shift()!);
+      this.queuedAt.shift();
+    }
+    this.inFlight = { lines, queuedAt, phase: 'go-ahead', errorsLeft: 0, errorsLogged: 0 };
     socket.write(Buffer.from(`BATCH\n${lines.join('')}.\n`, 'latin1'));
   }
 

@@ -82,6 +82,8 @@ interface Command {
   /** The command line, latin1 bytes (paths are byte strings, see rrd-paths). */
   readonly line: string;
   readonly callback: CommandCallback | undefined;
+  /** performance.now() when it was submitted (for the writer's lag figure). */
+  readonly submittedAt: number;
   attempts: number;
   output: string[];
 }
@@ -121,6 +123,12 @@ class RrdtoolProcess {
 
   get backlog(): number {
     return this.waiting.length + this.inFlight.length;
+  }
+
+  /** performance.now() when the oldest command not yet answered was submitted; null if none. */
+  get oldestSubmittedAt(): number | null {
+    const oldest = this.inFlight.peek() ?? this.waiting.peek();
+    return oldest ? oldest.submittedAt : null;
   }
 
   submit(command: Command): void {
@@ -327,6 +335,16 @@ export class RrdtoolPool {
     return this.shared.queued;
   }
 
+  /** performance.now() when the oldest command not yet answered was submitted; null if none. */
+  get oldestSubmittedAt(): number | null {
+    let oldest: number | null = null;
+    for (const p of this.processes) {
+      const at = p.oldestSubmittedAt;
+      if (at !== null && (oldest === null || at < oldest)) oldest = at;
+    }
+    return oldest;
+  }
+
   /**
    * Queues `rrdtool <args...>` on the process for `shard`. Returns false (and never calls
    * back) when the pool is closed or its queue is full.
@@ -340,7 +358,7 @@ export class RrdtoolPool {
     if (this.closed || this.shared.queued >= this.shared.maxQueued) return false;
     this.shared.queued += 1;
     const index = ((shard % this.processes.length) + this.processes.length) % this.processes.length;
-    this.processes[index].submit({ line, callback, attempts: 0, output: [] });
+    this.processes[index].submit({ line, callback, submittedAt: performance.now(), attempts: 0, output: [] });
     return true;
   }
 
