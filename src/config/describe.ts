@@ -4,7 +4,8 @@
  * `origin` line numbers), which the unit tests check.
  */
 import { formatAddress } from './address';
-import type { GmetadConfig } from './types';
+import { DEFAULT_SOURCE_LIMITS, LIMIT_NAMES } from './limits';
+import type { GmetadConfig, SourceLimits } from './types';
 
 /** Values made only of these characters need no quotes; everything else gets "..." */
 const BARE = /^[A-Za-z0-9_.:/%,=+@[\]-]+$/;
@@ -84,6 +85,15 @@ export function describeConfig(config: GmetadConfig): string {
       : `summarized_metrics ${config.summarizedMetrics.map(word).join(' ')}`,
     optional('plugins_dir', config.pluginsDir, 'no plugins'),
   );
+
+  lines.push('', 'limits {');
+  for (const [key, name] of Object.entries(LIMIT_NAMES) as [keyof SourceLimits, string][]) {
+    lines.push(`  # ${name} ${DEFAULT_SOURCE_LIMITS[key]} (default)`);
+    for (const ds of config.dataSources) {
+      if (ds.limits[key] !== DEFAULT_SOURCE_LIMITS[key]) lines.push(`  ${name} ${quote(ds.name)} ${ds.limits[key]}`);
+    }
+  }
+  lines.push('}');
 
   for (const section of config.pluginSections) {
     lines.push('', `${word(section.name)} {`);

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { isValidHostName, parseAddress } from './address';
 import { DEFAULT_SOURCE_PORT, DEFAULT_STEP } from './defaults';
+import { DEFAULT_SOURCE_LIMITS } from './limits';
 import { invalid, makeWarning, type ConfigWarning } from './errors';
 import type { DataSourceConfig, GmetadConfig, PluginSection, SourceAddress } from './types';
 
@@ -191,7 +192,8 @@ const dataSource: Apply = (draft, use) => {
   const earlier = draft.dataSources.find((ds) => ds.name === name);
   if (earlier !== undefined) fail(use, `duplicate data source name (already defined at ${earlier.origin})`, label);
 
-  draft.dataSources.push({ name, step, addresses, origin: `${use.file}:${use.line}` });
+  // Limits are filled in at the end of the file (a `limits` section may come later).
+  draft.dataSources.push({ name, step, addresses, origin: `${use.file}:${use.line}`, limits: DEFAULT_SOURCE_LIMITS });
 };
 
 const trustedHosts: Apply = (draft, use, warn) => {

@@ -8,6 +8,7 @@ import { DEFAULTS_FILE, defaultConfig } from './defaults';
 import { DIRECTIVES, type Draft } from './directives';
 import { ConfigError, invalid, makeWarning, type ConfigWarning } from './errors';
 import { deepFreeze } from './freeze';
+import { applyLimits, emptyLimits, parseLimitsSection } from './limits';
 import { parseStatements, type SectionStatement } from './syntax';
 import { tokenize } from './tokenize';
 import type { GmetadConfig, PluginSection } from './types';
@@ -62,7 +63,13 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   // Line where each non-repeatable directive was last set, to flag overrides and conflicts.
   const setAt = new Map<string, number>();
 
+  const limits = emptyLimits();
+
   for (const statement of statements) {
+    if (statement.kind === 'section' && statement.name.toLowerCase() === 'limits') {
+      parseLimitsSection(limits, statement.directives, name);
+      continue;
+    }
     if (statement.kind === 'section') {
       const earlier = draft.pluginSections.find((s) => s.name.toLowerCase() === statement.name.toLowerCase());
       if (earlier !== undefined) {
@@ -95,6 +102,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     throw invalid(name, line, directive, `xml_port and interactive_port are both ${draft.xmlPort}`);
   }
 
+  draft.dataSources = applyLimits(draft.dataSources, limits, name);
   return { config: deepFreeze<GmetadConfig>(draft), warnings };
 }
 

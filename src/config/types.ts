@@ -17,6 +17,18 @@ export interface DataSourceConfig {
   readonly addresses: readonly SourceAddress[];
   /** Where it was declared, for messages: "file:line". */
   readonly origin: string;
+  /** Effective limits (the `limits { }` section over the defaults). */
+  readonly limits: SourceLimits;
+}
+
+/** What one poll of a source may cost before it is aborted (see config/limits). */
+export interface SourceLimits {
+  /** Bytes of the document after gunzip. */
+  readonly maxDocumentBytes: number;
+  /** HOST elements kept from one document; also the most hosts a cluster keeps while absent. */
+  readonly maxHosts: number;
+  /** The whole poll: connect, failover, read and parse. */
+  readonly maxPollSeconds: number;
 }
 
 /** A gmetad-python style `name { directive value ... }` section, kept for plugins. */

@@ -264,6 +264,7 @@ export class GmetadDaemon {
         connector: new TcpConnector(),
         parserFactory: gangliaDocumentFactory({
           source: ds.name, scalable: this.config.scalable, policy: this.policy, stats: this.stats,
+          maxHosts: ds.limits.maxHosts,
         }),
         onSnapshot: (snapshot) => {
           this.store.publish(snapshot);
@@ -282,6 +283,8 @@ export class GmetadDaemon {
 
 function sameSource(a: DataSourceConfig, b: DataSourceConfig): boolean {
   return a.step === b.step
+    && a.limits.maxDocumentBytes === b.limits.maxDocumentBytes && a.limits.maxHosts === b.limits.maxHosts
+    && a.limits.maxPollSeconds === b.limits.maxPollSeconds
     && a.addresses.length === b.addresses.length
     && a.addresses.every((x, i) => x.host === b.addresses[i].host && x.port === b.addresses[i].port);
 }

@@ -21,3 +21,15 @@ export interface DocumentParser {
  * (the C gmetad's time(0)), the reference point for the TN -> t0 conversion.
  */
 export type DocumentParserFactory = (pollTime: number) => DocumentParser;
+
+/**
+ * A document crossed one of its source's limits (config/limits): the poll is aborted with
+ * this message, which names the limit as written in gmetad.conf.
+ */
+export class LimitExceeded extends Error {
+  readonly code = 'GMETAD_LIMIT';
+  constructor(readonly limit: string, detail: string) {
+    super(`${limit} exceeded: ${detail}`);
+    this.name = 'LimitExceeded';
+  }
+}

@@ -12,6 +12,8 @@ export interface GangliaDocumentOptions {
   readonly policy: SummaryPolicy;
   readonly stats: DaemonStats;
   readonly parser?: ParserKind;
+  /** More HOST elements kept than this aborts the document (limits max_hosts). */
+  readonly maxHosts?: number;
 }
 
 export function gangliaDocumentFactory(options: GangliaDocumentOptions): DocumentParserFactory {
@@ -20,6 +22,7 @@ export function gangliaDocumentFactory(options: GangliaDocumentOptions): Documen
   return (pollTime: number): DocumentParser => {
     const builder = new SnapshotBuilder({
       source: options.source, pollTime, scalable: options.scalable, policy: options.policy, interner,
+      maxHosts: options.maxHosts,
     });
     const parser = createXmlParser(builder, options.parser ?? 'fast');
     const bom = new ByteOrderMark();

@@ -22,7 +22,7 @@ import type { SourceSnapshot } from '../store/model';
 import { countTimed, type DaemonStats } from '../util/stats';
 import { XmlParseError } from './xml-parser';
 import { describeNetError, formatAddress, ConnectError, type Connector } from './connector';
-import type { DocumentParser, DocumentParserFactory } from './document';
+import { LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
 import type { StructuredLogger } from '../util/logging';
 
 export type PollerStatus = 'idle' | 'connecting' | 'reading' | 'waiting' | 'stopped';
@@ -36,7 +36,7 @@ export interface PollerTimeouts {
   readonly connectMs: number;
   /** Deadline between two received chunks (default 10000, the C gmetad's poll timeout). */
   readonly idleMs: number;
-  /** Deadline for a whole poll, failover included (default max(30000, one step)). */
+  /** Deadline for a whole poll, failover included (default: the source's max_poll_seconds). */
   readonly pollMs: number;
 }
 
@@ -138,7 +138,7 @@ export class SourcePoller {
     this.timeouts = {
       connectMs: deps.timeouts?.connectMs ?? 5_000,
       idleMs: deps.timeouts?.idleMs ?? 10_000,
-      pollMs: deps.timeouts?.pollMs ?? Math.max(30_000, config.step * 1000),
+      pollMs: deps.timeouts?.pollMs ?? config.limits.maxPollSeconds * 1000,
     };
     this.random = deps.random ?? Math.random;
     this.now = deps.now ?? Date.now;
@@ -220,7 +220,8 @@ export class SourcePoller {
     const onStop = (): void => controller.abort(this.stopController.signal.reason);
     this.stopController.signal.addEventListener('abort', onStop, { once: true });
     const deadline = setTimeout(
-      () => controller.abort(new PollAbort(`poll deadline of ${this.timeouts.pollMs} ms exceeded`, false)),
+      () => controller.abort(new PollAbort(
+        `max_poll_seconds exceeded: the poll took more than ${this.timeouts.pollMs / 1000} s; aborted, last good data kept`, false)),
       this.timeouts.pollMs,
     );
     const pollTime = Math.floor(startedAt / 1000);
@@ -327,7 +328,7 @@ export class SourcePoller {
       stream.destroy();
       throw err;
     }
-    return readDocument(stream, parser, signal, this.timeouts.idleMs);
+    return readDocument(stream, parser, signal, this.timeouts.idleMs, this.config.limits.maxDocumentBytes);
   }
 }
 
@@ -349,6 +350,7 @@ const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
 function describeParseError(err: unknown, atEnd: boolean): string {
+  if (err instanceof LimitExceeded) return `${err.message}; poll aborted, last good data kept`;
   const what = atEnd ? 'incomplete document' : 'parse error';
   if (err instanceof XmlParseError) return `${what}: ${err.message}`;
   return `${what}: ${err instanceof Error ? err.message : String(err)}`;
@@ -359,16 +361,21 @@ function describeParseError(err: unknown, atEnd: boolean): string {
  * gzip magic, decodes latin1, and feeds each chunk as it arrives (the document is never
  * held whole). Parsing is synchronous per chunk, so the socket is not read while a chunk
  * is being parsed; gunzip output comes in 16 KiB pieces and socket reads in at most
- * 64 KiB, which keeps each turn of the event loop short. Always destroys the stream.
+ * 64 KiB, which keeps each turn of the event loop short. Past `maxDocumentBytes` of
+ * document (counted after gunzip, so a gzip bomb stops there too) the read is aborted.
+ * Always destroys the stream.
  */
 function readDocument(
   stream: Duplex,
   parser: DocumentParser,
   signal: AbortSignal,
   idleMs: number,
+  maxDocumentBytes: number,
 ): Promise<AttemptResult> {
   return new Promise<AttemptResult>((resolve) => {
     let bytes = 0;
+    /** Document bytes fed to the parser (after gunzip). */
+    let documentBytes = 0;
     let head: Buffer | null = null; // the first bytes, until there are two to test for gzip
     let decided = false;
     let gunzip: zlib.Gunzip | null = null;
@@ -400,6 +407,13 @@ function readDocument(
 
     const feed = (buf: Buffer): void => {
       if (settled) return;
+      documentBytes += buf.length;
+      if (documentBytes > maxDocumentBytes) {
+        const err = new LimitExceeded('max_document_bytes',
+          `the document is larger than ${maxDocumentBytes} bytes${gunzip ? ' (after gunzip)' : ''}`);
+        fail(describeParseError(err, false));
+        return;
+      }
       try {
         parser.write(buf.toString('latin1'));
       } catch (err) {

@@ -34,6 +34,7 @@ import { NUMERIC_TYPES } from '../store/model';
 import { EMPTY_SUMMARY, precisionOf, SummaryAccumulator, type SummaryPolicy } from '../store/summary';
 import type { Attributes, XmlSink } from './xml-parser';
 import { Interner } from './intern';
+import { LimitExceeded } from './document';
 
 export interface SnapshotBuilderOptions {
   /** data_source name from gmetad.conf. */
@@ -47,6 +48,8 @@ export interface SnapshotBuilderOptions {
    * with the previous snapshot too; a private one is used otherwise.
    */
   readonly interner?: Interner;
+  /** Hosts kept (in clusters) beyond this abort the document: LimitExceeded max_hosts. */
+  readonly maxHosts?: number;
 }
 
 /** The document is not a usable Ganglia document (wrong root, truncated). */
@@ -174,6 +177,8 @@ export class SnapshotBuilder implements XmlSink {
   /** Per metric name, the interned strings of the last METRIC of that name. */
   private readonly lastMetricStrings = new Map<string, MetricStrings>();
   private readonly lastShapes = new Map<string, MetricShape>();
+  private readonly maxHosts: number;
+  private hostsKept = 0;
 
   constructor(options: SnapshotBuilderOptions) {
     this.source = options.source;
@@ -183,6 +188,7 @@ export class SnapshotBuilder implements XmlSink {
     this.scalable = options.scalable;
     this.policy = options.policy;
     this.interner = options.interner ?? new Interner();
+    this.maxHosts = options.maxHosts ?? Infinity;
     this.interner.nextGeneration();
   }
 
@@ -321,6 +327,9 @@ export class SnapshotBuilder implements XmlSink {
       // Inside a grid: only its contribution to the grid summary matters.
       this.host = { fields: null, up, metrics: new Map() };
       return Frame.Host;
+    }
+    if (++this.hostsKept > this.maxHosts) {
+      throw new LimitExceeded('max_hosts', `the document lists more than ${this.maxHosts} hosts`);
     }
     const intern = this.interner;
     this.host = {

@@ -29,7 +29,14 @@ export type FakeGmondBehaviour =
   /** Writes bytes that are not XML and closes. */
   | { readonly kind: 'garbage'; readonly bytes?: Buffer }
   /** Accepts and immediately resets (RST), sending nothing. */
-  | { readonly kind: 'reset' };
+  | { readonly kind: 'reset' }
+  /**
+   * Writes `head`, then `unit` again and again, as fast as the client reads, never ending:
+   * a document without end (e.g. an endless run of HOST elements).
+   */
+  | { readonly kind: 'endless'; readonly head: string; readonly unit: string }
+  /** The same endless document, gzipped on the fly: a few MB on the wire, unbounded inflated. */
+  | { readonly kind: 'gzip-bomb'; readonly head: string; readonly unit: string };
 
 export interface FakeGmond {
   readonly host: string;
@@ -146,7 +153,33 @@ function serve(socket: net.Socket, b: FakeGmondBehaviour, later: (ms: number, fn
     case 'reset':
       socket.resetAndDestroy();
       return;
+    case 'endless':
+      writeForever(socket, socket, b.head, b.unit);
+      return;
+    case 'gzip-bomb': {
+      const gzip = zlib.createGzip({ level: 9 });
+      gzip.on('error', () => undefined);
+      gzip.pipe(socket);
+      socket.on('close', () => gzip.destroy());
+      writeForever(gzip, socket, b.head, b.unit);
+      return;
+    }
   }
+}
+
+/** Writes `head` then `unit` repeated (in 64 KiB batches) into `out` while `socket` lives. */
+function writeForever(out: NodeJS.WritableStream & { destroyed?: boolean }, socket: net.Socket, head: string, unit: string): void {
+  const batch = Buffer.from(unit.repeat(Math.max(1, Math.floor(65536 / Math.max(1, unit.length)))), 'latin1');
+  const pump = (): void => {
+    while (!socket.destroyed && !out.destroyed) {
+      if (!out.write(batch)) {
+        out.once('drain', pump);
+        return;
+      }
+    }
+  };
+  out.write(Buffer.from(head, 'latin1'));
+  pump();
 }
 
 function toBuffer(body: string | Buffer): Buffer {

@@ -7,6 +7,7 @@
 import * as sax from 'sax';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 import { gangliaDocumentFactory } from '../../src/readers/ganglia-document';
 import { SharedDumpCache } from '../../src/server/chunked-output';
 import { startInteractivePort } from '../../src/server/interactive-port';
@@ -66,7 +67,7 @@ export type DumpCheck = (bytes: Buffer, what: string) => Promise<void>;
 export async function startOutputFuzzer(extraCheck?: DumpCheck): Promise<OutputFuzzer> {
   const stats = new DaemonStats();
   const store = new Store({ gridname: 'Fuzz<&>"\u0122', authority: 'http://fuzz/' });
-  const source = { name: 'fuzz', step: 15, addresses: [{ host: '127.0.0.1', port: 1 }], origin: 'fuzz:1' };
+  const source = { name: 'fuzz', step: 15, addresses: [{ host: '127.0.0.1', port: 1 }], origin: 'fuzz:1', limits: DEFAULT_SOURCE_LIMITS };
   store.setSources([source]);
   const dumpCache = new SharedDumpCache();
   const common = {

@@ -14,6 +14,7 @@ import {
   type ConfigWarning,
   type GmetadConfig,
 } from '../../src/config';
+import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const CONF = path.join(ROOT, 'test', 'fixtures', 'conf');
@@ -90,23 +91,23 @@ test('a realistic full gmetad.conf sets every directive', () => {
   assert.equal(config.file, file);
   assert.deepEqual(config.dataSources, [
     {
-      name: 'my cluster', step: 10, origin: `${file}:17`,
+      name: 'my cluster', step: 10, origin: `${file}:17`, limits: DEFAULT_SOURCE_LIMITS,
       addresses: [{ host: 'localhost', port: 8649 }, { host: 'my.machine.edu', port: 8649 }, { host: '1.2.3.5', port: 8655 }],
     },
     {
-      name: 'my grid', step: 50, origin: `${file}:18`,
+      name: 'my grid', step: 50, origin: `${file}:18`, limits: DEFAULT_SOURCE_LIMITS,
       addresses: [{ host: '1.3.4.7', port: 8655 }, { host: 'grid.org', port: 8651 }, { host: 'grid-backup.org', port: 8651 }],
     },
     {
-      name: 'another source', step: 15, origin: `${file}:19`,
+      name: 'another source', step: 15, origin: `${file}:19`, limits: DEFAULT_SOURCE_LIMITS,
       addresses: [{ host: '1.3.4.7', port: 8655 }, { host: '1.3.4.8', port: 8649 }],
     },
     {
-      name: 'v6 cluster', step: 15, origin: `${file}:20`,
+      name: 'v6 cluster', step: 15, origin: `${file}:20`, limits: DEFAULT_SOURCE_LIMITS,
       addresses: [{ host: '2001:db8::1', port: 8649 }, { host: '::1', port: 8649 }, { host: 'fe80::1', port: 8649 }],
     },
     {
-      name: 'unquoted_name', step: 30, origin: `${file}:21`,
+      name: 'unquoted_name', step: 30, origin: `${file}:21`, limits: DEFAULT_SOURCE_LIMITS,
       addresses: [{ host: 'gmond-a', port: 8649 }, { host: 'gmond-b', port: 8650 }],
     },
   ]);
@@ -233,9 +234,9 @@ test('data_source: default interval and port, IPv4, names, bracketed and bare IP
     'data_source "b" 60 10.1.2.3:8651 [::1]:9000 [fe80::1] 2001:db8::2 host-1.example.org:1',
   ].join('\n'));
   assert.deepEqual(config.dataSources, [
-    { name: 'a', step: 15, addresses: [{ host: 'localhost', port: 8649 }], origin: `${FILE}:1` },
+    { name: 'a', step: 15, addresses: [{ host: 'localhost', port: 8649 }], origin: `${FILE}:1`, limits: DEFAULT_SOURCE_LIMITS },
     {
-      name: 'b', step: 60, origin: `${FILE}:2`, addresses: [
+      name: 'b', step: 60, origin: `${FILE}:2`, limits: DEFAULT_SOURCE_LIMITS, addresses: [
         { host: '10.1.2.3', port: 8651 },
         { host: '::1', port: 9000 },
         { host: 'fe80::1', port: 8649 },
@@ -450,4 +451,32 @@ test('gmetad.conf.example loads cleanly and runs as an ordinary user', () => {
   assert.equal(config.rrdRootdir, '/tmp/gmetad-ts-demo/rrds');
   assert.deepEqual(config.pluginSections.map((s) => s.name), ['rrd']);
   assertRoundTrip(config);
+});
+
+test('limits { }: defaults, for every source, per data_source; printed by -t and read back', () => {
+  const text = 'data_source "a" 127.0.0.1:9\ndata_source "big" 15 10.0.0.1\n'
+    + 'limits {\n  max_document_bytes 512MiB\n  max_hosts 20000\n  max_poll_seconds 90\n'
+    + '  max_hosts "big" 200000\n  max_document_bytes "big" 4G\n}\n';
+  const { config, warnings } = parse(text);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config.dataSources.map((ds) => ds.limits), [
+    { maxDocumentBytes: 512 * 1024 ** 2, maxHosts: 20000, maxPollSeconds: 90 },
+    { maxDocumentBytes: 4 * 1024 ** 3, maxHosts: 200000, maxPollSeconds: 90 },
+  ]);
+  assert.deepEqual(config.pluginSections, [], 'limits is not a plugin section');
+  assertRoundTrip(config);
+  assert.deepEqual(parse('data_source "a" 127.0.0.1:9').config.dataSources[0].limits,
+    { maxDocumentBytes: 1073741824, maxHosts: 50000, maxPollSeconds: 60 });
+  assert.match(describeConfig(parse('data_source "a" 127.0.0.1:9').config), /^limits \{\n {2}# max_document_bytes 1073741824 \(default\)$/m);
+});
+
+test('limits { }: a bad value, an unknown limit or an unknown data_source names the file and line', () => {
+  const ds = 'data_source "a" 127.0.0.1:9\n';
+  assertInvalid(`${ds}limits {\n  max_hosts lots\n}\n`, 3, 'limits max_hosts',
+    `${FILE}:3: limits max_hosts: invalid value "lots" (expected a positive integer)`);
+  assertInvalid(`${ds}limits {\n  max_document_bytes 0\n}\n`, 3, 'limits max_document_bytes',
+    `${FILE}:3: limits max_document_bytes: invalid value "0" (expected a positive number of bytes, optionally with K, M or G (KiB, MiB, GiB))`);
+  assertInvalid(`${ds}limits {\n  max_metrics 5\n}\n`, 3, 'limits max_metrics',
+    `${FILE}:3: limits max_metrics: unknown limit (expected max_document_bytes, max_hosts, max_poll_seconds)`);
+  assertInvalid(`${ds}limits {\n\n  max_hosts "b" 5\n}\n`, 4, 'limits', `${FILE}:4: limits: no data_source named "b"`);
 });

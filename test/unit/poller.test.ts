@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +12,7 @@ import { DaemonStats } from '../../src/util/stats';
 import { XmlParseError } from '../../src/readers/xml-parser';
 import { TcpConnector, formatAddress, type Connector } from '../../src/readers/connector';
 import type { DocumentParserFactory } from '../../src/readers/document';
+import { gangliaDocumentFactory } from '../../src/readers/ganglia-document';
 import {
   SourcePoller,
   nextPollDelay,
@@ -104,7 +106,7 @@ function recordingConnector(inner: Connector = new TcpConnector()) {
 }
 
 function source(name: string, addresses: SourceAddress[], step = 15): DataSourceConfig {
-  return { name, step, addresses, origin: 'test:1' };
+  return { name, step, addresses, origin: 'test:1', limits: DEFAULT_SOURCE_LIMITS };
 }
 
 function setup(config: DataSourceConfig, overrides: Partial<SourcePollerDeps> = {}) {
@@ -356,7 +358,7 @@ describe('SourcePoller: deadlines and stop', () => {
     const o = failed(await s.poller.pollOnce());
     const took = performance.now() - started;
     // The trickle keeps the idle deadline from firing: the whole-poll deadline ended it, not early.
-    assert.equal(o.reason, `data_source "trickle": 127.0.0.1:${g.port}: poll deadline of 500 ms exceeded`);
+    assert.equal(o.reason, `data_source "trickle": 127.0.0.1:${g.port}: max_poll_seconds exceeded: the poll took more than 0.5 s; aborted, last good data kept`);
     assert.ok(took >= 490, `took ${took} ms`);
     assert.equal(s.stats.polls.failed.num, 1);
     await waitFor(() => g.active === 0);
@@ -375,7 +377,7 @@ describe('SourcePoller: deadlines and stop', () => {
       timeouts: { connectMs: 10000, pollMs: 200 },
     });
     const o = failed(await s.poller.pollOnce());
-    assert.equal(o.reason, 'data_source "blackhole": 192.0.2.1:8649: poll deadline of 200 ms exceeded');
+    assert.equal(o.reason, 'data_source "blackhole": 192.0.2.1:8649: max_poll_seconds exceeded: the poll took more than 0.2 s; aborted, last good data kept');
     assert.deepEqual(s.failures, [o.reason]);
   });
 
@@ -488,5 +490,67 @@ describe('SourcePoller: schedule', () => {
     await Promise.all([a.poller.stop(), b.poller.stop()]);
     assert.equal(a.stats.polls.failed.num, 0);
     assert.equal(b.stats.polls.ok.num, 0);
+  });
+});
+
+describe('SourcePoller: per-source limits (hostile sources)', () => {
+  const HEAD = '<?xml version="1.0" encoding="ISO-8859-1"?>\n<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond">\n'
+    + '<CLUSTER NAME="Endless" LOCALTIME="1" OWNER="o" LATLONG="l" URL="u">\n';
+  let hostNumber = 0;
+  const hostUnit = () => `<HOST NAME="h${hostNumber++}" IP="10.0.0.1" REPORTED="1" TN="0" TMAX="20" DMAX="0" LOCATION="l" GMOND_STARTED="1" TAGS="">\n`
+    + '<METRIC NAME="load_one" VAL="0.5" TYPE="float" UNITS="" TN="0" TMAX="70" DMAX="0" SLOPE="both"><EXTRA_DATA></EXTRA_DATA></METRIC>\n</HOST>\n';
+  const limited = (name: string, port: number, limits: Partial<DataSourceConfig['limits']>): DataSourceConfig => ({
+    ...source(name, [{ host: '127.0.0.1', port }]), limits: { ...DEFAULT_SOURCE_LIMITS, ...limits },
+  });
+  const realParser = (maxHosts?: number) => gangliaDocumentFactory({
+    source: 'x', scalable: true, policy: { summarize: () => true }, stats: new DaemonStats(), maxHosts,
+  });
+
+  test('an endless document is cut at max_document_bytes, with one error naming the limit and the source', async (t) => {
+    const g = await fake(t, { kind: 'endless', head: HEAD, unit: ' '.repeat(1000) });
+    const s = setup(limited('endless', g.port, { maxDocumentBytes: 2 * 1024 * 1024 }), { parserFactory: realParser(),
+      timeouts: { idleMs: 5000, pollMs: 60_000 } });
+    const o = failed(await s.poller.pollOnce());
+    assert.equal(o.reason, `data_source "endless": 127.0.0.1:${g.port}: max_document_bytes exceeded: the document is larger `
+      + 'than 2097152 bytes; poll aborted, last good data kept');
+    assert.deepEqual(s.lines.filter((l) => l.level === 'error').map((l) => l.msg), [o.reason], 'exactly one error line');
+    await waitFor(() => g.active === 0);
+  });
+
+  test('a gzip bomb is cut at max_document_bytes counted after gunzip', async (t) => {
+    const g = await fake(t, { kind: 'gzip-bomb', head: HEAD, unit: ' '.repeat(4096) });
+    const s = setup(limited('bomb', g.port, { maxDocumentBytes: 8 * 1024 * 1024 }), { parserFactory: realParser(),
+      timeouts: { idleMs: 5000, pollMs: 60_000 } });
+    const o = failed(await s.poller.pollOnce());
+    assert.equal(o.reason, `data_source "bomb": 127.0.0.1:${g.port}: max_document_bytes exceeded: the document is larger `
+      + 'than 8388608 bytes (after gunzip); poll aborted, last good data kept');
+    await waitFor(() => g.active === 0);
+  });
+
+  test('a document of exactly max_document_bytes passes; one byte more does not', async (t) => {
+    const doc = GMOND_XML;
+    const g = await fake(t, { kind: 'serve', body: doc, chunkSize: 4096 });
+    const exact = setup(limited('exact', g.port, { maxDocumentBytes: doc.length }));
+    succeeded(await exact.poller.pollOnce());
+    const under = setup(limited('under', g.port, { maxDocumentBytes: doc.length - 1 }));
+    assert.match(failed(await under.poller.pollOnce()).reason, /max_document_bytes exceeded/);
+  });
+
+  test('an endless run of hosts is cut at max_hosts', async (t) => {
+    const g = await fake(t, { kind: 'serve', body: HEAD + Array.from({ length: 101 }, hostUnit).join('') + '</CLUSTER>\n</GANGLIA_XML>\n' });
+    const over = setup(limited('many', g.port, { maxHosts: 100 }), { parserFactory: realParser(100) });
+    const o = failed(await over.poller.pollOnce());
+    assert.equal(o.reason, `data_source "many": 127.0.0.1:${g.port}: max_hosts exceeded: the document lists more than 100 hosts; `
+      + 'poll aborted, last good data kept');
+    const fits = setup(limited('many', g.port, { maxHosts: 101 }), { parserFactory: realParser(101) });
+    const ok = succeeded(await fits.poller.pollOnce());
+    const cluster = ok.snapshot.nodes[0];
+    assert.equal(cluster.kind === 'cluster' ? cluster.hosts.size : -1, 101);
+  });
+
+  test('max_poll_seconds is the default whole-poll deadline', () => {
+    const s = setup(limited('slow', 1, { maxPollSeconds: 7 }), { timeouts: { connectMs: 1000, idleMs: 1000 } });
+    // The deadline the poller arms comes from the source's limits when no override is given.
+    assert.equal((s.poller as unknown as { timeouts: { pollMs: number } }).timeouts.pollMs, 7000);
   });
 });

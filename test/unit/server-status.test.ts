@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,7 +36,7 @@ test('/status has the C keys in the C order and nesting, then our extensions', (
   loop.record(4_000_000);
   const reporter = new StatusReporter({ stats, eventLoop: loop, hostname: () => 'vm' });
   const v = view([], { gridname: 'AnchorGrid', sources: [{
-    config: { name: 'ds1', step: 15, addresses: [], origin: 'x:1' }, snapshot: null, dead: true, lastSuccess: 0, lastError: 'refused', consecutiveFailures: 3,
+    config: { name: 'ds1', step: 15, addresses: [], origin: 'x:1', limits: DEFAULT_SOURCE_LIMITS }, snapshot: null, dead: true, lastSuccess: 0, lastError: 'refused', consecutiveFailures: 3,
   }] });
   const body = reporter.body(v, null, stats.bootTime + 5500);
   assert.ok(body.endsWith('}\r\n'));
