@@ -69,6 +69,11 @@ export interface NativeRrdUpdaterOptions {
   readonly logger?: RrdLogger;
   /** Most files remembered at once (the oldest are forgotten first; default 1,000,000). */
   readonly maxFiles?: number;
+  /**
+   * Called after an update's rows are written and before its header is: the crash test
+   * pauses here so that its SIGKILL lands between the two writes.
+   */
+  readonly betweenWrites?: () => void;
 }
 
 interface FileEntry {
@@ -102,10 +107,12 @@ export class NativeRrdUpdater {
   private scratch: Buffer = Buffer.alloc(0);
   private view: HeaderView = new HeaderView(this.scratch);
   private readonly rows: RowWrite[] = [];
+  private readonly betweenWrites: (() => void) | undefined;
 
   constructor(options: NativeRrdUpdaterOptions = {}) {
     this.logger = options.logger ?? SILENT_LOGGER;
     this.maxFiles = Math.max(1, options.maxFiles ?? 1_000_000);
+    this.betweenWrites = options.betweenWrites;
     this.grow(FIRST_READ);
   }
 
@@ -272,6 +279,7 @@ export class NativeRrdUpdater {
   private write(fd: number, path: fs.PathLike, layout: RrdLayout, rows: readonly RowWrite[]): void {
     try {
       for (const row of rows) writeFully(fd, row.bytes, 0, row.bytes.length, row.position);
+      if (this.betweenWrites !== undefined && rows.length > 0) this.betweenWrites();
       writeFully(fd, this.scratch, layout.liveOffset, layout.headerLength - layout.liveOffset, layout.liveOffset);
     } catch (error) {
       throw ioError(error, path);
