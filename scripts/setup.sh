@@ -4,6 +4,8 @@
 #    (gmetad, ganglia-monitor = gmond, rrdtool, rrdcached), only if missing;
 #  - installs the real Ganglia web frontend (gweb) and the PHP it runs on, for the
 #    gweb integration test (ganglia-webfrontend php-cli php-xml php-gd), only if missing;
+#  - installs the receivers the exporters are tested against (prometheus,
+#    victoria-metrics, influxdb), only if missing;
 #  - never lets the package install start their system services (they would take
 #    ports 8649/8651/8652 and 80, and write under /var/lib/ganglia);
 #  - runs `npm ci` when node_modules is missing or does not match package-lock.json.
@@ -23,6 +25,9 @@ PACKAGES+=(man-db systemd chromium)
 # Real receivers for the exporter tests: carbon-cache and whisper-fetch (graphite-carbon,
 # python3-whisper), carbon-c-relay, memcached. Their services are never started.
 PACKAGES+=(graphite-carbon python3-whisper carbon-c-relay memcached)
+# Real receivers for the push exporters' tests (remote_write, influxdb), each started by
+# the test on free ports with a private data directory, never as a service.
+PACKAGES+=(prometheus victoria-metrics influxdb)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -1,0 +1,99 @@
+/**
+ * The built-in Prometheus remote-write exporter, on when gmetad.conf has a `remote_write`
+ * section. It pushes every value the RRD plugin would write (host metrics, cluster and grid
+ * summaries, the root summary) to any remote-write receiver: Prometheus with
+ * `--web.enable-remote-write-receiver`, VictoriaMetrics, Thanos Receive, Mimir, Cortex.
+ *
+ *   remote_write {
+ *     url "http://prometheus:9090/api/v1/write"   # required
+ *     label "datacenter" "ams1"                   # a constant label on every series (repeatable)
+ *     # and the push settings of ../push/push-settings: auth, header, timeout, batch_size
+ *     # (default 5000 samples), max_queued_values (default 500000), flush_timeout
+ *   }
+ *
+ * Names and labels: see ./series and ../prometheus-naming. Queueing, batching, retries and
+ * drops: ../push/push-queue.
+ */
+import type { GmetadPlugin, PluginContext, PluginEvent } from '../api';
+import { PrometheusNames } from '../prometheus-naming';
+import { exportedValues } from '../push/exported-values';
+import { postBatch } from '../push/http-post';
+import { type PushCounters, PushQueue } from '../push/push-queue';
+import { describeUrl, readPushSettings } from '../push/push-settings';
+import { SectionReader } from '../push/section-reader';
+import { SeriesBuilder, SeriesTimestamps } from './series';
+import { type Label, type RemoteSample, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
+
+export const REMOTE_WRITE_PLUGIN_NAME = 'remote_write';
+
+const DEFAULT_BATCH_SIZE = 5000;
+/** Five polls of a 1000-host × 100-metric cluster; ~60 bytes each while queued. */
+const DEFAULT_MAX_QUEUED = 500_000;
+const RESERVED_LABELS = new Set(['grid', 'cluster', 'host']);
+
+/** /status under plugins.remote_write: the queue's counters, and values that were not numbers. */
+export type RemoteWriteStatus = PushCounters & { readonly invalid: number };
+
+/** A GmetadPlugin that also reports its counters (shown in /status). */
+export interface PushPlugin extends GmetadPlugin {
+  status(): Readonly<Record<string, number | string>>;
+}
+
+function constantLabels(reader: SectionReader): Label[] {
+  const labels: Label[] = [];
+  for (const values of reader.all('label')) {
+    if (values.length !== 2) reader.fail('label', 'expected a label name and a value: label "datacenter" "ams1"');
+    const [name, value] = values;
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) || name.startsWith('__')) {
+      reader.fail('label', `"${name}" is not a label name of its own ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)`);
+    }
+    if (RESERVED_LABELS.has(name)) reader.fail('label', `"${name}" is set by the exporter`);
+    labels.push({ name, value });
+  }
+  return labels;
+}
+
+export function createRemoteWritePlugin(context: PluginContext): PushPlugin {
+  const reader = new SectionReader(REMOTE_WRITE_PLUGIN_NAME, context.settings, context.config);
+  const settings = readPushSettings(reader, reader.string('url'), {
+    batchSize: DEFAULT_BATCH_SIZE, maxQueuedValues: DEFAULT_MAX_QUEUED,
+  });
+  const logger = context.logger;
+  const names = new PrometheusNames((ganglia, taken, renamed) => {
+    logger.warn({ metric: ganglia, name: taken, renamed }, 'remote_write: two Ganglia metrics share a Prometheus name; renamed');
+  });
+  const series = new SeriesBuilder(names, constantLabels(reader));
+  const timestamps = new SeriesTimestamps();
+  const message = writeRequestMessage();
+  const headers = { ...REMOTE_WRITE_HEADERS, ...settings.headers };
+  const queue = new PushQueue<RemoteSample>({
+    name: REMOTE_WRITE_PLUGIN_NAME,
+    capacity: settings.maxQueuedValues,
+    batchSize: settings.batchSize,
+    weight: () => 1,
+    logger,
+    deliver: (batch) => postBatch({ url: settings.url, headers, body: writeRequestBody(batch, message), timeoutMs: settings.timeoutMs }),
+  });
+  let invalid = 0;
+  const sent = context.stats.sent(REMOTE_WRITE_PLUGIN_NAME);
+  logger.info({ url: describeUrl(settings.url), batch_size: settings.batchSize, max_queued_values: settings.maxQueuedValues },
+    'remote_write: pushing samples');
+
+  return {
+    name: REMOTE_WRITE_PLUGIN_NAME,
+    notify(event: PluginEvent): void {
+      if (event.kind !== 'source' && event.kind !== 'root') return;
+      const started = performance.now();
+      const values = exportedValues(event);
+      invalid += values.invalid;
+      const samples = series.samples(values, timestamps.next(values.source, values.time));
+      queue.enqueue(samples);
+      sent.num += samples.length;
+      sent.totalMillis += performance.now() - started;
+      sent.lastTime = Date.now();
+    },
+    flush: () => queue.flush(settings.flushTimeoutMs),
+    stop: () => queue.close(0),
+    status: () => ({ ...queue.counters, invalid } satisfies RemoteWriteStatus),
+  };
+}

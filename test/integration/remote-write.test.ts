@@ -1,0 +1,188 @@
+/**
+ * The remote_write exporter through the real daemon into the real receivers: Prometheus 2.42
+ * (--web.enable-remote-write-receiver) and VictoriaMetrics, read back with PromQL. Every
+ * numeric value of every up host arrives under its documented name and labels, with the
+ * cluster, grid and root summaries; and values polled while the receiver was down are
+ * retried and delivered by the SIGTERM flush, every poll of them.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { nameHash } from '../../src/plugins/prometheus-naming';
+import { startFakeGmond } from '../helpers/fake-gmond';
+import { freePort, rawRequest } from '../helpers/net';
+import { OUR_GMETAD_MAIN } from '../helpers/our-gmetad';
+import { registryFor, waitFor, type ProcessRegistry } from '../helpers/processes';
+import {
+  promQuery, promRawSamples, startPrometheus, startVictoriaMetrics, victoriaFlush, type Receiver,
+} from '../helpers/receivers';
+import {
+  CLUSTER_NAME, clusterXml, expectedHostValues, GRIDNAME, gridXml, PROMETHEUS_NAMES, REMOTE_GRID, summarisedMetrics,
+} from './push-fixtures';
+
+function promName(ganglia: string): string {
+  return PROMETHEUS_NAMES.get(ganglia)!.replace('HASH', nameHash('a_b'));
+}
+
+async function startDaemon(registry: ProcessRegistry, sources: string[], section: string[]) {
+  const dir = registry.tempDir('remote-write');
+  const interactivePort = await freePort();
+  const conf = path.join(dir, 'gmetad.conf');
+  fs.writeFileSync(conf, [
+    ...sources,
+    `gridname "${GRIDNAME}"`,
+    `xml_port ${await freePort()}`,
+    `interactive_port ${interactivePort}`,
+    'setuid off',
+    'write_rrds off',
+    ...section,
+    '',
+  ].join('\n'));
+  const child = await registry.spawn('gmetad-ts', process.execPath, [OUR_GMETAD_MAIN, '-d', '1', '-c', conf]);
+  const status = async () => JSON.parse((await rawRequest(interactivePort, '/status\n')).data.toString('latin1').split('\r\n\r\n')[1]) as {
+    metrics: { polls: { ok: { num: number } } };
+    plugins: Record<string, Record<string, number | string>>;
+  };
+  return { child, status };
+}
+
+/** Every `ganglia_*` series of one host, as Prometheus name → value. */
+async function hostSeries(receiver: Receiver, host: string): Promise<Map<string, number>> {
+  const series = await promQuery(receiver, `{__name__=~"ganglia_.*", host="${host}"}`);
+  const out = new Map<string, number>();
+  for (const s of series) {
+    assert.deepEqual(Object.keys(s.metric).sort(), ['__name__', 'cluster', 'grid', 'host', 'site'], JSON.stringify(s.metric));
+    assert.equal(s.metric.cluster, CLUSTER_NAME);
+    assert.equal(s.metric.grid, GRIDNAME);
+    assert.equal(s.metric.site, 'lab');
+    out.set(s.metric.__name__, Number(s.value[1]));
+  }
+  return out;
+}
+
+async function single(receiver: Receiver, query: string): Promise<number> {
+  const result = await promQuery(receiver, query);
+  assert.equal(result.length, 1, `${query}: ${JSON.stringify(result)}`);
+  return Number(result[0].value[1]);
+}
+
+const RECEIVERS: { name: string; start: (r: ProcessRegistry) => Promise<Receiver>; writePath: string; settle(r: Receiver): Promise<void> }[] = [
+  { name: 'Prometheus 2.42', start: startPrometheus, writePath: '/api/v1/write', settle: async () => undefined },
+  { name: 'VictoriaMetrics', start: startVictoriaMetrics, writePath: '/api/v1/write', settle: victoriaFlush },
+];
+
+for (const receiverKind of RECEIVERS) {
+  test(`remote_write into ${receiverKind.name}: every host value and the summaries, read back with PromQL`, async (t) => {
+    const registry = registryFor(t);
+    await registry.explain(async () => {
+      const receiver = await receiverKind.start(registry);
+      const now = Math.floor(Date.now() / 1000);
+      const cluster = await startFakeGmond({ kind: 'serve', body: clusterXml(now) });
+      t.after(() => cluster.close());
+      const grid = await startFakeGmond({ kind: 'serve', body: gridXml(now) });
+      t.after(() => grid.close());
+      const { child, status } = await startDaemon(registry, [
+        `data_source "exp" 1 127.0.0.1:${cluster.port}`,
+        `data_source "remote" 1 127.0.0.1:${grid.port}`,
+      ], [
+        'remote_write {',
+        `  url "${receiver.base}${receiverKind.writePath}"`,
+        '  label "site" "lab"',
+        '  batch_size 7', // many requests per poll: batching and ordering are exercised
+        '}',
+      ]);
+
+      const expected = expectedHostValues();
+      await waitFor(async () => {
+        await receiverKind.settle(receiver);
+        const root = await promQuery(receiver, `ganglia_hosts_up{grid="${GRIDNAME}", cluster=""}`);
+        return (await promQuery(receiver, 'ganglia_load_one')).length === 2 && root.length === 1;
+      }, { process: child, timeoutMs: 30_000, description: 'samples in the receiver' });
+
+      for (const [host, values] of expected) {
+        const want = new Map([...values].map(([name, value]) => [promName(name), value]));
+        assert.deepEqual(await hostSeries(receiver, host), want, host);
+      }
+      assert.deepEqual(await promQuery(receiver, '{host="node-3"}'), [], 'a down host sends nothing');
+
+      // The cluster's summary: SUM/NUM over up hosts, hosts up and down.
+      const c = `cluster="${CLUSTER_NAME}", grid="${GRIDNAME}"`;
+      assert.equal(await single(receiver, `ganglia_sum_load_one{${c}}`), 2);
+      assert.equal(await single(receiver, `ganglia_num_load_one{${c}}`), 2);
+      assert.equal(await single(receiver, `ganglia_sum_cpu_user_percent{${c}}`), 62.5);
+      assert.equal(await single(receiver, `ganglia_hosts_up{${c}}`), 2);
+      assert.equal(await single(receiver, `ganglia_hosts_down{${c}}`), 1);
+      // The remote grid's summary and the root's (everything: 2 + 2 hosts up).
+      assert.equal(await single(receiver, `ganglia_sum_load_one{grid="${REMOTE_GRID}", cluster=""}`), 6);
+      assert.equal(await single(receiver, `ganglia_hosts_up{grid="${REMOTE_GRID}", cluster=""}`), 2);
+      assert.equal(await single(receiver, `ganglia_hosts_up{grid="${GRIDNAME}", cluster=""}`), 4);
+      assert.equal(await single(receiver, `ganglia_sum_load_one{grid="${GRIDNAME}", cluster=""}`), 8);
+
+      const s = await status();
+      assert.ok(Number(s.plugins.remote_write.notified) >= 2, JSON.stringify(s.plugins));
+      process.kill(child.pid, 'SIGTERM');
+      assert.equal((await child.exited).code, 0, child.output());
+    });
+  });
+}
+
+test('remote_write retries while the receiver is down and the SIGTERM flush delivers every poll', async (t) => {
+  const registry = registryFor(t);
+  await registry.explain(async () => {
+    const port = await freePort(); // nothing listens here yet: every push fails and is retried
+    const now = Math.floor(Date.now() / 1000);
+    const cluster = await startFakeGmond({ kind: 'serve', body: clusterXml(now) });
+    t.after(() => cluster.close());
+    const { child, status } = await startDaemon(registry, [`data_source "exp" 1 127.0.0.1:${cluster.port}`], [
+      'remote_write {',
+      `  url "http://127.0.0.1:${port}/api/v1/write"`,
+      '  label "site" "lab"',
+      '  flush_timeout 20s',
+      '}',
+    ]);
+    await waitFor(async () => (await status()).metrics.polls.ok.num >= 3, { process: child, description: 'three polls' });
+    // The source stops answering: no poll succeeds any more, so polls.ok is final.
+    cluster.setBehaviour({ kind: 'reset' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const polls = (await status()).metrics.polls.ok.num;
+
+    const receiver = await startReceiverOnPort(registry, port);
+    process.kill(child.pid, 'SIGTERM');
+    assert.equal((await child.exited).code, 0, child.output());
+    await victoriaFlush(receiver);
+
+    // Every series holds one sample per poll, each with the polled value: nothing lost, nothing doubled.
+    const series = await promRawSamples(receiver, `{__name__=~"ganglia_.*", cluster="${CLUSTER_NAME}"}`, '1h');
+    const expected = expectedHostValues();
+    const hostSeriesCount = [...expected.values()].reduce((n, v) => n + v.size, 0);
+    // + hosts up/down + SUM and NUM of each summarised metric (also "broken": the summary counts it, as the C gmetad's does)
+    assert.equal(series.length, hostSeriesCount + 2 + 2 * summarisedMetrics().size, JSON.stringify(series.map((s) => s.metric.__name__)));
+    for (const s of series) {
+      assert.equal(s.values.length, polls, JSON.stringify(s.metric));
+      if (s.metric.host === undefined) continue;
+      const ganglia = [...PROMETHEUS_NAMES].find(([, name]) => name.replace('HASH', nameHash('a_b')) === s.metric.__name__)![0];
+      const want = expected.get(s.metric.host)!.get(ganglia);
+      assert.deepEqual(new Set(s.values.map((v) => Number(v[1]))), new Set([want]), JSON.stringify(s.metric));
+    }
+    assert.match(child.output(), /push failed; retrying/);
+  });
+});
+
+/** VictoriaMetrics on a port chosen before it starts (the exporter already points there). */
+async function startReceiverOnPort(registry: ProcessRegistry, port: number): Promise<Receiver> {
+  const dir = registry.tempDir('victoria-metrics-late');
+  const child = await registry.spawn('victoria-metrics', '/usr/bin/victoria-metrics', [
+    `-storageDataPath=${dir}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=1',
+    '-search.latencyOffset=0s', '-search.disableCache', '-loggerLevel=WARN',
+  ]);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    try {
+      return (await fetch(`${base}/health`)).ok;
+    } catch {
+      return false;
+    }
+  }, { process: child, timeoutMs: 30_000, description: 'victoria-metrics ready' });
+  return { process: child, base };
+}
