@@ -6,6 +6,7 @@
  * retried and delivered by the SIGTERM flush, every poll of them.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -120,7 +121,12 @@ for (const receiverKind of RECEIVERS) {
       assert.equal(await single(receiver, `ganglia_sum_load_one{grid="${GRIDNAME}", cluster=""}`), 8);
 
       const s = await status();
-      assert.ok(Number(s.plugins.remote_write.notified) >= 2, JSON.stringify(s.plugins));
+      const counters = s.plugins.remote_write;
+      assert.ok(Number(counters.notified) >= 2, JSON.stringify(s.plugins));
+      assert.ok(Number(counters.sent) > 0 && Number(counters.requests) > 0, JSON.stringify(counters));
+      assert.equal(counters.droppedValues, 0);
+      assert.equal(counters.rejected, 0);
+      assert.ok(Number(counters.invalid) >= 1, 'the "nan" value is counted');
       process.kill(child.pid, 'SIGTERM');
       assert.equal((await child.exited).code, 0, child.output());
     });
@@ -145,7 +151,11 @@ test('remote_write retries while the receiver is down and the SIGTERM flush deli
     // The source stops answering: no poll succeeds any more, so polls.ok is final.
     cluster.setBehaviour({ kind: 'reset' });
     await new Promise((r) => setTimeout(r, 1_500));
-    const polls = (await status()).metrics.polls.ok.num;
+    const before = await status();
+    const polls = before.metrics.polls.ok.num;
+    assert.ok(Number(before.plugins.remote_write.retries) >= 1, JSON.stringify(before.plugins.remote_write));
+    assert.ok(Number(before.plugins.remote_write.queuedValues) > 0, JSON.stringify(before.plugins.remote_write));
+    assert.equal(before.plugins.remote_write.sent, 0);
 
     const receiver = await startReceiverOnPort(registry, port);
     process.kill(child.pid, 'SIGTERM');
@@ -186,3 +196,12 @@ async function startReceiverOnPort(registry: ProcessRegistry, port: number): Pro
   }, { process: child, timeoutMs: 30_000, description: 'victoria-metrics ready' });
   return { process: child, base };
 }
+
+test('a bad remote_write setting stops start-up with one line naming file and line', (t) => {
+  const dir = registryFor(t).tempDir('remote-write-bad');
+  const conf = path.join(dir, 'gmetad.conf');
+  fs.writeFileSync(conf, 'data_source "a" 127.0.0.1:9\nsetuid off\nwrite_rrds off\nremote_write {\n  url "http://127.0.0.1:9/api/v1/write"\n  label "host" "x"\n}\n');
+  const r = spawnSync(process.execPath, [OUR_GMETAD_MAIN, '-f', '-c', conf], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim(), `gmetad: ${conf}:6: remote_write { label }: "host" is set by the exporter`);
+});

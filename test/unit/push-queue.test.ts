@@ -34,7 +34,7 @@ test('batches go out in order, batch_size values at a time', async () => {
   await queue.flush(1_000);
   assert.deepEqual(batches, [[1, 2, 3], [4, 5, 6], [7]]);
   assert.equal(queue.counters.sent, 7);
-  assert.equal(queue.counters.queued, 0);
+  assert.equal(queue.counters.queuedValues, 0);
   assert.equal(queue.counters.requests, 3);
 });
 
@@ -67,7 +67,7 @@ test('other 4xx are not retried: the batch is counted as rejected and the next o
 test('a full queue drops (and counts) what does not fit, keeping what was queued first', async () => {
   const { queue, batches } = scripted([], { capacity: 5, batchSize: 10 });
   queue.enqueue([1, 2, 3, 4, 5, 6, 7]);
-  assert.equal(queue.counters.dropped, 2);
+  assert.equal(queue.counters.droppedValues, 2);
   await queue.flush(1_000);
   assert.deepEqual(batches, [[1, 2, 3, 4, 5]]);
 });
@@ -78,8 +78,8 @@ test('flush gives up at its deadline: what is still queued is dropped and counte
   queue.enqueue([1, 2, 3, 4, 5]);
   await queue.flush(10_000);
   assert.equal(queue.counters.sent, 0);
-  assert.equal(queue.counters.dropped, 5);
-  assert.equal(queue.counters.queued, 0);
+  assert.equal(queue.counters.droppedValues, 5);
+  assert.equal(queue.counters.queuedValues, 0);
 });
 
 test('backoff doubles up to its cap', () => {

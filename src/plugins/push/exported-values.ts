@@ -14,7 +14,7 @@
  * remote-write receiver refuses samples older than what it already holds, so a source
  * whose clock is off must not decide the series' time.
  */
-import type { PluginEvent } from '../api';
+import type { RootEvent, SourceEvent } from '../api';
 import type { Cluster, MetricSummary, Summary, TreeNode } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
 
@@ -60,7 +60,7 @@ export function countValues(values: ExportedValues): number {
   return n;
 }
 
-export function exportedValues(event: PluginEvent): ExportedValues {
+export function exportedValues(event: SourceEvent | RootEvent): ExportedValues {
   const hosts: HostValues[] = [];
   const summaries: SummaryValues[] = [];
   const gridname = event.view.gridname;

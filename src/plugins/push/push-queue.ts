@@ -26,12 +26,12 @@ export type DeliveryOutcome =
 
 /** The exporter's figures for /status and logs (all counts are values, except requests and retries). */
 export interface PushCounters {
-  /** Values waiting to be sent. */
-  queued: number;
+  /** Values waiting to be sent. (The chain's own `queued`/`dropped` count events, not values.) */
+  queuedValues: number;
   /** Values the receiver accepted. */
   sent: number;
   /** Values lost here: the queue was full, or still queued when flush() gave up. */
-  dropped: number;
+  droppedValues: number;
   /** Values the receiver refused (4xx other than 429). */
   rejected: number;
   /** HTTP requests made (retries included). */
@@ -88,7 +88,7 @@ export function backoffDelay(attempt: number, backoff: BackoffOptions, random: (
 }
 
 export class PushQueue<T> {
-  readonly counters: PushCounters = { queued: 0, sent: 0, dropped: 0, rejected: 0, requests: 0, retries: 0, lastError: '' };
+  readonly counters: PushCounters = { queuedValues: 0, sent: 0, droppedValues: 0, rejected: 0, requests: 0, retries: 0, lastError: '' };
   private items: T[] = [];
   private head = 0;
   private sending: Promise<void> | null = null;
@@ -114,12 +114,12 @@ export class PushQueue<T> {
     let dropped = 0;
     for (const item of items) {
       const weight = this.options.weight(item);
-      if (this.closed || this.counters.queued + weight > this.options.capacity) {
+      if (this.closed || this.counters.queuedValues + weight > this.options.capacity) {
         dropped += weight;
         continue;
       }
       this.items.push(item);
-      this.counters.queued += weight;
+      this.counters.queuedValues += weight;
     }
     if (dropped > 0) this.drop(dropped, this.closed ? 'exporter stopped' : 'queue full');
     if (!this.sending && this.head < this.items.length) {
@@ -150,11 +150,11 @@ export class PushQueue<T> {
   }
 
   private drop(values: number, why: string): void {
-    const before = this.counters.dropped;
-    this.counters.dropped += values;
+    const before = this.counters.droppedValues;
+    this.counters.droppedValues += values;
     // One line at the first drop and then about every 100k values, not one per poll.
-    if (before === 0 || Math.floor(before / 100_000) !== Math.floor(this.counters.dropped / 100_000)) {
-      this.options.logger.warn({ exporter: this.options.name, dropped: this.counters.dropped, why }, 'push exporter dropped values');
+    if (before === 0 || Math.floor(before / 100_000) !== Math.floor(this.counters.droppedValues / 100_000)) {
+      this.options.logger.warn({ exporter: this.options.name, dropped: this.counters.droppedValues, why }, 'push exporter dropped values');
     }
   }
 
@@ -183,7 +183,7 @@ export class PushQueue<T> {
       let weight = 0;
       for (const item of batch) weight += this.options.weight(item);
       await this.sendBatch(batch, weight);
-      this.counters.queued -= weight;
+      this.counters.queuedValues -= weight;
     }
   }
 

@@ -14,13 +14,12 @@
  * Names and labels: see ./series and ../prometheus-naming. Queueing, batching, retries and
  * drops: ../push/push-queue.
  */
-import type { GmetadPlugin, PluginContext, PluginEvent } from '../api';
+import type { GmetadPlugin, PluginContext, PluginEvent, PluginSettings, PluginStatus } from '../api';
 import { PrometheusNames } from '../prometheus-naming';
 import { exportedValues } from '../push/exported-values';
 import { postBatch } from '../push/http-post';
 import { type PushCounters, PushQueue } from '../push/push-queue';
-import { describeUrl, readPushSettings } from '../push/push-settings';
-import { SectionReader } from '../push/section-reader';
+import { describeUrl, occurrences, parseHttpUrl, readPushSettings } from '../push/push-settings';
 import { SeriesBuilder, SeriesTimestamps } from './series';
 import { type Label, type RemoteSample, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
 
@@ -34,35 +33,30 @@ const RESERVED_LABELS = new Set(['grid', 'cluster', 'host']);
 /** /status under plugins.remote_write: the queue's counters, and values that were not numbers. */
 export type RemoteWriteStatus = PushCounters & { readonly invalid: number };
 
-/** A GmetadPlugin that also reports its counters (shown in /status). */
-export interface PushPlugin extends GmetadPlugin {
-  status(): Readonly<Record<string, number | string>>;
-}
-
-function constantLabels(reader: SectionReader): Label[] {
+function constantLabels(settings: PluginSettings): Label[] {
   const labels: Label[] = [];
-  for (const values of reader.all('label')) {
-    if (values.length !== 2) reader.fail('label', 'expected a label name and a value: label "datacenter" "ams1"');
+  for (const values of occurrences(settings, 'label')) {
+    if (values.length !== 2) throw settings.error('label', 'expected a label name and a value: label "datacenter" "ams1"');
     const [name, value] = values;
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) || name.startsWith('__')) {
-      reader.fail('label', `"${name}" is not a label name of its own ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)`);
+      throw settings.error('label', `"${name}" is not a label name of its own ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)`);
     }
-    if (RESERVED_LABELS.has(name)) reader.fail('label', `"${name}" is set by the exporter`);
+    if (RESERVED_LABELS.has(name)) throw settings.error('label', `"${name}" is set by the exporter`);
     labels.push({ name, value });
   }
   return labels;
 }
 
-export function createRemoteWritePlugin(context: PluginContext): PushPlugin {
-  const reader = new SectionReader(REMOTE_WRITE_PLUGIN_NAME, context.settings, context.config);
-  const settings = readPushSettings(reader, reader.string('url'), {
+export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
+  const url = parseHttpUrl(context.settings, 'url', context.settings.string('url'), 'http://prometheus:9090/api/v1/write');
+  const settings = readPushSettings(context.settings, url, {
     batchSize: DEFAULT_BATCH_SIZE, maxQueuedValues: DEFAULT_MAX_QUEUED,
   });
   const logger = context.logger;
   const names = new PrometheusNames((ganglia, taken, renamed) => {
     logger.warn({ metric: ganglia, name: taken, renamed }, 'remote_write: two Ganglia metrics share a Prometheus name; renamed');
   });
-  const series = new SeriesBuilder(names, constantLabels(reader));
+  const series = new SeriesBuilder(names, constantLabels(context.settings));
   const timestamps = new SeriesTimestamps();
   const message = writeRequestMessage();
   const headers = { ...REMOTE_WRITE_HEADERS, ...settings.headers };
@@ -81,6 +75,7 @@ export function createRemoteWritePlugin(context: PluginContext): PushPlugin {
 
   return {
     name: REMOTE_WRITE_PLUGIN_NAME,
+    events: ['source', 'root'],
     notify(event: PluginEvent): void {
       if (event.kind !== 'source' && event.kind !== 'root') return;
       const started = performance.now();
@@ -90,10 +85,11 @@ export function createRemoteWritePlugin(context: PluginContext): PushPlugin {
       queue.enqueue(samples);
       sent.num += samples.length;
       sent.totalMillis += performance.now() - started;
-      sent.lastTime = Date.now();
+      sent.lastTime = context.clock();
     },
+    // flush() at SIGTERM; stop() also when SIGHUP replaces this instance: both deliver what is queued.
     flush: () => queue.flush(settings.flushTimeoutMs),
-    stop: () => queue.close(0),
-    status: () => ({ ...queue.counters, invalid } satisfies RemoteWriteStatus),
+    stop: () => queue.close(settings.flushTimeoutMs),
+    status: (): PluginStatus => ({ ...queue.counters, invalid } satisfies RemoteWriteStatus),
   };
 }
