@@ -26,9 +26,14 @@ import type { PluginSettings } from './settings';
 
 export type { PluginSettings } from './settings';
 
-/** A data source was polled: its snapshot as now held by the store. */
+/** A data source was polled. */
 export interface SourceEvent {
   readonly kind: 'source';
+  /**
+   * What the poll delivered: only the hosts and metrics the source listed, so nothing is
+   * written for those it stopped listing (the C gmetad writes per element received). The
+   * store keeps serving those until their DMAX: they are in `view`.
+   */
   readonly snapshot: SourceSnapshot;
   /** The data_source's polling interval, seconds (the RRD step). */
   readonly step: number;

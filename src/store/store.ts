@@ -5,11 +5,15 @@
  */
 import type { DataSourceConfig } from '../config/types';
 import type { SourceSnapshot, Summary, TreeNode } from './model';
+import { keepAbsent } from './lifetime';
 import { mergeSummaries, type SummaryPolicy, SUMMARIZE_ALL } from './summary';
 
 export interface SourceState {
   readonly config: DataSourceConfig;
-  /** Last good poll, kept (and served) while the source is failing. */
+  /**
+   * Last good poll, kept (and served) while the source is failing, with the hosts and
+   * metrics earlier polls listed and this one did not, until their DMAX (store/lifetime).
+   */
   readonly snapshot: SourceSnapshot | null;
   /** True while the most recent poll failed. */
   readonly dead: boolean;
@@ -33,6 +37,7 @@ export interface TreeView {
 
 export interface StoreUpdate {
   readonly source: SourceState;
+  /** What this poll delivered, as polled (without the hosts kept while absent). */
   readonly snapshot: SourceSnapshot;
   readonly view: TreeView;
 }
@@ -93,8 +98,11 @@ export class Store {
   publish(snapshot: SourceSnapshot): void {
     const old = this.states.get(snapshot.source);
     if (!old) return; // source removed while it was polling
+    // Served: with the hosts and metrics it stopped listing, ageing until DMAX (as C).
+    // Listeners get the snapshot as polled: nothing is written for absent hosts.
+    const kept = keepAbsent(old.snapshot, snapshot, old.config.limits.maxHosts);
     const state: SourceState = {
-      ...old, snapshot, dead: false, lastSuccess: snapshot.polledAt, lastError: null, consecutiveFailures: 0,
+      ...old, snapshot: kept, dead: false, lastSuccess: snapshot.polledAt, lastError: null, consecutiveFailures: 0,
     };
     this.states.set(snapshot.source, state);
     this.invalidate();

@@ -1,0 +1,74 @@
+/**
+ * Host and metric lifetime as in the C gmetad 3.7.2 (process_xml.c, cleanup.c): a host or
+ * metric that a source stops listing is not dropped at the next poll. The C gmetad keeps
+ * its last record, so its TN keeps growing (t0 stays), until now - t0 > DMAX; with DMAX 0
+ * it is kept for ever. It takes no part in the summaries (HOSTS UP/DOWN and METRICS count
+ * what the latest document listed, as in C), and nothing is written for it (RRDs,
+ * exporters): plugins are given the snapshot as polled, this merge is only for the tree
+ * that is served. A parent gmetad or gweb reading it sees the growing TN and counts the host
+ * down, as they do with the C gmetad.
+ *
+ * Unlike C, the number of hosts a cluster keeps is bounded (max_hosts, oldest absent
+ * ones dropped first), so a source spoofing new host names every poll cannot grow the
+ * daemon's memory without bound.
+ */
+import type { Cluster, Host, Metric, SourceSnapshot, TreeNode } from './model';
+
+/** Gone from the C gmetad at its next cleanup: DMAX set and exceeded. */
+function expired(item: { readonly t0: number; readonly dmax: number }, now: number): boolean {
+  return item.dmax > 0 && now - item.t0 > item.dmax;
+}
+
+/**
+ * `polled` with the hosts and metrics of `previous` (the same source's last merged
+ * snapshot) that it no longer lists and that have not expired. Returns `polled` itself
+ * when nothing is kept, so the common case costs one pass and no allocation.
+ */
+export function keepAbsent(previous: SourceSnapshot | null, polled: SourceSnapshot, maxHosts: number): SourceSnapshot {
+  if (previous === null) return polled;
+  const before = new Map<string, Cluster>();
+  for (const node of previous.nodes) if (node.kind === 'cluster') before.set(node.name, node);
+  if (before.size === 0) return polled;
+  let changed = false;
+  const nodes: TreeNode[] = polled.nodes.map((node) => {
+    const old = node.kind === 'cluster' ? before.get(node.name) : undefined;
+    if (node.kind !== 'cluster' || old === undefined) return node;
+    const merged = mergeCluster(old, node, polled.polledAt, maxHosts);
+    if (merged !== node) changed = true;
+    return merged;
+  });
+  return changed ? { ...polled, nodes } : polled;
+}
+
+function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: number): Cluster {
+  let hosts: Map<string, Host> | null = null;
+  const copy = (): Map<string, Host> => (hosts ??= new Map(fresh.hosts));
+  for (const [name, host] of fresh.hosts) {
+    const before = old.hosts.get(name);
+    if (before === undefined) continue;
+    const merged = mergeMetrics(before, host, now);
+    if (merged !== host) copy().set(name, merged);
+  }
+  const absent: Host[] = [];
+  for (const [name, host] of old.hosts) {
+    if (!fresh.hosts.has(name) && !expired(host, now)) absent.push(host);
+  }
+  if (absent.length > 0) {
+    const room = Math.max(0, maxHosts - fresh.hosts.size);
+    // Over the bound: the ones silent the longest go first.
+    if (absent.length > room) absent.sort((a, b) => b.t0 - a.t0).length = room;
+    const map = copy();
+    for (const host of absent) map.set(host.name, host.up ? { ...host, up: false } : host);
+  }
+  return hosts === null ? fresh : { ...fresh, hosts };
+}
+
+/** `fresh` with the unexpired metrics `before` had and `fresh` does not list. */
+function mergeMetrics(before: Host, fresh: Host, now: number): Host {
+  let metrics: Map<string, Metric> | null = null;
+  for (const [name, metric] of before.metrics) {
+    if (fresh.metrics.has(name) || expired(metric, now)) continue;
+    (metrics ??= new Map(fresh.metrics)).set(name, metric);
+  }
+  return metrics === null ? fresh : { ...fresh, metrics };
+}

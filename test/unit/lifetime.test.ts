@@ -1,0 +1,87 @@
+/** Hosts and metrics a source stops listing: kept, ageing, until DMAX, as the C gmetad does. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
+import type { DataSourceConfig } from '../../src/config/types';
+import type { Cluster, SourceSnapshot } from '../../src/store/model';
+import { Store, type StoreUpdate } from '../../src/store/store';
+import { fullDumpPieces } from '../../src/server/xml-render';
+import { cluster, host, metric, snapshot, T_NOW } from '../helpers/tree-builders';
+
+const SOURCE: DataSourceConfig = { name: 'alpha', step: 15, addresses: [], origin: 't:1', limits: DEFAULT_SOURCE_LIMITS };
+
+function storeWith(config: DataSourceConfig = SOURCE): { store: Store; updates: StoreUpdate[] } {
+  const store = new Store({ gridname: 'G', authority: 'http://g/' });
+  store.setSources([config]);
+  const updates: StoreUpdate[] = [];
+  store.onUpdate((u) => updates.push(u));
+  return { store, updates };
+}
+
+function served(store: Store, name = 'C'): Cluster {
+  const node = store.view().nodes.get(name);
+  assert.ok(node && node.kind === 'cluster');
+  return node;
+}
+
+const poll = (at: number, hosts: ReturnType<typeof host>[]): SourceSnapshot => snapshot('alpha', [cluster('C', hosts)], at);
+
+test('a host the source stops listing is kept with its last record: TN grows, summaries count only the polled hosts', () => {
+  const { store, updates } = storeWith();
+  const gone = host('gone', [metric('load_one', { t0: T_NOW - 5 })], { t0: T_NOW - 5, dmax: 86400 });
+  store.publish(poll(T_NOW, [host('stays', [metric('load_one')], { t0: T_NOW - 2 }), gone]));
+  store.publish(poll(T_NOW + 15, [host('stays', [metric('load_one')], { t0: T_NOW + 13 })]));
+  const c = served(store);
+  assert.deepEqual([...c.hosts.keys()], ['stays', 'gone']);
+  assert.equal(c.hosts.get('gone')!.t0, T_NOW - 5, 'its t0 is kept: TN = now - t0 grows');
+  assert.equal(c.hosts.get('gone')!.up, false);
+  assert.deepEqual([c.summary.hostsUp, c.summary.hostsDown], [1, 0], 'HOSTS counts what the document listed (C: hosts_up/down per poll)');
+  assert.equal(c.summary.metrics.get('load_one')!.num, 1);
+  const doc = [...fullDumpPieces(store.view(), T_NOW + 100)].join('');
+  assert.match(doc, /<HOST NAME="gone" [^>]* TN="105" /);
+  // Plugins (RRDs, exporters) get what was polled: nothing is written for the absent host.
+  const last = updates[updates.length - 1].snapshot.nodes[0] as Cluster;
+  assert.deepEqual([...last.hosts.keys()], ['stays']);
+});
+
+test('absent hosts go once now - t0 > DMAX; with DMAX 0 they stay', () => {
+  const { store } = storeWith();
+  store.publish(poll(T_NOW, [host('short', [], { t0: T_NOW, dmax: 100 }), host('forever', [], { t0: T_NOW, dmax: 0 }), host('x')]));
+  store.publish(poll(T_NOW + 100, [host('x')]));
+  assert.deepEqual([...served(store).hosts.keys()], ['x', 'short', 'forever'], 'TN 100 = DMAX: still kept');
+  store.publish(poll(T_NOW + 101, [host('x')]));
+  assert.deepEqual([...served(store).hosts.keys()], ['x', 'forever'], 'TN 101 > DMAX: gone');
+  store.publish(poll(T_NOW + 10 * 365 * 86400, [host('x')]));
+  assert.deepEqual([...served(store).hosts.keys()], ['x', 'forever']);
+});
+
+test('a metric a host stops listing is kept until its own DMAX; a host that comes back is fresh again', () => {
+  const { store } = storeWith();
+  store.publish(poll(T_NOW, [host('h', [metric('a', { t0: T_NOW }), metric('gmetric', { t0: T_NOW, dmax: 60 }), metric('keep', { t0: T_NOW })])]));
+  store.publish(poll(T_NOW + 30, [host('h', [metric('a', { t0: T_NOW + 30 })])]));
+  let h = served(store).hosts.get('h')!;
+  assert.deepEqual([...h.metrics.keys()], ['a', 'gmetric', 'keep']);
+  assert.equal(h.metrics.get('gmetric')!.t0, T_NOW);
+  store.publish(poll(T_NOW + 61, [host('h', [metric('a', { t0: T_NOW + 61 })])]));
+  h = served(store).hosts.get('h')!;
+  assert.deepEqual([...h.metrics.keys()], ['a', 'keep'], 'gmetric past its DMAX of 60');
+  store.publish(poll(T_NOW + 70, [host('h', [metric('a'), metric('keep', { t0: T_NOW + 70, val: '2' })])]));
+  assert.equal(served(store).hosts.get('h')!.metrics.get('keep')!.val, '2');
+});
+
+test('absent hosts are kept while the source is dead, and merged again when it answers', () => {
+  const { store } = storeWith();
+  store.publish(poll(T_NOW, [host('a'), host('b')]));
+  store.fail('alpha', 'refused');
+  assert.deepEqual([...served(store).hosts.keys()], ['a', 'b']);
+  store.publish(poll(T_NOW + 60, [host('a', [], { t0: T_NOW + 60 })]));
+  assert.deepEqual([...served(store).hosts.keys()], ['a', 'b']);
+});
+
+test('at most max_hosts per cluster: the hosts silent the longest go first (spoofed names cannot grow memory)', () => {
+  const { store } = storeWith({ ...SOURCE, limits: { ...DEFAULT_SOURCE_LIMITS, maxHosts: 4 } });
+  store.publish(poll(T_NOW, [host('old', [], { t0: T_NOW - 50, dmax: 0 }), host('mid', [], { t0: T_NOW - 20, dmax: 0 }),
+    host('new', [], { t0: T_NOW - 1, dmax: 0 })]));
+  store.publish(poll(T_NOW + 15, [host('p1'), host('p2')]));
+  assert.deepEqual([...served(store).hosts.keys()].sort(), ['mid', 'new', 'p1', 'p2']);
+});
