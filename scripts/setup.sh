@@ -23,8 +23,9 @@ PACKAGES+=(ganglia-webfrontend php-cli php-xml php-gd)
 # systemd unit; headless Chromium takes screenshots of gweb showing our graphs.
 PACKAGES+=(man-db systemd chromium)
 # Real receivers for the exporter tests: carbon-cache and whisper-fetch (graphite-carbon,
-# python3-whisper), carbon-c-relay, memcached. Their services are never started.
-PACKAGES+=(graphite-carbon python3-whisper carbon-c-relay memcached)
+# python3-whisper), carbon-c-relay, memcached, and libmemcached's memccat (libmemcached-tools)
+# to read keys back as libmemcached places them. Their services are never started.
+PACKAGES+=(graphite-carbon python3-whisper carbon-c-relay memcached libmemcached-tools)
 # Real receivers for the push exporters' tests (remote_write, influxdb), each started by
 # the test on free ports with a private data directory, never as a service.
 PACKAGES+=(prometheus victoria-metrics influxdb)

@@ -11,6 +11,7 @@ import { isValidHostName, parseAddress } from './address';
 import { DEFAULT_SOURCE_PORT, DEFAULT_STEP } from './defaults';
 import { DEFAULT_SOURCE_LIMITS } from './limits';
 import { invalid, makeWarning, type ConfigWarning } from './errors';
+import { parseMemcachedParameters } from './memcached-parameters';
 import type { DataSourceConfig, GmetadConfig, PluginSection, SourceAddress } from './types';
 
 /** A writable copy of the config, filled in directive by directive and frozen at the end. */
@@ -272,7 +273,15 @@ export const DIRECTIVES: ReadonlyMap<string, DirectiveSpec> = new Map<string, Di
   ['carbon_timeout', scalar((d, u, w) => { d.carbon.timeoutMs = integer(u, w, 0, 2 ** 31 - 1, 'milliseconds >= 0') || 500; })],
   ['graphite_prefix', scalar((d, u, w) => { d.carbon.graphitePrefix = nonEmptyString(u, w); })],
   ['graphite_path', scalar((d, u, w) => { d.carbon.graphitePath = nonEmptyString(u, w); })],
-  ['memcached_parameters', scalar((d, u, w) => { d.memcached.parameters = nonEmptyString(u, w); })],
+  ['memcached_parameters', scalar((d, u, w) => {
+    const text = nonEmptyString(u, w);
+    try {
+      parseMemcachedParameters(text);
+    } catch (err) {
+      fail(u, (err as Error).message);
+    }
+    d.memcached.parameters = text;
+  })],
   // Whether memcached keys are CLUSTER/HOST/METRIC instead of HOST/METRIC.
   ['memcached_include_cluster_in_key', scalar((d, u, w) => { d.memcached.includeClusterInKey = integerFlag(u, w); })],
   ['riemann_server', scalar((d, u, w) => { d.riemann.server = nonEmptyString(u, w); })],

@@ -3,6 +3,7 @@ import type { GmetadConfig } from '../config/types';
 import { createGraphitePlugin, GRAPHITE_PLUGIN_NAME } from './graphite/plugin';
 import type { BuiltinPlugin } from './loader';
 import { createRemoteWritePlugin, REMOTE_WRITE_PLUGIN_NAME } from './remote-write/plugin';
+import { createMemcachedPlugin, MEMCACHED_PLUGIN_NAME } from './memcached/plugin';
 import { createRrdPlugin, RRD_PLUGIN_NAME } from './rrd/plugin';
 
 function hasSection(config: GmetadConfig, name: string): boolean {
@@ -13,4 +14,5 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
   { name: RRD_PLUGIN_NAME, enabled: (config) => config.writeRrds, createPlugin: createRrdPlugin },
   { name: GRAPHITE_PLUGIN_NAME, enabled: (config) => config.carbon.server !== null, createPlugin: createGraphitePlugin },
   { name: REMOTE_WRITE_PLUGIN_NAME, enabled: (config) => hasSection(config, REMOTE_WRITE_PLUGIN_NAME), createPlugin: createRemoteWritePlugin },
+  { name: MEMCACHED_PLUGIN_NAME, enabled: (config) => config.memcached.parameters !== null, createPlugin: createMemcachedPlugin },
 ];

@@ -25,6 +25,7 @@ ${m('os_name', 'Linux', 'string')}
 ${m('boottime', '1795200000', 'timestamp')}
 ${m('app.requests', '99', 'uint32')}
 <METRIC NAME="gone" VAL="7" TYPE="uint32" UNITS="" TN="500" TMAX="60" DMAX="100" SLOPE="both" SOURCE="gmond"/>
+<METRIC NAME="kernel" VAL="6.1.0 #1 SMP" TYPE="string" UNITS="" TN="50" TMAX="1200" DMAX="3600" SLOPE="zero" SOURCE="gmond"/>
 </HOST>
 <HOST NAME="DownHost" IP="10.1.0.2" REPORTED="1795255000" TN="600" TMAX="20" DMAX="0" LOCATION="" GMOND_STARTED="0">
 ${m('load_one', '9', 'float')}

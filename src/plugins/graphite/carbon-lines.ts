@@ -13,8 +13,9 @@
  * One line per value: "path value time\n". The C gmetad appends a NUL byte after each
  * line over TCP (it writes strlen + 1 bytes); we do not.
  */
-import type { Cluster, Host, SourceSnapshot, TreeNode } from '../../store/model';
+import type { Cluster, Host, SourceSnapshot } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
+import { authoritativeClusters } from '../authoritative-clusters';
 import { CarbonNamer, joinParts } from './carbon-names';
 
 /** A value carbon would refuse or that would break the line: empty, or holding whitespace. */
@@ -48,15 +49,6 @@ export function carbonLinesForHost(cluster: Cluster, host: Host, time: string, n
     sink.addText(joinParts(parts, namer.metric(metric.name)) + ' ' + metric.val + time);
     counts.lines += 1;
   }
-}
-
-/**
- * The clusters of a snapshot whose hosts this gmetad is the authority for: the top-level
- * ones (a remote grid is kept in summary form only; with `scalable off` its clusters are
- * flattened to the top level, as the C gmetad ignores GRID tags then).
- */
-export function* authoritativeClusters(nodes: Iterable<TreeNode>): Generator<Cluster> {
-  for (const node of nodes) if (node.kind === 'cluster') yield node;
 }
 
 /** Every carbon line of one poll, in tree order (for tests and the plugin alike). */

@@ -23,7 +23,8 @@ import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../
 import { BatchBuilder } from '../transport/batch-queue';
 import { DatagramSender } from '../transport/datagram-sender';
 import { StreamSender } from '../transport/stream-sender';
-import { authoritativeClusters, carbonLinesForHost, lineTime, type LineCounts } from './carbon-lines';
+import { authoritativeClusters } from '../authoritative-clusters';
+import { carbonLinesForHost, lineTime, type LineCounts } from './carbon-lines';
 import { CarbonNamer } from './carbon-names';
 
 export const GRAPHITE_PLUGIN_NAME = 'graphite';

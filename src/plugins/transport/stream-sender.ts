@@ -27,6 +27,8 @@ export interface SenderLogger {
 export interface StreamSenderOptions {
   readonly host: string;
   readonly port: number;
+  /** A unix socket path instead of host:port. */
+  readonly path?: string;
   /** How long a connect may take, ms. */
   readonly connectTimeoutMs: number;
   /** Bound of the queue, bytes. */
@@ -78,7 +80,7 @@ export class StreamSender {
   }
 
   get address(): string {
-    return `${this.options.host}:${this.options.port}`;
+    return this.options.path ?? `${this.options.host}:${this.options.port}`;
   }
 
   send(batch: Batch): void {
@@ -165,7 +167,9 @@ export class StreamSender {
 
   private connect(): void {
     this.connecting = true;
-    const socket = net.connect({ host: this.options.host, port: this.options.port });
+    const socket = this.options.path !== undefined
+      ? net.connect({ path: this.options.path })
+      : net.connect({ host: this.options.host, port: this.options.port });
     this.socket = socket;
     socket.setNoDelay(true);
     const connectTimer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${this.options.connectTimeoutMs} ms`)),
