@@ -29,6 +29,9 @@ PACKAGES+=(graphite-carbon python3-whisper carbon-c-relay memcached libmemcached
 # Real receivers for the push exporters' tests (remote_write, influxdb), each started by
 # the test on free ports with a private data directory, never as a service.
 PACKAGES+=(prometheus victoria-metrics influxdb)
+# The /metrics exporter's tests: promtool (in prometheus) checks the exposition, a real
+# Prometheus scrapes it, node_exporter serves the textfile plugin's .prom file.
+PACKAGES+=(prometheus-node-exporter)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

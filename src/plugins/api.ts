@@ -101,7 +101,12 @@ export interface GmetadPlugin {
   readonly name: string;
   /** The event kinds this plugin receives; default DEFAULT_PLUGIN_EVENTS. */
   readonly events?: readonly PluginEventKind[];
-  /** Acquire resources here (ports, files, connections), not in the factory. */
+  /**
+   * Acquire resources here (files, connections, processes), not in the factory: on SIGHUP a
+   * plugin without reload() is created anew before the old one stops. (A listening port is
+   * the exception: bind it in the factory, before privileges are dropped, as the daemon's
+   * ports are, and implement reload(); see the prometheus plugin.)
+   */
   start?(): void | Promise<void>;
   /** Called in chain order for each event; keep it quick or return a promise. */
   notify(event: PluginEvent): void | Promise<void>;

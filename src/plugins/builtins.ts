@@ -2,10 +2,13 @@
 import type { GmetadConfig } from '../config/types';
 import { createGraphitePlugin, GRAPHITE_PLUGIN_NAME } from './graphite/plugin';
 import type { BuiltinPlugin } from './loader';
-import { createRemoteWritePlugin, REMOTE_WRITE_PLUGIN_NAME } from './remote-write/plugin';
 import { createMemcachedPlugin, MEMCACHED_PLUGIN_NAME } from './memcached/plugin';
+import { createPrometheusPlugin, PROMETHEUS_PLUGIN_NAME } from './prometheus/plugin';
+import { createPrometheusTextfilePlugin, PROMETHEUS_TEXTFILE_PLUGIN_NAME } from './prometheus/textfile';
+import { createRemoteWritePlugin, REMOTE_WRITE_PLUGIN_NAME } from './remote-write/plugin';
 import { createRrdPlugin, RRD_PLUGIN_NAME } from './rrd/plugin';
 
+/** Exporters the C gmetad does not have are on when gmetad.conf has their `name { }` section. */
 function hasSection(config: GmetadConfig, name: string): boolean {
   return config.pluginSections.some((s) => s.name.toLowerCase() === name);
 }
@@ -15,4 +18,10 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
   { name: GRAPHITE_PLUGIN_NAME, enabled: (config) => config.carbon.server !== null, createPlugin: createGraphitePlugin },
   { name: REMOTE_WRITE_PLUGIN_NAME, enabled: (config) => hasSection(config, REMOTE_WRITE_PLUGIN_NAME), createPlugin: createRemoteWritePlugin },
   { name: MEMCACHED_PLUGIN_NAME, enabled: (config) => config.memcached.parameters !== null, createPlugin: createMemcachedPlugin },
+  { name: PROMETHEUS_PLUGIN_NAME, enabled: (config) => hasSection(config, PROMETHEUS_PLUGIN_NAME), createPlugin: createPrometheusPlugin },
+  {
+    name: PROMETHEUS_TEXTFILE_PLUGIN_NAME,
+    enabled: (config) => hasSection(config, PROMETHEUS_TEXTFILE_PLUGIN_NAME),
+    createPlugin: createPrometheusTextfilePlugin,
+  },
 ];
