@@ -1,14 +1,15 @@
 /**
- * The running daemon: one store, one poller per data_source, the two ports. Data flows one
- * way: poller → parser → snapshot → store → servers (and plugins, via store listeners).
+ * The running daemon: one store, one poller per data_source, the parse workers, the two
+ * ports. Data flows one way: poller → parse worker → snapshot (a SourceImage read in place)
+ * → store → servers (and plugins, via store listeners). See docs/architecture.md.
  */
 import * as os from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { DataSourceConfig, GmetadConfig } from '../config/types';
 import { TcpConnector } from '../readers/connector';
-import { gangliaDocumentFactory } from '../readers/ganglia-document';
+import { ParsePool } from '../readers/parse-pool';
+import type { SourceSettings } from '../readers/parse-protocol';
 import { SourcePoller } from '../readers/poller';
-import { warmUpParser } from '../readers/warmup';
 import { createAccessPolicy } from '../server/access';
 import { SharedDumpCache } from '../server/chunked-output';
 import { startInteractivePort } from '../server/interactive-port';
@@ -20,9 +21,6 @@ import { PluginManager } from '../plugins/manager';
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { Logger } from './logger';
-
-/** Metrics polled (and so replaced) between two explicit collections. */
-const COLLECT_AFTER_METRICS = 20_000;
 
 /** Sampling interval of the event-loop delay monitor shown in /status. */
 const EVENT_LOOP_RESOLUTION_MS = 10;
@@ -55,7 +53,7 @@ export class GmetadDaemon {
   private readonly dumpCache: SharedDumpCache;
   private readonly plugins: PluginManager;
   private rootTimer: NodeJS.Timeout | null = null;
-  private metricsAtLastCollection = 0;
+  private readonly parsePool = new ParsePool();
 
   constructor(
     config: GmetadConfig,
@@ -82,19 +80,6 @@ export class GmetadDaemon {
       const time = epochSeconds(this.clock);
       this.plugins.notify(up ? { kind: 'source-up', source, time } : { kind: 'source-down', source, error: error ?? '', time });
     });
-  }
-
-  /**
-   * With node's --expose-gc (bin/gmetad sets it), collect once polls have replaced a large
-   * tree, while the garbage is fresh: memory stays near one tree without making V8 collect
-   * eagerly all the time (which slows every dump). Small sources are left to V8: a full
-   * collection per poll of each of many small sources would cost more than it frees.
-   */
-  private collectReplacedTrees(): void {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (!gc || this.stats.metricsReceived - this.metricsAtLastCollection < COLLECT_AFTER_METRICS) return;
-    this.metricsAtLastCollection = this.stats.metricsReceived;
-    setImmediate(gc);
   }
 
   get pluginNames(): readonly string[] {
@@ -137,7 +122,6 @@ export class GmetadDaemon {
     await this.bindPorts();
     afterBind();
     await this.plugins.start();
-    await warmUpParser();
     this.syncPollers();
     this.scheduleRootSummary();
     this.logger.info({ xml_port: this.xmlPort, interactive_port: this.interactivePort, sources: this.pollers.size },
@@ -206,6 +190,7 @@ export class GmetadDaemon {
     if (this.rootTimer) clearTimeout(this.rootTimer);
     await Promise.all([...this.pollers.values()].map(({ poller }) => poller.stop()));
     this.pollers.clear();
+    await this.parsePool.close();
     await this.closePorts();
     // Everything polled before the signal reaches the plugins before they stop.
     await this.plugins.shutdown();
@@ -256,20 +241,26 @@ export class GmetadDaemon {
       if (restartAll || !next || !sameSource(entry.config, next)) {
         void entry.poller.stop();
         this.pollers.delete(name);
+        if (!next) this.parsePool.forget(name);
       }
     }
+    const c = this.config;
+    const settings: SourceSettings = {
+      scalable: c.scalable,
+      summary: {
+        unsummarizedMetrics: c.unsummarizedMetrics,
+        unsummarizedSflowVmMetrics: c.unsummarizedSflowVmMetrics,
+        summarizedMetrics: c.summarizedMetrics,
+      },
+    };
     for (const ds of this.config.dataSources) {
       if (this.pollers.has(ds.name)) continue;
       const poller = new SourcePoller(ds, {
         connector: new TcpConnector(),
-        parserFactory: gangliaDocumentFactory({
-          source: ds.name, scalable: this.config.scalable, policy: this.policy, stats: this.stats,
-          maxHosts: ds.limits.maxHosts,
+        parserFactory: this.parsePool.factory({
+          source: ds.name, settings: { ...settings, maxHosts: ds.limits.maxHosts }, stats: this.stats,
         }),
-        onSnapshot: (snapshot) => {
-          this.store.publish(snapshot);
-          this.collectReplacedTrees();
-        },
+        onSnapshot: (snapshot) => this.store.publish(snapshot),
         onFailure: (reason) => this.store.fail(ds.name, reason),
         logger: this.logger.child({ data_source: ds.name }),
         stats: this.stats,

@@ -1,19 +1,35 @@
 /**
  * The seam between the network side of a reader (connect, read, gunzip) and the parsing
- * side (tokenizer + SnapshotBuilder). The poller knows nothing about XML; it only pushes
- * decoded text into a DocumentParser and asks for the snapshot at end of input.
+ * side (tokenizer + SnapshotBuilder, in a parse worker or inline). The poller knows nothing
+ * about XML; it pushes the document's raw bytes into a DocumentParser and asks for the
+ * snapshot at end of input.
  */
 import type { SourceSnapshot } from '../store/model';
 
 /** Consumes one document, chunk by chunk. One instance per connection attempt. */
 export interface DocumentParser {
   /**
-   * Feeds the next chunk, already decoded as latin1 (one char per byte). May throw
-   * XmlParseError (with line/column) as soon as the input is malformed.
+   * Feeds the next chunk of the document (raw bytes; latin1, one char per byte). Throws
+   * a DocumentError as soon as the input is known to be malformed (a parser in a worker
+   * learns it a little later: the next write throws). Returns false when the caller should
+   * stop reading until the onDrain callback runs (back-pressure).
    */
-  write(text: string): void;
-  /** End of input: returns the finished snapshot, or throws XmlParseError if truncated. */
-  finish(): SourceSnapshot;
+  write(chunk: Buffer): boolean;
+  /** `callback` runs once the parser takes input again (after a write returned false). */
+  onDrain(callback: () => void): void;
+  /** End of input: the finished snapshot, or a DocumentError (malformed, truncated). */
+  finish(): Promise<SourceSnapshot>;
+  /** The poll is abandoned (failed, stopped): drop what the parser holds. */
+  abort(): void;
+}
+
+/** The document is malformed or incomplete; `atEnd` when found only at end of input. */
+export class DocumentError extends Error {
+  readonly code = 'GMETAD_DOCUMENT';
+  constructor(message: string, readonly atEnd: boolean) {
+    super(message);
+    this.name = 'DocumentError';
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
-/** Wires a tokenizer to a SnapshotBuilder: the DocumentParser each poll feeds. */
+/** Wires a tokenizer to a SnapshotBuilder: the parsing of one polled Ganglia document. */
+import type { SourceSnapshot } from '../store/model';
 import type { SummaryPolicy } from '../store/summary';
 import type { DaemonStats } from '../util/stats';
-import type { DocumentParser, DocumentParserFactory } from './document';
+import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
 import { createXmlParser, type ParserKind } from './parser-factory';
 import { Interner } from './intern';
 import { SnapshotBuilder } from './snapshot-builder';
@@ -10,16 +11,26 @@ export interface GangliaDocumentOptions {
   readonly source: string;
   readonly scalable: boolean;
   readonly policy: SummaryPolicy;
-  readonly stats: DaemonStats;
+  /** The tokenizer; tests compare 'sax' with the default 'fast'. */
   readonly parser?: ParserKind;
   /** More HOST elements kept than this aborts the document (limits max_hosts). */
   readonly maxHosts?: number;
 }
 
-export function gangliaDocumentFactory(options: GangliaDocumentOptions): DocumentParserFactory {
+/** One document, parsed synchronously on the calling thread (a parse worker, or a test). */
+export interface GangliaDocument {
+  /** Throws XmlParseError/SnapshotError on malformed input. */
+  write(text: string): void;
+  finish(): SourceSnapshot;
+  /** METRIC elements seen, kept or not (for /status metrics.received). */
+  readonly metricsReceived: number;
+}
+
+/** Makes the documents of one source; shares one interner across its polls. */
+export function gangliaDocuments(options: GangliaDocumentOptions): (pollTime: number) => GangliaDocument {
   // One interner per source for its whole life: the next poll shares strings with the live tree.
   const interner = new Interner();
-  return (pollTime: number): DocumentParser => {
+  return (pollTime: number): GangliaDocument => {
     const builder = new SnapshotBuilder({
       source: options.source, pollTime, scalable: options.scalable, policy: options.policy, interner,
       maxHosts: options.maxHosts,
@@ -35,9 +46,10 @@ export function gangliaDocumentFactory(options: GangliaDocumentOptions): Documen
         const rest = bom.flush();
         if (rest.length > 0) parser.write(rest);
         parser.end();
-        const snapshot = builder.finish();
-        options.stats.metricsReceived += builder.metricsReceived;
-        return snapshot;
+        return builder.finish();
+      },
+      get metricsReceived() {
+        return builder.metricsReceived;
       },
     };
   };
@@ -70,4 +82,34 @@ class ByteOrderMark {
     this.head = null;
     return rest;
   }
+}
+
+/** A DocumentParser that parses on the calling thread (tests; the daemon uses the pool). */
+export function inlineDocumentFactory(options: GangliaDocumentOptions & { readonly stats?: DaemonStats }): DocumentParserFactory {
+  const documents = gangliaDocuments(options);
+  return (pollTime: number): DocumentParser => {
+    const document = documents(pollTime);
+    return {
+      write: (chunk: Buffer) => {
+        try {
+          document.write(chunk.toString('latin1'));
+        } catch (err) {
+          throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, false);
+        }
+        return true;
+      },
+      onDrain: () => undefined,
+      finish: async () => {
+        let snapshot: SourceSnapshot;
+        try {
+          snapshot = document.finish();
+        } catch (err) {
+          throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, true);
+        }
+        if (options.stats) options.stats.metricsReceived += document.metricsReceived;
+        return snapshot;
+      },
+      abort: () => undefined,
+    };
+  };
 }

@@ -22,7 +22,7 @@ import type { SourceSnapshot } from '../store/model';
 import { countTimed, type DaemonStats } from '../util/stats';
 import { XmlParseError } from './xml-parser';
 import { describeNetError, formatAddress, ConnectError, type Connector } from './connector';
-import { LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
+import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
 import type { StructuredLogger } from '../util/logging';
 
 export type PollerStatus = 'idle' | 'connecting' | 'reading' | 'waiting' | 'stopped';
@@ -351,19 +351,18 @@ const GZIP_MAGIC_1 = 0x8b;
 
 function describeParseError(err: unknown, atEnd: boolean): string {
   if (err instanceof LimitExceeded) return `${err.message}; poll aborted, last good data kept`;
-  const what = atEnd ? 'incomplete document' : 'parse error';
+  const what = (err instanceof DocumentError ? err.atEnd : atEnd) ? 'incomplete document' : 'parse error';
   if (err instanceof XmlParseError) return `${what}: ${err.message}`;
   return `${what}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 /**
  * Streams one document from `stream` into `parser`: gunzips when the body starts with the
- * gzip magic, decodes latin1, and feeds each chunk as it arrives (the document is never
- * held whole). Parsing is synchronous per chunk, so the socket is not read while a chunk
- * is being parsed; gunzip output comes in 16 KiB pieces and socket reads in at most
- * 64 KiB, which keeps each turn of the event loop short. Past `maxDocumentBytes` of
- * document (counted after gunzip, so a gzip bomb stops there too) the read is aborted.
- * Always destroys the stream.
+ * gzip magic and feeds each chunk of bytes as it arrives (the document is never held
+ * whole). When the parser falls behind (a parse worker with megabytes unparsed), reading
+ * pauses until it catches up. Past `maxDocumentBytes` of document (counted after gunzip,
+ * so a gzip bomb stops there too) the read is aborted. Always destroys the stream; aborts
+ * the parser unless the document was delivered.
  */
 function readDocument(
   stream: Duplex,
@@ -399,13 +398,15 @@ function readDocument(
         gunzip.on('error', ignore);
         gunzip.destroy();
       }
+      if (result.kind !== 'ok') parser.abort();
       resolve(result);
     };
     const fail = (reason: string): void => {
       settle(bytes === 0 ? { kind: 'unusable', reason } : { kind: 'failed', reason, bytes });
     };
 
-    const feed = (buf: Buffer): void => {
+    /** `from` (the socket or gunzip) pauses while the parser is behind. */
+    const feed = (buf: Buffer, from: Duplex): void => {
       if (settled) return;
       documentBytes += buf.length;
       if (documentBytes > maxDocumentBytes) {
@@ -414,10 +415,18 @@ function readDocument(
         fail(describeParseError(err, false));
         return;
       }
+      let more: boolean;
       try {
-        parser.write(buf.toString('latin1'));
+        more = parser.write(buf);
       } catch (err) {
         fail(describeParseError(err, false));
+        return;
+      }
+      if (!more) {
+        from.pause();
+        parser.onDrain(() => {
+          if (!settled) from.resume();
+        });
       }
     };
     const complete = (): void => {
@@ -426,20 +435,18 @@ function readDocument(
         fail('connection closed before any data');
         return;
       }
-      let snapshot: SourceSnapshot;
-      try {
-        snapshot = parser.finish();
-      } catch (err) {
-        fail(describeParseError(err, true));
-        return;
-      }
-      settle({ kind: 'ok', snapshot, bytes });
+      // Input is complete: only the parser's tail is left, bounded by the poll deadline.
+      clearTimeout(idleTimer);
+      parser.finish().then(
+        (snapshot: SourceSnapshot) => settle({ kind: 'ok', snapshot, bytes }),
+        (err: unknown) => fail(describeParseError(err, true)),
+      );
     };
     const startGunzip = (): zlib.Gunzip => {
       const z = zlib.createGunzip();
       z.on('data', (out: Buffer) => {
         idleTimer.refresh();
-        feed(out);
+        feed(out, z);
       });
       z.on('end', complete);
       z.on('error', (err: Error) => fail(`gzip: ${err.message}`));
@@ -452,7 +459,7 @@ function readDocument(
           gunzip.once('drain', () => stream.resume());
         }
       } else {
-        feed(chunk);
+        feed(chunk, stream);
       }
     };
 
@@ -479,7 +486,7 @@ function readDocument(
         decided = true; // a one-byte body: too short for gzip
         const last = head;
         head = null;
-        feed(last);
+        feed(last, stream);
       }
       if (gunzip) gunzip.end();
       else complete();

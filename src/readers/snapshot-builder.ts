@@ -31,6 +31,7 @@ import type {
   Cluster, ExtraData, Grid, Host, Metric, MetricSummary, SourceSnapshot, Summary, TreeNode,
 } from '../store/model';
 import { NUMERIC_TYPES } from '../store/model';
+import { isExpiredAt } from '../store/lifetime';
 import { EMPTY_SUMMARY, precisionOf, SummaryAccumulator, type SummaryPolicy } from '../store/summary';
 import type { Attributes, XmlSink } from './xml-parser';
 import { Interner } from './intern';
@@ -383,7 +384,7 @@ export class SnapshotBuilder implements XmlSink {
     if (name === undefined || type === undefined || !KNOWN_TYPES.has(type)) return Frame.Ignored;
     const tn = toUint32(attrs.TN);
     const dmax = toUint32(attrs.DMAX);
-    if (dmax > 0 && tn > dmax) return Frame.Ignored;
+    if (isExpiredAt(tn, dmax)) return Frame.Ignored;
     const val = attrs.VAL ?? '';
     const shared = this.metricStrings(name, type, attrs.UNITS ?? '', attrs.SLOPE ?? UNSPECIFIED, attrs.SOURCE ?? DEFAULT_SOURCE);
     this.metric = {

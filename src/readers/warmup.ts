@@ -1,8 +1,7 @@
 /**
- * JIT warm-up of the parsing path before the first poll. Cold, V8 runs the tokenizer in its
- * interpreter, and the first 64 KiB chunks of a big source would each hold the event loop
- * for tens of milliseconds; a few small synthetic documents, fed in slices that yield to
- * the event loop, get the hot functions optimised first.
+ * JIT warm-up of the parsing path, run by each parse worker when it starts. Cold, V8 runs
+ * the tokenizer in its interpreter, and the first chunks of a big source parse several
+ * times slower; a few small synthetic documents get the hot functions optimised first.
  */
 import { SUMMARIZE_ALL } from '../store/summary';
 import { createXmlParser, type ParserKind } from './parser-factory';

@@ -10,6 +10,9 @@ import { type Clock, epochSeconds, systemClock } from '../util/clock';
 
 export const CHUNK_BYTES = 64 * 1024;
 
+/** Latin1 text (one char per byte) or bytes that stay valid until the next piece is pulled. */
+export type Piece = string | Uint8Array;
+
 /** A pull source of Buffers; `next()` renders at most about one chunk. */
 export interface ChunkSource {
   next(): Buffer | null;
@@ -18,16 +21,16 @@ export interface ChunkSource {
 }
 
 /**
- * Packs string pieces (one char per byte) into full Buffers of `chunkBytes`, writing each
- * piece straight into the Buffer (no joined intermediate string) and splitting a piece
- * across chunks where needed.
+ * Packs pieces into full Buffers of `chunkBytes`, writing each piece straight into the
+ * Buffer (no joined intermediate string) and splitting a piece across chunks where needed.
+ * A byte piece is copied before the next piece is pulled, so its producer may reuse it.
  */
 export class PieceBatcher {
   private finished = false;
   /** The unwritten tail of a piece that did not fit in the previous chunk. */
-  private pending: string | null = null;
+  private pending: Piece | null = null;
 
-  constructor(private readonly pieces: Iterator<string>, private readonly chunkBytes = CHUNK_BYTES) {}
+  constructor(private readonly pieces: Iterator<Piece>, private readonly chunkBytes = CHUNK_BYTES) {}
 
   next(): Buffer | null {
     if (this.finished && this.pending === null) return null;
@@ -43,7 +46,13 @@ export class PieceBatcher {
         }
         piece = step.value;
       }
-      const written = buffer.write(piece, used, 'latin1');
+      let written: number;
+      if (typeof piece === 'string') {
+        written = buffer.write(piece, used, 'latin1');
+      } else {
+        written = Math.min(piece.length, this.chunkBytes - used);
+        buffer.set(written === piece.length ? piece : piece.subarray(0, written), used);
+      }
       used += written;
       this.pending = written < piece.length ? piece.slice(written) : null;
     }
@@ -52,7 +61,7 @@ export class PieceBatcher {
   }
 }
 
-export function sourceFromPieces(pieces: Iterable<string>, chunkBytes = CHUNK_BYTES): ChunkSource {
+export function sourceFromPieces(pieces: Iterable<Piece>, chunkBytes = CHUNK_BYTES): ChunkSource {
   const batcher = new PieceBatcher(pieces[Symbol.iterator](), chunkBytes);
   return { next: () => batcher.next(), close: () => undefined };
 }
@@ -71,7 +80,7 @@ class SharedDump {
   constructor(
     readonly key: object,
     readonly second: number,
-    pieces: Iterable<string>,
+    pieces: Iterable<Piece>,
     private readonly onEmpty: (dump: SharedDump) => void,
     chunkBytes: number,
     private readonly maxKeptBytes: number,
@@ -150,7 +159,7 @@ export class SharedDumpCache {
   }
 
   /** `render` is called only when a new dump has to be started. */
-  acquire(key: object, second: number, render: () => Iterable<string>): ChunkSource {
+  acquire(key: object, second: number, render: () => Iterable<Piece>): ChunkSource {
     const cur = this.current;
     if (cur !== null && cur.isJoinable && cur.key === key && cur.second === second) {
       return this.guard(cur, cur.join());

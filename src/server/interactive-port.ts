@@ -9,11 +9,10 @@ import { systemClock } from '../util/clock';
 import { countTimed } from '../util/stats';
 import { type ChunkSource, SharedDumpCache, sourceFromPieces } from './chunked-output';
 import { limitsOf, type PortOptions, type RunningPort } from './port-options';
-import { HTTP_XML_HEADER, isFullDump, queryPieces } from './query';
+import { fullDumpPieces, HTTP_XML_HEADER, isFullDump, queryPieces } from './query';
 import { parseInteractiveRequest } from './request';
 import { closeServer, ConnectionSet, finish, listen, remoteAddress, writeChunks } from './socket-io';
 import { StatusReporter } from './status';
-import { fullDumpPieces } from './xml-render';
 
 /** The C gmetad's REQUESTLEN: a line must end within this many bytes. */
 export const MAX_REQUEST_BYTES = 2048;

@@ -1,5 +1,7 @@
 /**
- * Path queries of the interactive port, following the C gmetad 3.7.2's process_path():
+ * The one tree walker: the full dump (XML port, and the interactive port's `/`) and the path
+ * queries of the interactive port print the tree through it. Queries follow the C gmetad
+ * 3.7.2's process_path():
  * - `/<cluster-or-grid>[/<host>[/<metric>]]`; every level prints its start tag, then the
  *   target's subtree, then the end tags;
  * - a node without children (a metric, a grid in summary form) ignores the rest of the path;
@@ -7,14 +9,29 @@
  *   it as an empty element; `*` matches every child, in HTTP mode only;
  * - the summary filter prints HOSTS+METRICS for the root, clusters and grids and never
  *   descends into hosts; grids always print their summary.
- * Hosts and metrics past their DMAX are treated as absent.
+ * Hosts and metrics past their DMAX are treated as absent (store/lifetime).
+ *
+ * Pieces are strings (one char per byte) or, for the hosts of a cluster read from a
+ * SourceImage, byte slices rendered by copying (image-render.ts); chunked-output packs both.
  */
-import type { Host, Metric, TreeNode } from '../store/model';
-import type { TreeView } from '../store/store';
+import { clusterRows } from '../store/image/views';
+import { isExpired } from '../store/lifetime';
+import type { Cluster, Host, Metric, Summary, TreeNode } from '../store/model';
+import type { Piece } from './chunked-output';
+import { imageHostPieces } from './image-render';
 import {
-  DOCUMENT_END, DTD_HEADER, GANGLIA_XML_START, HOST_END, hostStart, hostXml, isExpired, metricXml,
+  DOCUMENT_END, DTD_HEADER, GANGLIA_XML_START, HOST_END, hostStart, hostXml, metricXml,
   nodeEnd, nodeStart, rootGridStart, summaryXml,
 } from './xml-render';
+
+
+/** What the walker prints from (a store WalkRoot fits). */
+export interface WalkRoot {
+  readonly gridname: string;
+  readonly authority: string;
+  readonly nodes: ReadonlyMap<string, TreeNode>;
+  readonly rootSummary: Summary;
+}
 
 export type Filter = 'summary' | null;
 
@@ -29,27 +46,34 @@ export const HTTP_XML_HEADER = 'HTTP/1.0 200 OK\r\nServer: gmetad/3.7.2-1\r\n'
   + 'Access-Control-Allow-Origin: *\nContent-Type: application/xml\r\nConnection: close\r\n\r\n';
 
 type QueryNode =
-  | { readonly level: 'root'; readonly view: TreeView }
+  | { readonly level: 'root'; readonly view: WalkRoot }
   | { readonly level: 'node'; readonly node: TreeNode }
   | { readonly level: 'host'; readonly host: Host }
   | { readonly level: 'metric'; readonly metric: Metric };
 
 /** True when the answer is exactly the XML port's full dump (after any HTTP header). */
-export function isFullDump(view: TreeView, q: PathQuery): boolean {
+export function isFullDump(view: WalkRoot, q: PathQuery): boolean {
   if (q.filter !== null) return false;
   if (q.path.length === 0) return true;
   return !q.http && !view.nodes.has(q.path[0]);
 }
 
+const FULL_DUMP: PathQuery = { http: false, path: [], filter: null };
+
+/** What the XML port sends: the whole document, DTD included. */
+export function fullDumpPieces(view: WalkRoot, now: number): Generator<Piece> {
+  return queryPieces(view, FULL_DUMP, now);
+}
+
 /** The whole reply to a path query, in pieces (about one host each). */
-export function* queryPieces(view: TreeView, q: PathQuery, now: number): Generator<string> {
+export function* queryPieces(view: WalkRoot, q: PathQuery, now: number): Generator<Piece> {
   yield (q.http ? HTTP_XML_HEADER : '') + DTD_HEADER + GANGLIA_XML_START
     + rootGridStart(view.gridname, view.authority, now);
   yield* processPath({ level: 'root', view }, q, 0, now);
   yield DOCUMENT_END;
 }
 
-function* processPath(n: QueryNode, q: PathQuery, depth: number, now: number): Generator<string> {
+function* processPath(n: QueryNode, q: PathQuery, depth: number, now: number): Generator<Piece> {
   yield startTag(n, now);
   const children = childrenOf(n, now);
   if (children === null || depth >= q.path.length) {
@@ -69,7 +93,7 @@ function* processPath(n: QueryNode, q: PathQuery, depth: number, now: number): G
 }
 
 /** A node's content without its own tags: its summary if the filter applies, then its children. */
-function* body(n: QueryNode, filter: Filter, now: number): Generator<string> {
+function* body(n: QueryNode, filter: Filter, now: number): Generator<Piece> {
   switch (n.level) {
     case 'root':
       if (filter === 'summary') yield summaryXml(n.view.rootSummary);
@@ -89,13 +113,13 @@ function* body(n: QueryNode, filter: Filter, now: number): Generator<string> {
   }
 }
 
-function* subtree(node: TreeNode, filter: Filter, now: number): Generator<string> {
+function* subtree(node: TreeNode, filter: Filter, now: number): Generator<Piece> {
   yield nodeStart(node);
   yield* nodeBody(node, filter, now);
   yield nodeEnd(node);
 }
 
-function* nodeBody(node: TreeNode, filter: Filter, now: number): Generator<string> {
+function* nodeBody(node: TreeNode, filter: Filter, now: number): Generator<Piece> {
   if (node.kind === 'grid') {
     yield summaryXml(node.summary);
     return;
@@ -104,7 +128,16 @@ function* nodeBody(node: TreeNode, filter: Filter, now: number): Generator<strin
     yield summaryXml(node.summary);
     return;
   }
-  for (const h of node.hosts.values()) if (!isExpired(h, now)) yield hostXml(h, now);
+  yield* clusterHosts(node, now);
+}
+
+function* clusterHosts(cluster: Cluster, now: number): Generator<Piece> {
+  const rows = clusterRows(cluster);
+  if (rows !== undefined) {
+    yield* imageHostPieces(rows, now);
+    return;
+  }
+  for (const h of cluster.hosts.values()) if (!isExpired(h, now)) yield hostXml(h, now);
 }
 
 function startTag(n: QueryNode, now: number): string {

@@ -8,8 +8,8 @@ import { systemClock } from '../util/clock';
 import { countTimed } from '../util/stats';
 import { SharedDumpCache } from './chunked-output';
 import { limitsOf, type PortOptions, type RunningPort } from './port-options';
+import { fullDumpPieces } from './query';
 import { closeServer, ConnectionSet, finish, listen, remoteAddress, writeChunks } from './socket-io';
-import { fullDumpPieces } from './xml-render';
 
 export async function startXmlPort(options: PortOptions): Promise<RunningPort> {
   const limits = limitsOf(options);

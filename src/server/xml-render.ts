@@ -7,6 +7,7 @@
  * them into Buffers with the 'latin1' encoding.
  */
 import type { Cluster, ExtraData, Grid, Host, Metric, Summary, TreeNode } from '../store/model';
+import { isExpired, tnAt } from '../store/lifetime';
 import { formatSum } from '../store/summary';
 import { DTD_HEADER } from './dtd';
 
@@ -79,16 +80,6 @@ export function extraDataXml(extra: ExtraData): string {
   return block;
 }
 
-/** TN as gmetad prints it: seconds since t0, never negative. */
-export function tnAt(t0: number, now: number): number {
-  const tn = Math.floor(now - t0);
-  return tn > 0 ? tn : 0;
-}
-
-/** A metric or host whose DMAX has passed is no longer shown (the C gmetad deletes it). */
-export function isExpired(item: { readonly t0: number; readonly dmax: number }, now: number): boolean {
-  return item.dmax > 0 && tnAt(item.t0, now) > item.dmax;
-}
 
 export function rootGridStart(gridname: string, authority: string, now: number): string {
   return `<GRID NAME="${escapeAttr(gridname)}" AUTHORITY="${escapeAttr(authority)}" LOCALTIME="${now}">\n`;
@@ -114,8 +105,7 @@ export const HOST_END = '</HOST>\n';
 export function hostXml(h: Host, now: number): string {
   let out = hostStart(h, now);
   for (const m of h.metrics.values()) {
-    if (m.dmax > 0 && tnAt(m.t0, now) > m.dmax) continue;
-    out += metricXml(m, now);
+    if (!isExpired(m, now)) out += metricXml(m, now);
   }
   return out + HOST_END;
 }
@@ -146,33 +136,4 @@ export function summaryXml(s: Summary): string {
       + `${extraDataXml(m.extra)}</METRICS>\n`;
   }
   return out;
-}
-
-/**
- * The body of a node as the full dump shows it, in pieces of about one host: clusters with
- * their hosts, grids (always in summary form) with their summary.
- */
-export function* nodePieces(node: TreeNode, now: number): Generator<string> {
-  yield nodeStart(node);
-  if (node.kind === 'cluster') {
-    for (const h of node.hosts.values()) {
-      if (!isExpired(h, now)) yield hostXml(h, now);
-    }
-  } else {
-    yield summaryXml(node.summary);
-  }
-  yield nodeEnd(node);
-}
-
-/** What the XML port sends: the whole document, DTD included. */
-export interface DumpIdentity {
-  readonly gridname: string;
-  readonly authority: string;
-  readonly nodes: ReadonlyMap<string, TreeNode>;
-}
-
-export function* fullDumpPieces(view: DumpIdentity, now: number): Generator<string> {
-  yield DTD_HEADER + GANGLIA_XML_START + rootGridStart(view.gridname, view.authority, now);
-  for (const node of view.nodes.values()) yield* nodePieces(node, now);
-  yield DOCUMENT_END;
 }

@@ -11,12 +11,26 @@
  * Unlike C, the number of hosts a cluster keeps is bounded (max_hosts, oldest absent
  * ones dropped first), so a source spoofing new host names every poll cannot grow the
  * daemon's memory without bound.
+ *
+ * The expiry rule itself is one for the whole daemon (the builder at poll time, the dumps and
+ * queries at request time, the RRD writer, this merge): isExpired below.
  */
 import type { Cluster, Host, Metric, SourceSnapshot, TreeNode } from './model';
 
-/** Gone from the C gmetad at its next cleanup: DMAX set and exceeded. */
-function expired(item: { readonly t0: number; readonly dmax: number }, now: number): boolean {
-  return item.dmax > 0 && now - item.t0 > item.dmax;
+/** TN at `now` of an item whose TN was 0 at `t0`: whole seconds, never negative. */
+export function tnAt(t0: number, now: number): number {
+  const tn = Math.floor(now - t0);
+  return tn > 0 ? tn : 0;
+}
+
+/** Whether an item with this TN and DMAX is past its lifetime (DMAX 0: never). */
+export function isExpiredAt(tn: number, dmax: number): boolean {
+  return dmax > 0 && tn > dmax;
+}
+
+/** Whether a host or metric is past its DMAX at `now` (epoch seconds): gone, as in C. */
+export function isExpired(item: { readonly t0: number; readonly dmax: number }, now: number): boolean {
+  return isExpiredAt(tnAt(item.t0, now), item.dmax);
 }
 
 /**
@@ -51,7 +65,7 @@ function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: numbe
   }
   const absent: Host[] = [];
   for (const [name, host] of old.hosts) {
-    if (!fresh.hosts.has(name) && !expired(host, now)) absent.push(host);
+    if (!fresh.hosts.has(name) && !isExpired(host, now)) absent.push(host);
   }
   if (absent.length > 0) {
     const room = Math.max(0, maxHosts - fresh.hosts.size);
@@ -67,7 +81,7 @@ function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: numbe
 function mergeMetrics(before: Host, fresh: Host, now: number): Host {
   let metrics: Map<string, Metric> | null = null;
   for (const [name, metric] of before.metrics) {
-    if (fresh.metrics.has(name) || expired(metric, now)) continue;
+    if (fresh.metrics.has(name) || isExpired(metric, now)) continue;
     (metrics ??= new Map(fresh.metrics)).set(name, metric);
   }
   return metrics === null ? fresh : { ...fresh, metrics };

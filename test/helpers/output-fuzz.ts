@@ -8,7 +8,7 @@ import * as sax from 'sax';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
-import { gangliaDocumentFactory } from '../../src/readers/ganglia-document';
+import { gangliaDocuments } from '../../src/readers/ganglia-document';
 import { SharedDumpCache } from '../../src/server/chunked-output';
 import { startInteractivePort } from '../../src/server/interactive-port';
 import type { ServerLogger } from '../../src/server/logger';
@@ -79,7 +79,7 @@ export async function startOutputFuzzer(extraCheck?: DumpCheck): Promise<OutputF
   const counts: FuzzCounts = { documents: 0, accepted: 0, refused: 0, dumps: 0, valuesChecked: 0 };
 
   const parse = (doc: string, f: Fuzz, scalable: boolean): SourceSnapshot | null => {
-    const factory = gangliaDocumentFactory({ source: 'fuzz', scalable, policy: { summarize: () => true }, stats });
+    const factory = gangliaDocuments({ source: 'fuzz', scalable, policy: { summarize: () => true } });
     const parser = factory(T_NOW);
     try {
       // Split anywhere: the tokenizer must not care where chunks end.

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createFastParser, MAX_TOKEN } from '../../src/readers/fast-parser';
-import { gangliaDocumentFactory } from '../../src/readers/ganglia-document';
-import { DaemonStats } from '../../src/util/stats';
+import { gangliaDocuments } from '../../src/readers/ganglia-document';
 import { createSaxParser } from '../../src/readers/sax-parser';
 import { createXmlParser, type ParserKind } from '../../src/readers/parser-factory';
 import { XmlParseError, type Attributes, type StreamingXmlParser, type XmlSink } from '../../src/readers/xml-parser';
@@ -261,7 +260,7 @@ test('a UTF-8 byte-order mark at the start of a document is accepted (as expat d
     + '<CLUSTER NAME="C" LOCALTIME="1" OWNER="o" LATLONG="l" URL="u"/></GANGLIA_XML>';
   for (const chunk of [1, 2, 3, 5, doc.length]) {
     for (const kind of ['fast', 'sax'] as const) {
-      const parser = gangliaDocumentFactory({ source: 's', scalable: true, policy: { summarize: () => true }, stats: new DaemonStats(), parser: kind })(1000);
+      const parser = gangliaDocuments({ source: 's', scalable: true, policy: { summarize: () => true }, parser: kind })(1000);
       for (let at = 0; at < doc.length; at += chunk) parser.write(doc.slice(at, at + chunk));
       assert.deepEqual(parser.finish().nodes.map((n) => n.name), ['C'], `${kind}, chunks of ${chunk}`);
     }
@@ -269,7 +268,7 @@ test('a UTF-8 byte-order mark at the start of a document is accepted (as expat d
   // Only at the very start, and only the whole mark.
   const root = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"/>';
   for (const bad of [`${root}\u00ef\u00bb\u00bf`, `\u00ef\u00bb${root}`, ` \u00ef\u00bb\u00bf${root}`, '\u00ef\u00bb\u00bf']) {
-    const parser = gangliaDocumentFactory({ source: 's', scalable: true, policy: { summarize: () => true }, stats: new DaemonStats() })(1000);
+    const parser = gangliaDocuments({ source: 's', scalable: true, policy: { summarize: () => true } })(1000);
     assert.throws(() => { parser.write(bad); parser.finish(); }, /text (before|after) the root|no root/, JSON.stringify(bad));
   }
 });

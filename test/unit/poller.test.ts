@@ -12,7 +12,7 @@ import { DaemonStats } from '../../src/util/stats';
 import { XmlParseError } from '../../src/readers/xml-parser';
 import { TcpConnector, formatAddress, type Connector } from '../../src/readers/connector';
 import type { DocumentParserFactory } from '../../src/readers/document';
-import { gangliaDocumentFactory } from '../../src/readers/ganglia-document';
+import { inlineDocumentFactory } from '../../src/readers/ganglia-document';
 import {
   SourcePoller,
   nextPollDelay,
@@ -50,7 +50,8 @@ function testParser() {
     pollTimes.push(pollTime);
     let text = '';
     return {
-      write(chunk: string) {
+      write(bytes: Buffer) {
+        const chunk = bytes.toString('latin1');
         writes += 1;
         const checkedUpTo = text.length;
         text += chunk;
@@ -59,8 +60,11 @@ function testParser() {
           const { line, column } = endPosition(text.slice(0, first));
           throw new XmlParseError('not well-formed (invalid token)', line, column);
         }
+        return true;
       },
-      finish(): SourceSnapshot {
+      onDrain: () => undefined,
+      abort: () => undefined,
+      async finish(): Promise<SourceSnapshot> {
         if (!text.includes('</GANGLIA_XML>')) {
           const { line, column } = endPosition(text);
           throw new XmlParseError('unclosed token', line, column);
@@ -502,7 +506,7 @@ describe('SourcePoller: per-source limits (hostile sources)', () => {
   const limited = (name: string, port: number, limits: Partial<DataSourceConfig['limits']>): DataSourceConfig => ({
     ...source(name, [{ host: '127.0.0.1', port }]), limits: { ...DEFAULT_SOURCE_LIMITS, ...limits },
   });
-  const realParser = (maxHosts?: number) => gangliaDocumentFactory({
+  const realParser = (maxHosts?: number) => inlineDocumentFactory({
     source: 'x', scalable: true, policy: { summarize: () => true }, stats: new DaemonStats(), maxHosts,
   });
 

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as sax from 'sax';
-import { queryPieces } from '../../src/server/query';
+import { fullDumpPieces, queryPieces } from '../../src/server/query';
 import { parseInteractiveRequest } from '../../src/server/request';
 import {
-  DTD_HEADER, escapeAttr, fullDumpPieces, hostXml, metricXml, summaryXml,
+  DTD_HEADER, escapeAttr, hostXml, metricXml, summaryXml,
 } from '../../src/server/xml-render';
 import {
   cluster, grid, host, metric, T_NOW, treeFromGmetadXml, view,

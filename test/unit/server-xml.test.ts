@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { SharedDumpCache } from '../../src/server/chunked-output';
 import type { ServerLogger } from '../../src/server/logger';
 import { startXmlPort } from '../../src/server/xml-port';
-import { fullDumpPieces } from '../../src/server/xml-render';
+import { fullDumpPieces } from '../../src/server/query';
 import { fixedClock } from '../../src/util/clock';
 import { DaemonStats } from '../../src/util/stats';
 import { rawRequest } from '../helpers/net';

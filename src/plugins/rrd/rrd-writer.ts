@@ -30,6 +30,7 @@ import { promises as fs } from 'node:fs';
 import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
 import { type Clock, systemClock } from '../../util/clock';
+import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
@@ -337,7 +338,7 @@ export class RrdWriter {
       let byMetric: Map<string, FileState> | null = null;
       for (const metric of host.metrics.values()) {
         if (!NUMERIC_TYPES.has(metric.type)) continue;
-        if (metric.dmax > 0 && polledAt - metric.t0 > metric.dmax) continue;
+        if (isExpired(metric, polledAt)) continue;
         const value = rrdValue(metric.val);
         if (value === null) {
           this.counters.invalid += 1;

@@ -1,0 +1,188 @@
+/**
+ * The parse workers, seen from the main thread (docs/architecture.md). Each data source is
+ * pinned to one worker (its interner lives there); workers start on first use, up to one
+ * per core. A poll's bytes go to the worker as they arrive (copied once into a buffer that
+ * is transferred), and its snapshot comes back as a SourceImage read in place.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { snapshotOfImage } from '../store/image/views';
+import type { SourceSnapshot } from '../store/model';
+import type { DaemonStats } from '../util/stats';
+import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
+import type { FromWorker, SourceSettings, ToWorker } from './parse-protocol';
+
+/** Unparsed bytes in flight to a worker above which the poller stops reading its socket. */
+const HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** ... and below which it reads again. */
+const LOW_WATER_BYTES = 2 * 1024 * 1024;
+
+const WORKER_FILE = path.join(__dirname, 'parse-worker.js');
+
+/** One poll in a worker, as the poller's DocumentParser. */
+class WorkerDocument implements DocumentParser {
+  private inFlight = 0;
+  private error: DocumentError | LimitExceeded | null = null;
+  private drainCallbacks: (() => void)[] = [];
+  private finished: { resolve: (s: SourceSnapshot) => void; reject: (e: Error) => void } | null = null;
+  private closed = false;
+
+  constructor(private readonly slot: WorkerSlot, readonly id: number, private readonly stats: DaemonStats | undefined) {}
+
+  write(chunk: Buffer): boolean {
+    if (this.error !== null) throw this.error;
+    if (this.closed) return true;
+    const bytes = new Uint8Array(chunk); // our own copy, moved to the worker
+    this.inFlight += bytes.byteLength;
+    this.slot.post({ type: 'chunk', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    return this.inFlight <= HIGH_WATER_BYTES;
+  }
+
+  onDrain(callback: () => void): void {
+    if (this.inFlight <= LOW_WATER_BYTES || this.error !== null) callback();
+    else this.drainCallbacks.push(callback);
+  }
+
+  finish(): Promise<SourceSnapshot> {
+    if (this.error !== null) return Promise.reject(this.error);
+    return new Promise((resolve, reject) => {
+      this.finished = { resolve, reject };
+      this.slot.post({ type: 'end', id: this.id });
+    });
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    this.slot.post({ type: 'abort', id: this.id });
+    this.close();
+  }
+
+  /** From the worker. */
+  receive(message: FromWorker): void {
+    switch (message.type) {
+      case 'ack':
+        this.inFlight -= message.bytes;
+        if (this.inFlight <= LOW_WATER_BYTES) this.drain();
+        return;
+      case 'error':
+        this.failWith(message.limit === undefined
+          ? new DocumentError(message.message, message.atEnd)
+          : Object.assign(new LimitExceeded(message.limit, ''), { message: message.message }));
+        return;
+      case 'done':
+        if (this.stats) this.stats.metricsReceived += message.metricsReceived;
+        this.finished?.resolve(snapshotOfImage(message.image));
+        this.close();
+        return;
+    }
+  }
+
+  failWith(error: DocumentError | LimitExceeded): void {
+    this.error = error;
+    this.finished?.reject(error);
+    // A paused reader resumes, and its next write reports the error.
+    this.drain();
+    if (this.finished) this.close();
+  }
+
+  private drain(): void {
+    const callbacks = this.drainCallbacks;
+    this.drainCallbacks = [];
+    for (const cb of callbacks) cb();
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.finished = null;
+    this.slot.documents.delete(this.id);
+  }
+}
+
+/** A worker and what runs in it; the worker is (re)started on demand. */
+class WorkerSlot {
+  private worker: Worker | null = null;
+  readonly documents = new Map<number, WorkerDocument>();
+  readonly sources = new Set<string>();
+
+  constructor(private readonly file: string) {}
+
+  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.start().postMessage(message, transfer);
+  }
+
+  private start(): Worker {
+    if (this.worker !== null) return this.worker;
+    const worker = new Worker(this.file);
+    worker.unref();
+    worker.on('message', (message: FromWorker) => this.documents.get(message.id)?.receive(message));
+    const died = (why: string): void => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      for (const doc of [...this.documents.values()]) doc.failWith(new DocumentError(`parse worker ${why}`, false));
+    };
+    worker.on('error', (err) => died(`failed: ${err.message}`));
+    worker.on('exit', (code) => died(`exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    for (const doc of [...this.documents.values()]) doc.failWith(new DocumentError('parse worker stopped', false));
+    if (worker) await worker.terminate();
+  }
+}
+
+export interface PoolSourceOptions {
+  readonly source: string;
+  readonly settings: SourceSettings;
+  readonly stats?: DaemonStats;
+}
+
+export class ParsePool {
+  private readonly slots: WorkerSlot[];
+  private readonly assigned = new Map<string, WorkerSlot>();
+  private nextId = 1;
+
+  constructor(size = os.availableParallelism(), file = WORKER_FILE) {
+    this.slots = Array.from({ length: Math.max(1, size) }, () => new WorkerSlot(file));
+  }
+
+  /** The DocumentParserFactory of one source: every poll of it parses in the same worker. */
+  factory(options: PoolSourceOptions): DocumentParserFactory {
+    return (pollTime: number): DocumentParser => {
+      const slot = this.slotOf(options.source);
+      const id = this.nextId++;
+      const document = new WorkerDocument(slot, id, options.stats);
+      slot.documents.set(id, document);
+      slot.post({ type: 'begin', id, source: options.source, pollTime, settings: options.settings });
+      return document;
+    };
+  }
+
+  /** The source is gone: its worker may drop its interner. */
+  forget(source: string): void {
+    const slot = this.assigned.get(source);
+    if (slot === undefined) return;
+    this.assigned.delete(source);
+    slot.sources.delete(source);
+    slot.post({ type: 'forget', source });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.stop()));
+  }
+
+  /** Pins a new source to the worker with the fewest sources (started workers first). */
+  private slotOf(source: string): WorkerSlot {
+    let slot = this.assigned.get(source);
+    if (slot === undefined) {
+      slot = this.slots.reduce((best, s) => (s.sources.size < best.sources.size ? s : best));
+      slot.sources.add(source);
+      this.assigned.set(source, slot);
+    }
+    return slot;
+  }
+}

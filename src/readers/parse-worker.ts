@@ -1,0 +1,92 @@
+/**
+ * A parse worker (see docs/architecture.md): tokenizes the documents of the sources pinned
+ * to it, builds each snapshot and sends it to the main thread as a SourceImage whose
+ * buffers are transferred, not copied. Everything it allocates for a poll is garbage for
+ * this thread's collector, never the main thread's.
+ */
+import { parentPort } from 'node:worker_threads';
+import { encodeSnapshot } from '../store/image/encode';
+import { transferList } from '../store/image/format';
+import { buildSummaryPolicy } from '../store/summary';
+import { LimitExceeded } from './document';
+import { gangliaDocuments, type GangliaDocument } from './ganglia-document';
+import type { FromWorker, SourceSettings, ToWorker } from './parse-protocol';
+import { warmUpParser } from './warmup';
+
+interface SourceEntry {
+  readonly settingsKey: string;
+  readonly documents: (pollTime: number) => GangliaDocument;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('parse-worker.js runs only as a worker thread');
+
+const sources = new Map<string, SourceEntry>();
+const polls = new Map<number, GangliaDocument>();
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+function documentsFor(source: string, settings: SourceSettings): (pollTime: number) => GangliaDocument {
+  const key = JSON.stringify(settings);
+  let entry = sources.get(source);
+  if (entry === undefined || entry.settingsKey !== key) {
+    entry = {
+      settingsKey: key,
+      documents: gangliaDocuments({
+        source, scalable: settings.scalable, policy: buildSummaryPolicy(settings.summary), maxHosts: settings.maxHosts,
+      }),
+    };
+    sources.set(source, entry);
+  }
+  return entry.documents;
+}
+
+function fail(id: number, err: unknown, atEnd: boolean): void {
+  polls.delete(id);
+  const message = err instanceof Error ? err.message : String(err);
+  post({ type: 'error', id, message, atEnd, ...(err instanceof LimitExceeded ? { limit: err.limit } : {}) });
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'begin':
+      polls.set(message.id, documentsFor(message.source, message.settings)(message.pollTime));
+      return;
+    case 'chunk': {
+      const document = polls.get(message.id);
+      const { bytes } = message;
+      if (document !== undefined) {
+        try {
+          document.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+        } catch (err) {
+          fail(message.id, err, false);
+        }
+      }
+      post({ type: 'ack', id: message.id, bytes: bytes.byteLength });
+      return;
+    }
+    case 'end': {
+      const document = polls.get(message.id);
+      if (document === undefined) return; // already failed
+      polls.delete(message.id);
+      try {
+        const image = encodeSnapshot(document.finish());
+        post({ type: 'done', id: message.id, image, metricsReceived: document.metricsReceived }, transferList(image));
+      } catch (err) {
+        fail(message.id, err, true);
+      }
+      return;
+    }
+    case 'abort':
+      polls.delete(message.id);
+      return;
+    case 'forget':
+      sources.delete(message.source);
+      return;
+  }
+});
+
+// Get the tokenizer and builder optimised before the first real document arrives.
+void warmUpParser();

@@ -1,0 +1,189 @@
+/**
+ * SourceImage: what a parse worker sends to the main thread. The views must read back
+ * exactly the object tree it was encoded from, dumps rendered from it must be byte-identical
+ * to dumps rendered from the objects, and its buffers must survive a transfer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { DocumentError, LimitExceeded } from '../../src/readers/document';
+import { gangliaDocuments, inlineDocumentFactory } from '../../src/readers/ganglia-document';
+import { ParsePool } from '../../src/readers/parse-pool';
+import { encodeSnapshot } from '../../src/store/image/encode';
+import { type SourceImage, transferList } from '../../src/store/image/format';
+import { clusterRows, snapshotOfImage } from '../../src/store/image/views';
+import type { Host, Metric, SourceSnapshot, TreeNode } from '../../src/store/model';
+import { SUMMARIZE_ALL } from '../../src/store/summary';
+import { PieceBatcher } from '../../src/server/chunked-output';
+import { fullDumpPieces, queryPieces } from '../../src/server/query';
+import { DaemonStats } from '../../src/util/stats';
+import { view } from '../helpers/tree-builders';
+
+const ANCHOR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
+const NOW = 1_795_255_613;
+
+function fixture(relative: string): string {
+  return fs.readFileSync(path.join(ANCHOR, relative), 'latin1').replace(/@NOW@/g, String(NOW));
+}
+
+function parse(text: string, pollTime = NOW, scalable = true): SourceSnapshot {
+  const doc = gangliaDocuments({ source: 'src', scalable, policy: SUMMARIZE_ALL })(pollTime);
+  doc.write(text);
+  return doc.finish();
+}
+
+/** Everything a plugin can read, as plain data. */
+function plainMetric(m: Metric): object {
+  return {
+    name: m.name, val: m.val, type: m.type, units: m.units, t0: m.t0, tmax: m.tmax, dmax: m.dmax, slope: m.slope,
+    source: m.source, extra: m.extra.map((e) => ({ name: e.name, val: e.val })),
+  };
+}
+
+function plainHost(h: Host): object {
+  return {
+    name: h.name, ip: h.ip, reported: h.reported, t0: h.t0, tmax: h.tmax, dmax: h.dmax, location: h.location,
+    gmondStarted: h.gmondStarted, tags: h.tags, up: h.up,
+    metrics: [...h.metrics.entries()].map(([k, m]) => [k, plainMetric(m)]),
+  };
+}
+
+function plainNode(n: TreeNode): object {
+  const summary = { up: n.summary.hostsUp, down: n.summary.hostsDown, metrics: [...n.summary.metrics.entries()] };
+  if (n.kind === 'grid') return { kind: n.kind, name: n.name, authority: n.authority, localtime: n.localtime, summary };
+  return {
+    kind: n.kind, name: n.name, localtime: n.localtime, owner: n.owner, latlong: n.latlong, url: n.url, summary,
+    hosts: [...n.hosts.entries()].map(([k, h]) => [k, plainHost(h)]),
+  };
+}
+
+function plain(s: SourceSnapshot): object {
+  return { source: s.source, polledAt: s.polledAt, nodes: s.nodes.map(plainNode) };
+}
+
+function text(pieces: Iterable<string | Uint8Array>): string {
+  const batcher = new PieceBatcher(pieces[Symbol.iterator](), 1000); // small chunks: exercises splitting
+  const out: Buffer[] = [];
+  for (let b = batcher.next(); b !== null; b = batcher.next()) out.push(Buffer.from(b));
+  return Buffer.concat(out).toString('latin1');
+}
+
+/** Sends the image through a real MessagePort with its buffers transferred. */
+function transferred(image: SourceImage): SourceImage {
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(image, transferList(image));
+  assert.equal(image.metrics.byteLength, 0, 'the sender no longer holds the buffers');
+  const received = receiveMessageOnPort(port2)!.message as SourceImage;
+  port1.close();
+  return received;
+}
+
+const DOCUMENTS = ['gmond.xml', 'gmetad-xmlport.xml', 'escaping/gmond-escaping.xml', 'crafted/escape.xml', 'crafted/grid-source.xml'];
+
+for (const name of DOCUMENTS) {
+  test(`image of ${name}: the views read back the object tree, dumps are byte-identical`, () => {
+    const objects = parse(fixture(name));
+    const image = transferred(encodeSnapshot(parse(fixture(name))));
+    const views = snapshotOfImage(image);
+    assert.deepEqual(plain(views), plain(objects));
+    assert.ok(views.nodes.some((n) => n.kind === 'grid') || views.nodes.every((n) => clusterRows(n as never) !== undefined));
+    for (const later of [0, 100, 100_000]) {
+      const now = NOW + later;
+      assert.equal(text(fullDumpPieces(view(views.nodes), now)), text(fullDumpPieces(view(objects.nodes), now)), `at +${later} s`);
+    }
+    // Queries read the views through the same walker.
+    for (const node of objects.nodes) {
+      const q = { http: false, path: [node.name], filter: null } as const;
+      assert.equal(text(queryPieces(view(views.nodes), q, NOW)), text(queryPieces(view(objects.nodes), q, NOW)));
+      if (node.kind !== 'cluster') continue;
+      const host = [...node.hosts.keys()].at(-1)!;
+      const hq = { http: true, path: [node.name, host, '*'], filter: null } as const;
+      assert.equal(text(queryPieces(view(views.nodes), hq, NOW)), text(queryPieces(view(objects.nodes), hq, NOW)));
+    }
+  });
+}
+
+test('image: DMAX expiry of hosts and metrics at dump time follows the one rule', () => {
+  const doc = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"><CLUSTER NAME="C" LOCALTIME="1" OWNER="o" LATLONG="l" URL="u">'
+    + '<HOST NAME="keep" IP="1" REPORTED="1" TN="5" TMAX="20" DMAX="0" LOCATION="l" GMOND_STARTED="1" TAGS="">'
+    + '<METRIC NAME="short" VAL="1" TYPE="uint32" UNITS="" TN="10" TMAX="60" DMAX="30" SLOPE="both"/>'
+    + '<METRIC NAME="forever" VAL="2.5" TYPE="float" UNITS="" TN="10" TMAX="60" DMAX="0" SLOPE="both"/>'
+    + '</HOST><HOST NAME="brief" IP="2" REPORTED="1" TN="5" TMAX="20" DMAX="50" LOCATION="l" GMOND_STARTED="1" TAGS=""/>'
+    + '</CLUSTER></GANGLIA_XML>';
+  const views = snapshotOfImage(encodeSnapshot(parse(doc)));
+  const dump = (later: number) => text(fullDumpPieces(view(views.nodes), NOW + later));
+  assert.match(dump(20), /NAME="short"/); // TN 30: not past DMAX 30
+  assert.doesNotMatch(dump(21), /NAME="short"/);
+  assert.match(dump(21), /NAME="forever"[^\n]* TN="31"/);
+  assert.match(dump(45), /NAME="brief"/);
+  assert.doesNotMatch(dump(46), /NAME="brief"/);
+  assert.equal(dump(21), text(fullDumpPieces(view(parse(doc).nodes), NOW + 21)));
+});
+
+test('image views are maps: lookups, sizes, iteration order, absent keys', () => {
+  const views = snapshotOfImage(encodeSnapshot(parse(fixture('gmond.xml'))));
+  const objects = parse(fixture('gmond.xml'));
+  const c = views.nodes[0];
+  const o = objects.nodes[0];
+  assert.ok(c.kind === 'cluster' && o.kind === 'cluster');
+  assert.equal(c.hosts.size, o.hosts.size);
+  assert.deepEqual([...c.hosts.keys()], [...o.hosts.keys()]);
+  for (const [name, host] of o.hosts) {
+    const v: Host = c.hosts.get(name)!;
+    assert.equal(v.name, name);
+    assert.equal(v.metrics.size, host.metrics.size);
+    for (const metricName of host.metrics.keys()) assert.equal(v.metrics.get(metricName)!.val, host.metrics.get(metricName)!.val);
+    assert.equal(v.metrics.get('no such metric'), undefined);
+    assert.equal(v.metrics.has('no such metric'), false);
+  }
+  assert.equal(c.hosts.get('no such host'), undefined);
+  let seen = 0;
+  c.hosts.forEach((h, k, map) => { assert.equal(h.name, k); assert.equal(map, c.hosts); seen++; });
+  assert.equal(seen, c.hosts.size);
+});
+
+test('parse pool: a document parsed in a worker equals the one parsed inline; errors and back-pressure', async (t) => {
+  const pool = new ParsePool(2);
+  t.after(() => pool.close());
+  const stats = new DaemonStats();
+  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
+  const bytes = Buffer.from(fixture('gmetad-xmlport.xml'), 'latin1');
+
+  const inline = inlineDocumentFactory({ source: 'a', scalable: true, policy: SUMMARIZE_ALL })(NOW);
+  inline.write(bytes);
+  const expected = await inline.finish();
+
+  const factory = pool.factory({ source: 'a', settings, stats });
+  for (let round = 0; round < 2; round++) { // the second poll reuses the worker's interner
+    const parser = factory(NOW);
+    for (let at = 0; at < bytes.length; at += 777) parser.write(bytes.subarray(at, at + 777));
+    const snapshot = await parser.finish();
+    assert.deepEqual(plain(snapshot), plain(expected));
+  }
+  assert.ok(stats.metricsReceived > 0);
+
+  // Malformed: the error comes back (from a later write, or from finish) as a DocumentError.
+  const bad = pool.factory({ source: 'b', settings })(NOW);
+  bad.write(Buffer.from('<GANGLIA_XML><CLUSTER NAME="x" <<<', 'latin1'));
+  await assert.rejects(bad.finish(), (err: unknown) => err instanceof DocumentError && !err.atEnd);
+  // Truncated: found at the end.
+  const truncated = pool.factory({ source: 'b', settings })(NOW);
+  truncated.write(bytes.subarray(0, 5000));
+  await assert.rejects(truncated.finish(), (err: unknown) => err instanceof DocumentError && err.atEnd);
+
+  // A source limit crossed in the worker comes back as the same LimitExceeded.
+  const limited = pool.factory({ source: 'd', settings: { ...settings, maxHosts: 1 } })(NOW);
+  limited.write(bytes);
+  await assert.rejects(limited.finish(), (err: unknown) => err instanceof LimitExceeded && err.limit === 'max_hosts'
+    && /^max_hosts exceeded: the document lists more than 1 hosts/.test(err.message));
+
+  // Back-pressure: past 8 MiB unparsed, write() says stop; onDrain says go on.
+  const big = pool.factory({ source: 'c', settings })(NOW);
+  let paused = false;
+  for (let i = 0; i < 200 && !paused; i++) paused = !big.write(Buffer.alloc(64 * 1024, 0x20));
+  assert.ok(paused, 'write() returned false with megabytes in flight');
+  await new Promise<void>((resolve) => big.onDrain(resolve));
+  big.abort();
+});
