@@ -175,7 +175,7 @@ test('parse pool: a document parsed in a worker equals the one parsed inline; er
 
   // A source limit crossed in the worker comes back as the same LimitExceeded.
   const limited = pool.factory({ source: 'd', settings: { ...settings, maxHosts: 1 } })(NOW);
-  limited.write(bytes);
+  limited.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
   await assert.rejects(limited.finish(), (err: unknown) => err instanceof LimitExceeded && err.limit === 'max_hosts'
     && /^max_hosts exceeded: the document lists more than 1 hosts/.test(err.message));
 
