@@ -72,7 +72,7 @@ function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: numbe
     // Over the bound: the ones silent the longest go first.
     if (absent.length > room) absent.sort((a, b) => b.t0 - a.t0).length = room;
     const map = copy();
-    for (const host of absent) map.set(host.name, host.up ? { ...host, up: false } : host);
+    for (const host of absent) map.set(host.name, host.up ? hostWith(host, { up: false }) : host);
   }
   return hosts === null ? fresh : { ...fresh, hosts };
 }
@@ -80,9 +80,24 @@ function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: numbe
 /** `fresh` with the unexpired metrics `before` had and `fresh` does not list. */
 function mergeMetrics(before: Host, fresh: Host, now: number): Host {
   let metrics: Map<string, Metric> | null = null;
-  for (const [name, metric] of before.metrics) {
-    if (fresh.metrics.has(name) || isExpired(metric, now)) continue;
+  // By name first: with image views (store/image) a metric object is made only when kept.
+  for (const name of before.metrics.keys()) {
+    if (fresh.metrics.has(name)) continue;
+    const metric = before.metrics.get(name)!;
+    if (isExpired(metric, now)) continue;
     (metrics ??= new Map(fresh.metrics)).set(name, metric);
   }
-  return metrics === null ? fresh : { ...fresh, metrics };
+  return metrics === null ? fresh : hostWith(fresh, { metrics });
+}
+
+/**
+ * A plain copy of `host` with some fields replaced. Not `{ ...host }`: a Host may keep its
+ * fields in getters (the image views of store/image), which a spread does not copy.
+ */
+function hostWith(host: Host, patch: Partial<Host>): Host {
+  return {
+    name: host.name, ip: host.ip, reported: host.reported, t0: host.t0, tmax: host.tmax, dmax: host.dmax,
+    location: host.location, gmondStarted: host.gmondStarted, tags: host.tags, up: host.up, metrics: host.metrics,
+    ...patch,
+  };
 }

@@ -5,7 +5,7 @@ import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 import type { DataSourceConfig } from '../../src/config/types';
 import type { Cluster, SourceSnapshot } from '../../src/store/model';
 import { Store, type StoreUpdate } from '../../src/store/store';
-import { fullDumpPieces } from '../../src/server/xml-render';
+import { fullDumpPieces } from '../../src/server/query';
 import { cluster, host, metric, snapshot, T_NOW } from '../helpers/tree-builders';
 
 const SOURCE: DataSourceConfig = { name: 'alpha', step: 15, addresses: [], origin: 't:1', limits: DEFAULT_SOURCE_LIMITS };

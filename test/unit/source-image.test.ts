@@ -14,6 +14,7 @@ import { ParsePool } from '../../src/readers/parse-pool';
 import { encodeSnapshot } from '../../src/store/image/encode';
 import { type SourceImage, transferList } from '../../src/store/image/format';
 import { clusterRows, snapshotOfImage } from '../../src/store/image/views';
+import { keepAbsent } from '../../src/store/lifetime';
 import type { Host, Metric, SourceSnapshot, TreeNode } from '../../src/store/model';
 import { SUMMARIZE_ALL } from '../../src/store/summary';
 import { PieceBatcher } from '../../src/server/chunked-output';
@@ -186,4 +187,28 @@ test('parse pool: a document parsed in a worker equals the one parsed inline; er
   assert.ok(paused, 'write() returned false with megabytes in flight');
   await new Promise<void>((resolve) => big.onDrain(resolve));
   big.abort();
+});
+
+test('image views through keepAbsent: a host and a metric the next poll omits are kept, dumps equal the objects\'', () => {
+  const first = fixture('gmond.xml');
+  const objects1 = parse(first);
+  const c = objects1.nodes[0];
+  assert.ok(c.kind === 'cluster');
+  const [gone, other] = [...c.hosts.keys()];
+  const dropMetric = [...c.hosts.get(other)!.metrics.values()].find((m) => m.dmax === 0)!.name;
+  // The next poll: one host fewer, one metric of another host fewer.
+  const second = first
+    .replace(new RegExp(`<HOST NAME="${gone}"[^]*?</HOST>\\n`), '')
+    .replace(new RegExp(`(<HOST NAME="${other}"[^]*?)<METRIC NAME="${dropMetric}"[^]*?</METRIC>\\n`), '$1');
+  assert.notEqual(second, first);
+  const later = NOW + 15;
+  const fromObjects = keepAbsent(objects1, parse(second, later), Infinity);
+  const fromImages = keepAbsent(snapshotOfImage(encodeSnapshot(parse(first))), snapshotOfImage(encodeSnapshot(parse(second, later))), Infinity);
+  const kept = fromImages.nodes[0];
+  assert.ok(kept.kind === 'cluster');
+  assert.ok(kept.hosts.has(gone));
+  assert.ok(kept.hosts.get(other)!.metrics.has(dropMetric));
+  const fromObjectsCluster = fromObjects.nodes[0];
+  assert.ok(fromObjectsCluster.kind === 'cluster' && fromObjectsCluster.hosts.get(other)!.metrics.has(dropMetric));
+  assert.equal(text(fullDumpPieces(view(fromImages.nodes), later + 5)), text(fullDumpPieces(view(fromObjects.nodes), later + 5)));
 });

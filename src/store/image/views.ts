@@ -96,6 +96,9 @@ class ImageMetric implements Metric {
 }
 
 class MetricMap extends RowMap<Metric> {
+  /** Where the next lookup starts: lookups in the hosts' own order cost one comparison. */
+  private hint = 0;
+
   protected keyAt(row: number): string {
     return this.reader.shapes[this.reader.metrics[row * METRIC_FIELDS + MetricField.Shape]].name;
   }
@@ -104,7 +107,14 @@ class MetricMap extends RowMap<Metric> {
   }
   protected rowOf(key: string): number {
     // A host has ~100 metrics: a scan over shared shape names beats building an index.
-    for (let r = this.first; r < this.first + this.size; r++) if (this.keyAt(r) === key) return r;
+    const n = this.size;
+    for (let i = 0; i < n; i++) {
+      const offset = (this.hint + i) % n;
+      if (this.keyAt(this.first + offset) === key) {
+        this.hint = offset + 1;
+        return this.first + offset;
+      }
+    }
     return -1;
   }
 }
