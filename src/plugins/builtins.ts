@@ -1,6 +1,8 @@
 /** The plugins that ship with gmetad-ts, and when the configuration turns each on. */
 import type { GmetadConfig } from '../config/types';
 import { createGraphitePlugin, GRAPHITE_PLUGIN_NAME } from './graphite/plugin';
+import { createInfluxdbPlugin, INFLUXDB_PLUGIN_NAME } from './influxdb/plugin';
+import { influxdbWanted } from './influxdb/influx-settings';
 import type { BuiltinPlugin } from './loader';
 import { createMemcachedPlugin, MEMCACHED_PLUGIN_NAME } from './memcached/plugin';
 import { createPrometheusPlugin, PROMETHEUS_PLUGIN_NAME } from './prometheus/plugin';
@@ -23,5 +25,11 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     name: PROMETHEUS_TEXTFILE_PLUGIN_NAME,
     enabled: (config) => hasSection(config, PROMETHEUS_TEXTFILE_PLUGIN_NAME),
     createPlugin: createPrometheusTextfilePlugin,
+  },
+  // Also on with no section when INFLUXDB_URL is in the daemon's environment (v2 export).
+  {
+    name: INFLUXDB_PLUGIN_NAME,
+    enabled: (config) => influxdbWanted(hasSection(config, INFLUXDB_PLUGIN_NAME), process.env),
+    createPlugin: (context) => createInfluxdbPlugin(context, process.env),
   },
 ];

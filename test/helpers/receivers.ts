@@ -137,12 +137,16 @@ export async function startInfluxdb1(registry: ProcessRegistry, opts: InfluxOpti
   const base = `http://127.0.0.1:${port}`;
   await waitFor(() => httpOk(`${base}/ping`), { process: child, timeoutMs: 30_000, description: 'influxd ready' });
   const credentials: Record<string, string> = opts.admin ? { u: opts.admin.user, p: opts.admin.password } : {};
+  const authorization: Record<string, string> = opts.admin
+    ? { Authorization: `Basic ${Buffer.from(`${opts.admin.user}:${opts.admin.password}`).toString('base64')}` } : {};
   const statements = opts.databases.map((db) => `CREATE DATABASE "${db}"`);
   if (opts.admin) statements.unshift(`CREATE USER "${opts.admin.user}" WITH PASSWORD '${opts.admin.password}' WITH ALL PRIVILEGES`);
   for (const q of statements) {
+    // The first user is created without credentials (InfluxDB allows that while it has none).
     const response = await fetch(`${base}/query`, {
       method: 'POST',
-      body: new URLSearchParams({ q, ...credentials }),
+      headers: q.startsWith('CREATE USER') ? {} : authorization,
+      body: new URLSearchParams({ q }),
       signal: AbortSignal.timeout(10_000),
     });
     const text = await response.text();
