@@ -32,8 +32,8 @@ export const HOSTS: readonly { readonly name: string; readonly up: boolean; read
       { name: 'bytes_in', type: 'float', units: 'bytes/sec', val: '1234.5' },
       { name: 'mem_free', type: 'uint32', units: 'KB', val: '1048576' },
       { name: 'disk.free/sda1', type: 'double', units: 'GB', val: '37.25' },
-      { name: 'a.b', type: 'int32', units: '', val: '1' },
-      { name: 'a_b', type: 'int32', units: '', val: '2' },
+      { name: 'cpu.idle', type: 'int32', units: '', val: '1' },
+      { name: 'cpu_idle', type: 'int32', units: '', val: '2' },
       { name: 'weird, name=x "q"', type: 'float', units: '', val: '3' },
       { name: 'os_name', type: 'string', units: '', val: 'Linux' },
       { name: 'broken', type: 'float', units: '', val: 'nan' },
@@ -47,8 +47,8 @@ export const HOSTS: readonly { readonly name: string; readonly up: boolean; read
       { name: 'bytes_in', type: 'float', units: 'bytes/sec', val: '10' },
       { name: 'mem_free', type: 'uint32', units: 'KB', val: '2048' },
       { name: 'disk.free/sda1', type: 'double', units: 'GB', val: '1.75' },
-      { name: 'a.b', type: 'int32', units: '', val: '3' },
-      { name: 'a_b', type: 'int32', units: '', val: '-4' },
+      { name: 'cpu.idle', type: 'int32', units: '', val: '3' },
+      { name: 'cpu_idle', type: 'int32', units: '', val: '-4' },
       { name: 'weird, name=x "q"', type: 'float', units: '', val: '5' },
       { name: 'os_name', type: 'string', units: '', val: 'Linux' },
     ],
@@ -95,16 +95,20 @@ export function expectedHostValues(): Map<string, Map<string, number>> {
   return out;
 }
 
-/** The Prometheus names the documented naming gives the fixture's metrics ("a_b" collides with "a.b", seen first). */
-export const PROMETHEUS_NAMES: ReadonlyMap<string, string> = new Map([
-  ['load_one', 'ganglia_load_one'],
-  ['cpu_user', 'ganglia_cpu_user_percent'],
-  ['bytes_in', 'ganglia_bytes_in_bytes_per_second'],
-  ['mem_free', 'ganglia_mem_free'],
-  ['disk.free/sda1', 'ganglia_disk_free_sda1'],
-  ['a.b', 'ganglia_a_b'],
-  ['a_b', 'ganglia_a_b_HASH'],
-  ['weird, name=x "q"', 'ganglia_weird__name_x__q_'],
+/**
+ * The family name and factor the /metrics naming (src/plugins/prometheus/names) gives each
+ * fixture metric: base units with conversion; "cpu_idle" is clean and keeps its name, "cpu.idle" gets
+ * a hash of its name (HASH).
+ */
+export const PROMETHEUS_NAMES: ReadonlyMap<string, readonly [string, number]> = new Map([
+  ['load_one', ['ganglia_load_one', 1]],
+  ['cpu_user', ['ganglia_cpu_user_ratio', 0.01]],
+  ['bytes_in', ['ganglia_bytes_in_per_second', 1]],
+  ['mem_free', ['ganglia_mem_free_bytes', 1024]],
+  ['disk.free/sda1', ['ganglia_disk_free_sda1_bytes', 1e9]],
+  ['cpu.idle', ['ganglia_cpu_idle_HASH', 1]],
+  ['cpu_idle', ['ganglia_cpu_idle', 1]],
+  ['weird, name=x "q"', ['ganglia_weird_name_x_q', 1]],
 ]);
 
 /** The metrics in the cluster's summary: numeric ones of up hosts, not past DMAX (whatever their VAL). */

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { nameHash } from '../../src/plugins/prometheus-naming';
+import { shortHash } from '../../src/plugins/prometheus/names';
 import { startFakeGmond } from '../helpers/fake-gmond';
 import { freePort, rawRequest } from '../helpers/net';
 import { OUR_GMETAD_MAIN } from '../helpers/our-gmetad';
@@ -22,8 +22,36 @@ import {
   CLUSTER_NAME, clusterXml, expectedHostValues, GRIDNAME, gridXml, PROMETHEUS_NAMES, REMOTE_GRID, summarisedMetrics,
 } from './push-fixtures';
 
-function promName(ganglia: string): string {
-  return PROMETHEUS_NAMES.get(ganglia)!.replace('HASH', nameHash('a_b'));
+/** The family name and conversion factor of a fixture metric (see PROMETHEUS_NAMES). */
+function promName(ganglia: string): readonly [string, number] {
+  const [name, factor] = PROMETHEUS_NAMES.get(ganglia)!;
+  return [name.replace('HASH', shortHash('cpu.idle')), factor];
+}
+
+/** A float as both sides print it may differ in its last digit: compare as numbers, closely. */
+function near(a: number, b: number): boolean {
+  return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/** The /metrics text as series key (name and sorted labels) → value, without comments. */
+function parseExposition(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`unexpected exposition line: ${line}`);
+    const labels: [string, string][] = [];
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels.push([l[1], l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))]);
+    }
+    out.set(seriesKey(m[1], Object.fromEntries(labels)), Number(m[3]));
+  }
+  return out;
+}
+
+function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
+  const rest = Object.entries(labels).filter(([k]) => k !== '__name__' && k !== 'site').sort(([a], [b]) => (a < b ? -1 : 1));
+  return `${name}{${rest.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
 }
 
 async function startDaemon(registry: ProcessRegistry, sources: string[], section: string[]) {
@@ -74,7 +102,7 @@ const RECEIVERS: { name: string; start: (r: ProcessRegistry) => Promise<Receiver
 ];
 
 for (const receiverKind of RECEIVERS) {
-  test(`remote_write into ${receiverKind.name}: every host value and the summaries, read back with PromQL`, async (t) => {
+  test(`remote_write into ${receiverKind.name}: every host value and summary, named and converted as /metrics serves them`, async (t) => {
     const registry = registryFor(t);
     await registry.explain(async () => {
       const receiver = await receiverKind.start(registry);
@@ -83,6 +111,7 @@ for (const receiverKind of RECEIVERS) {
       t.after(() => cluster.close());
       const grid = await startFakeGmond({ kind: 'serve', body: gridXml(now) });
       t.after(() => grid.close());
+      const metricsPort = await freePort();
       const { child, status } = await startDaemon(registry, [
         `data_source "exp" 1 127.0.0.1:${cluster.port}`,
         `data_source "remote" 1 127.0.0.1:${grid.port}`,
@@ -92,33 +121,44 @@ for (const receiverKind of RECEIVERS) {
         '  label "site" "lab"',
         '  batch_size 7', // many requests per poll: batching and ordering are exercised
         '}',
+        // The scrape endpoint in the same daemon: its families are what the pushed series must be.
+        'prometheus {', `  port ${metricsPort}`, '  address 127.0.0.1', '  health off', '}',
       ]);
 
       const expected = expectedHostValues();
       await waitFor(async () => {
         await receiverKind.settle(receiver);
-        const root = await promQuery(receiver, `ganglia_hosts_up{grid="${GRIDNAME}", cluster=""}`);
-        return (await promQuery(receiver, 'ganglia_load_one')).length === 2 && root.length === 1;
+        const root = await promQuery(receiver, `ganglia_grid_hosts{grid="${GRIDNAME}", state="up"}`);
+        return (await promQuery(receiver, 'ganglia_load_one')).length === 2 && root.length === 1 && Number(root[0].value[1]) === 4;
       }, { process: child, timeoutMs: 30_000, description: 'samples in the receiver' });
 
       for (const [host, values] of expected) {
-        const want = new Map([...values].map(([name, value]) => [promName(name), value]));
-        assert.deepEqual(await hostSeries(receiver, host), want, host);
+        const got = await hostSeries(receiver, host);
+        assert.deepEqual([...got.keys()].sort(), [...values.keys()].map((n) => promName(n)[0]).sort(), host);
+        for (const [ganglia, value] of values) {
+          const [name, factor] = promName(ganglia);
+          assert.ok(near(got.get(name)!, value * factor), `${host} ${name}: ${got.get(name)} != ${value * factor}`);
+        }
       }
       assert.deepEqual(await promQuery(receiver, '{host="node-3"}'), [], 'a down host sends nothing');
 
-      // The cluster's summary: SUM/NUM over up hosts, hosts up and down.
+      // Summaries: the cluster's, the remote grid's and the root's.
       const c = `cluster="${CLUSTER_NAME}", grid="${GRIDNAME}"`;
-      assert.equal(await single(receiver, `ganglia_sum_load_one{${c}}`), 2);
-      assert.equal(await single(receiver, `ganglia_num_load_one{${c}}`), 2);
-      assert.equal(await single(receiver, `ganglia_sum_cpu_user_percent{${c}}`), 62.5);
-      assert.equal(await single(receiver, `ganglia_hosts_up{${c}}`), 2);
-      assert.equal(await single(receiver, `ganglia_hosts_down{${c}}`), 1);
-      // The remote grid's summary and the root's (everything: 2 + 2 hosts up).
-      assert.equal(await single(receiver, `ganglia_sum_load_one{grid="${REMOTE_GRID}", cluster=""}`), 6);
-      assert.equal(await single(receiver, `ganglia_hosts_up{grid="${REMOTE_GRID}", cluster=""}`), 2);
-      assert.equal(await single(receiver, `ganglia_hosts_up{grid="${GRIDNAME}", cluster=""}`), 4);
-      assert.equal(await single(receiver, `ganglia_sum_load_one{grid="${GRIDNAME}", cluster=""}`), 8);
+      assert.equal(await single(receiver, `ganglia_cluster_load_one{${c}}`), 2);
+      assert.equal(await single(receiver, `ganglia_cluster_metric_hosts{${c}, metric="load_one"}`), 2);
+      assert.equal(await single(receiver, `ganglia_cluster_cpu_user_ratio{${c}}`), 0.625);
+      assert.equal(await single(receiver, `ganglia_cluster_hosts{${c}, state="up"}`), 2);
+      assert.equal(await single(receiver, `ganglia_cluster_hosts{${c}, state="down"}`), 1);
+      assert.equal(await single(receiver, `ganglia_grid_load_one{grid="${REMOTE_GRID}"}`), 6);
+      assert.equal(await single(receiver, `ganglia_grid_hosts{grid="${REMOTE_GRID}", state="up"}`), 2);
+      assert.equal(await single(receiver, `ganglia_grid_load_one{grid="${GRIDNAME}"}`), 8);
+
+      // Every series /metrics serves is in the receiver under the same name, labels and value.
+      const scraped = parseExposition(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+      const pushed = new Map<string, number>();
+      for (const s of await promQuery(receiver, '{__name__=~"ganglia_.*"}')) pushed.set(seriesKey(s.metric.__name__, s.metric), Number(s.value[1]));
+      assert.deepEqual([...pushed.keys()].sort(), [...scraped.keys()].sort());
+      for (const [key, value] of scraped) assert.ok(near(pushed.get(key)!, value), `${key}: pushed ${pushed.get(key)}, scraped ${value}`);
 
       const s = await status();
       const counters = s.plugins.remote_write;
@@ -164,16 +204,18 @@ test('remote_write retries while the receiver is down and the SIGTERM flush deli
 
     // Every series holds one sample per poll, each with the polled value: nothing lost, nothing doubled.
     const series = await promRawSamples(receiver, `{__name__=~"ganglia_.*", cluster="${CLUSTER_NAME}"}`, '1h');
+    assert.ok(series.length > 0);
     const expected = expectedHostValues();
     const hostSeriesCount = [...expected.values()].reduce((n, v) => n + v.size, 0);
-    // + hosts up/down + SUM and NUM of each summarised metric (also "broken": the summary counts it, as the C gmetad's does)
+    // + hosts up and down + SUM and NUM of each summarised metric (also "broken": the summary counts it, as the C gmetad's does)
     assert.equal(series.length, hostSeriesCount + 2 + 2 * summarisedMetrics().size, JSON.stringify(series.map((s) => s.metric.__name__)));
     for (const s of series) {
       assert.equal(s.values.length, polls, JSON.stringify(s.metric));
       if (s.metric.host === undefined) continue;
-      const ganglia = [...PROMETHEUS_NAMES].find(([, name]) => name.replace('HASH', nameHash('a_b')) === s.metric.__name__)![0];
-      const want = expected.get(s.metric.host)!.get(ganglia);
-      assert.deepEqual(new Set(s.values.map((v) => Number(v[1]))), new Set([want]), JSON.stringify(s.metric));
+      const ganglia = [...PROMETHEUS_NAMES.keys()].find((g) => promName(g)[0] === s.metric.__name__)!;
+      const [, factor] = promName(ganglia);
+      const want = expected.get(s.metric.host)!.get(ganglia)! * factor;
+      for (const v of s.values) assert.ok(near(Number(v[1]), want), `${JSON.stringify(s.metric)}: ${v[1]} != ${want}`);
     }
     assert.match(child.output(), /push failed; retrying/);
   });

@@ -1,66 +1,56 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { uncompress } from 'snappyjs';
-import {
-  hostMetricName, nameHash, PrometheusNames, sanitizeNamePart, summaryNumName, summarySumName,
-} from '../../src/plugins/prometheus-naming';
+import { shortHash } from '../../src/plugins/prometheus/names';
 import type { ExportedValues } from '../../src/plugins/push/exported-values';
+import { FamilyNames, NameLevel } from '../../src/plugins/remote-write/family-names';
 import { SeriesBuilder, SeriesTimestamps } from '../../src/plugins/remote-write/series';
 import { writeRequestBody, writeRequestMessage } from '../../src/plugins/remote-write/write-request';
 import type { MetricSummary } from '../../src/store/model';
 
-test('Ganglia names become Prometheus names: sanitized, prefixed, base units only', () => {
-  assert.equal(hostMetricName('load_one', ''), 'ganglia_load_one');
-  assert.equal(hostMetricName('cpu_user', '%'), 'ganglia_cpu_user_percent');
-  assert.equal(hostMetricName('bytes_in', 'bytes/sec'), 'ganglia_bytes_in_bytes_per_second');
-  assert.equal(hostMetricName('disk_total', 'bytes'), 'ganglia_disk_total_bytes');
-  assert.equal(hostMetricName('used_bytes', 'Bytes'), 'ganglia_used_bytes', 'unit not doubled');
-  assert.equal(hostMetricName('mem_free', 'KB'), 'ganglia_mem_free', 'no conversion, so no non-base unit');
-  assert.equal(hostMetricName('boottime', 's'), 'ganglia_boottime_seconds');
-  assert.equal(hostMetricName('diskstat_sda-1.reads/s', ''), 'ganglia_diskstat_sda_1_reads_s');
-  assert.equal(sanitizeNamePart('9lives'), '_9lives');
-  assert.equal(summarySumName('cpu_user', '%'), 'ganglia_sum_cpu_user_percent');
-  assert.equal(summaryNumName('cpu_user'), 'ganglia_num_cpu_user');
+test('family names and factors are the /metrics ones: base units, cluster_/grid_ summaries', () => {
+  const names = new FamilyNames('ganglia_');
+  const m = (level: NameLevel, n: string, u: string) => {
+    const x = names.mapping(level, n, u);
+    return [x.name, x.rule.factor];
+  };
+  assert.deepEqual(m(NameLevel.Host, 'load_one', ' '), ['ganglia_load_one', 1]);
+  assert.deepEqual(m(NameLevel.Host, 'mem_free', 'KB'), ['ganglia_mem_free_bytes', 1024]);
+  assert.deepEqual(m(NameLevel.Host, 'cpu_user', '%'), ['ganglia_cpu_user_ratio', 0.01]);
+  assert.deepEqual(m(NameLevel.Cluster, 'cpu_user', '%'), ['ganglia_cluster_cpu_user_ratio', 0.01]);
+  assert.deepEqual(m(NameLevel.Grid, 'load_one', ''), ['ganglia_grid_load_one', 1]);
+  assert.deepEqual(m(NameLevel.Cluster, 'hosts', ''), [`ganglia_cluster_hosts_${shortHash('hosts')}`, 1], 'a fixed family name is never given away');
 });
 
-test('names that sanitize alike are kept apart; the first seen keeps the plain name', () => {
-  const collisions: string[] = [];
-  const names = new PrometheusNames((g, taken, renamed) => collisions.push(`${g}:${taken}:${renamed}`));
-  assert.equal(names.host('a.b', ''), 'ganglia_a_b');
-  assert.equal(names.host('a_b', ''), `ganglia_a_b_${nameHash('a_b')}`);
-  assert.equal(names.host('a.b', ''), 'ganglia_a_b', 'memoized');
-  assert.equal(names.host('a.b', 'KB'), 'ganglia_a_b', 'another non-base unit string: same series');
-  assert.deepEqual(collisions, [`a_b:ganglia_a_b:ganglia_a_b_${nameHash('a_b')}`]);
-});
-
-test('every name and label the exporter makes passes promtool check metrics', () => {
-  const names = new PrometheusNames();
-  const metrics = ['load_one', 'cpu_user', 'bytes_in', 'mem_free', 'boottime', 'x.y-z'];
-  const units = ['', '%', 'bytes/sec', 'KB', 's', 'ms'];
-  const lines: string[] = [];
-  metrics.forEach((m, i) => {
-    for (const name of [names.host(m, units[i]), names.sum(m, units[i]), names.num(m)]) {
-      lines.push(`# HELP ${name} test`, `# TYPE ${name} gauge`, `${name}{grid="g",cluster="c",host="h"} 1`);
-    }
-  });
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stdout + r.stderr);
+test('collisions are ranked as the exposition ranks them: the clean name wins, even when it comes second', () => {
+  const renamed: string[] = [];
+  const names = new FamilyNames('ganglia_', (g, from, to) => renamed.push(`${g}: ${from} -> ${to}`));
+  const dotted = names.mapping(NameLevel.Host, 'cpu.idle', '');
+  assert.equal(dotted.name, 'ganglia_cpu_idle');
+  const clean = names.mapping(NameLevel.Host, 'cpu_idle', '');
+  assert.equal(clean.name, 'ganglia_cpu_idle');
+  assert.equal(dotted.name, `ganglia_cpu_idle_${shortHash('cpu.idle')}`);
+  assert.deepEqual(renamed, [`cpu.idle: ganglia_cpu_idle -> ganglia_cpu_idle_${shortHash('cpu.idle')}`]);
+  assert.equal(names.mapping(NameLevel.Host, 'cpu_idle', 'x'), names.mapping(NameLevel.Host, 'cpu_idle', 'x'), 'memoized');
+  assert.equal(names.mapping(NameLevel.Host, 'cpu_idle', 'x').name, 'ganglia_cpu_idle', 'same metric, other units string: same family');
 });
 
 function summary(name: string, sum: number, num: number, units = ''): MetricSummary {
   return { name, sum, num, units, precision: 2, slope: 'both', source: 'gmond', extra: [] };
 }
 
-test('samples: sorted labels, shared label objects, summaries; the body decodes back', () => {
+test('samples: sorted labels, shared label objects, converted values, summaries; the body decodes back', () => {
   const values: ExportedValues = {
     source: 'src', time: 1_700_000_000, invalid: 0,
     hosts: [{ grid: 'G', cluster: 'C', host: 'h1', metrics: [{ name: 'load_one', units: '', value: 0.25 }, { name: 'cpu_user', units: '%', value: 3 }] }],
-    summaries: [{ grid: 'G', cluster: 'C', hostsUp: 1, hostsDown: 2, metrics: new Map([['load_one', summary('load_one', 0.25, 1)]]) }],
+    summaries: [
+      { grid: 'G', cluster: 'C', hostsUp: 1, hostsDown: 2, metrics: new Map([['load_one', summary('load_one', 0.25, 1)]]) },
+      { grid: 'G', cluster: null, hostsUp: 1, hostsDown: 0, metrics: new Map() },
+    ],
   };
-  const builder = new SeriesBuilder(new PrometheusNames(), [{ name: 'dc', value: 'ams' }]);
+  const builder = new SeriesBuilder(new FamilyNames('ganglia_'), 'ganglia_', [{ name: 'dc', value: 'ams' }]);
   const samples = builder.samples(values, 1_700_000_000_000);
-  assert.equal(samples.length, 2 + 4);
+  assert.equal(samples.length, 2 + 4 + 2);
   assert.equal(samples[0].labels[1], samples[1].labels[1], 'one label set per host');
   const decoded = writeRequestMessage().decode(uncompress(writeRequestBody(samples))).toJSON() as {
     timeseries: { labels: { name: string; value: string }[]; samples: { value?: number; timestamp: string }[] }[];
@@ -68,12 +58,23 @@ test('samples: sorted labels, shared label objects, summaries; the body decodes 
   const flat = decoded.timeseries.map((ts) => [ts.labels.map((l) => `${l.name}=${l.value}`).join(','), ts.samples[0].value ?? 0, ts.samples[0].timestamp]);
   assert.deepEqual(flat, [
     ['__name__=ganglia_load_one,cluster=C,dc=ams,grid=G,host=h1', 0.25, '1700000000000'],
-    ['__name__=ganglia_cpu_user_percent,cluster=C,dc=ams,grid=G,host=h1', 3, '1700000000000'],
-    ['__name__=ganglia_hosts_up,cluster=C,dc=ams,grid=G', 1, '1700000000000'],
-    ['__name__=ganglia_hosts_down,cluster=C,dc=ams,grid=G', 2, '1700000000000'],
-    ['__name__=ganglia_sum_load_one,cluster=C,dc=ams,grid=G', 0.25, '1700000000000'],
-    ['__name__=ganglia_num_load_one,cluster=C,dc=ams,grid=G', 1, '1700000000000'],
+    ['__name__=ganglia_cpu_user_ratio,cluster=C,dc=ams,grid=G,host=h1', 0.03, '1700000000000'],
+    ['__name__=ganglia_cluster_hosts,cluster=C,dc=ams,grid=G,state=up', 1, '1700000000000'],
+    ['__name__=ganglia_cluster_hosts,cluster=C,dc=ams,grid=G,state=down', 2, '1700000000000'],
+    ['__name__=ganglia_cluster_load_one,cluster=C,dc=ams,grid=G', 0.25, '1700000000000'],
+    ['__name__=ganglia_cluster_metric_hosts,cluster=C,dc=ams,grid=G,metric=load_one', 1, '1700000000000'],
+    ['__name__=ganglia_grid_hosts,dc=ams,grid=G,state=up', 1, '1700000000000'],
+    ['__name__=ganglia_grid_hosts,dc=ams,grid=G,state=down', 0, '1700000000000'],
   ]);
+});
+
+test('label values are the text Ganglia sent: bytes re-read as UTF-8', () => {
+  const values: ExportedValues = {
+    source: 's', time: 1, invalid: 0, summaries: [],
+    hosts: [{ grid: 'G', cluster: 'C', host: Buffer.from('nœud', 'utf8').toString('latin1'), metrics: [{ name: 'x', units: '', value: 1 }] }],
+  };
+  const [sample] = new SeriesBuilder(new FamilyNames('ganglia_'), 'ganglia_').samples(values, 1000);
+  assert.equal(sample.labels.find((l) => l.name === 'host')!.value, 'nœud');
 });
 
 test('timestamps move forward per source even when two polls end in the same second', () => {

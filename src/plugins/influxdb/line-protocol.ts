@@ -7,10 +7,12 @@
  *
  * Escaping as the protocol defines it: measurement — comma, space; tag keys, tag values and
  * field keys — comma, equals sign, space. Line breaks cannot be escaped and become spaces.
- * Tags with an empty value are left out (the protocol has no empty tag value). Floats only,
+ * Names and tag values are the text Ganglia sent (its bytes re-read as UTF-8, which line
+ * protocol is). Tags with an empty value are left out (the protocol has no empty tag value). Floats only,
  * never the `i` integer suffix: a field's type is fixed by its first write in a shard, and a
  * Ganglia metric may be uint32 on one host and float on another.
  */
+import { toUnicode } from '../prometheus/names';
 import type { ExportedValues } from '../push/exported-values';
 
 /** One line and the number of values (fields) it carries. */
@@ -77,7 +79,7 @@ export class LineBuilder {
   private key(name: string): string {
     let key = this.keys.get(name);
     if (key === undefined) {
-      key = escapeKey(name);
+      key = escapeKey(toUnicode(name));
       this.keys.set(name, key);
     }
     return key;
@@ -87,8 +89,8 @@ export class LineBuilder {
 /** `,cluster=…,grid=…,host=…`: keys in byte order, as InfluxDB stores them (saves it a sort). */
 function tags(grid: string, cluster: string | null, host: string | null): string {
   let out = '';
-  if (cluster) out += `,cluster=${escapeKey(cluster)}`;
-  if (grid) out += `,grid=${escapeKey(grid)}`;
-  if (host) out += `,host=${escapeKey(host)}`;
+  if (cluster) out += `,cluster=${escapeKey(toUnicode(cluster))}`;
+  if (grid) out += `,grid=${escapeKey(toUnicode(grid))}`;
+  if (host) out += `,host=${escapeKey(toUnicode(host))}`;
   return out;
 }

@@ -2,8 +2,8 @@
  * What the push exporters (remote_write, influxdb) send for one plugin event, in a flat
  * shape both can encode: the numeric values of every up host, and the summaries.
  *
- * The same values the RRD plugin writes (see rrd/rrd-writer): numeric metrics of hosts that
- * are up, skipping a metric past its DMAX; each cluster's summary; a remote grid's summary;
+ * The values the RRD plugin writes and /metrics shows: numeric metrics of hosts that are up
+ * (and not past their DMAX), skipping a metric past its DMAX; each cluster's summary; a remote grid's summary;
  * the root summary on its own event. Labels: `grid` is this daemon's gridname for its
  * clusters (also those a child grid's flattened with `scalable off`) and the root, the
  * remote grid's name for a remote grid's summary. Values
@@ -82,12 +82,13 @@ interface Walker {
 
 function walk(walker: Walker, node: TreeNode, grid: string, time: number): void {
   if (node.kind === 'cluster') walkCluster(walker, node, grid, time);
-  else walker.summaries.push(summaryValues(node.name, null, node.summary));
+  // A remote grid named like this one would be the root's series (the exposition keeps one too).
+  else if (node.name !== grid) walker.summaries.push(summaryValues(node.name, null, node.summary));
 }
 
 function walkCluster(walker: Walker, cluster: Cluster, grid: string, time: number): void {
   for (const host of cluster.hosts.values()) {
-    if (!host.up) continue;
+    if (!host.up || (host.dmax > 0 && time - host.t0 > host.dmax)) continue;
     const metrics: HostMetricValue[] = [];
     for (const metric of host.metrics.values()) {
       if (!NUMERIC_TYPES.has(metric.type)) continue;

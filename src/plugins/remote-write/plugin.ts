@@ -7,19 +7,20 @@
  *   remote_write {
  *     url "http://prometheus:9090/api/v1/write"   # required
  *     label "datacenter" "ams1"                   # a constant label on every series (repeatable)
+ *     prefix "ganglia_"                           # as prometheus { prefix }
  *     # and the push settings of ../push/push-settings: auth, header, timeout, batch_size
  *     # (default 5000 samples), max_queued_values (default 500000), flush_timeout
  *   }
  *
- * Names and labels: see ./series and ../prometheus-naming. Queueing, batching, retries and
+ * Names, units and labels: those of the /metrics endpoint (./family-names, ./series). Queueing, batching, retries and
  * drops: ../push/push-queue.
  */
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginSettings, PluginStatus } from '../api';
-import { PrometheusNames } from '../prometheus-naming';
 import { exportedValues } from '../push/exported-values';
 import { postBatch } from '../push/http-post';
 import { type PushCounters, PushQueue } from '../push/push-queue';
 import { describeUrl, occurrences, parseHttpUrl, readPushSettings } from '../push/push-settings';
+import { FamilyNames } from './family-names';
 import { SeriesBuilder, SeriesTimestamps } from './series';
 import { type Label, type RemoteSample, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
 
@@ -28,7 +29,7 @@ export const REMOTE_WRITE_PLUGIN_NAME = 'remote_write';
 const DEFAULT_BATCH_SIZE = 5000;
 /** Five polls of a 1000-host × 100-metric cluster; ~60 bytes each while queued. */
 const DEFAULT_MAX_QUEUED = 500_000;
-const RESERVED_LABELS = new Set(['grid', 'cluster', 'host']);
+const RESERVED_LABELS = new Set(['grid', 'cluster', 'host', 'metric', 'state']);
 
 /** /status under plugins.remote_write: the queue's counters, and values that were not numbers. */
 export type RemoteWriteStatus = PushCounters & { readonly invalid: number };
@@ -53,10 +54,12 @@ export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
     batchSize: DEFAULT_BATCH_SIZE, maxQueuedValues: DEFAULT_MAX_QUEUED,
   });
   const logger = context.logger;
-  const names = new PrometheusNames((ganglia, taken, renamed) => {
-    logger.warn({ metric: ganglia, name: taken, renamed }, 'remote_write: two Ganglia metrics share a Prometheus name; renamed');
+  const prefix = context.settings.string('prefix', { default: 'ganglia_' });
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) throw context.settings.error('prefix', `not the start of a metric name: "${prefix}"`);
+  const names = new FamilyNames(prefix, (ganglia, from, to) => {
+    logger.warn({ metric: ganglia, from, to }, 'remote_write: a cleaner Ganglia metric took this family name; renamed');
   });
-  const series = new SeriesBuilder(names, constantLabels(context.settings));
+  const series = new SeriesBuilder(names, prefix, constantLabels(context.settings));
   const timestamps = new SeriesTimestamps();
   const message = writeRequestMessage();
   const headers = { ...REMOTE_WRITE_HEADERS, ...settings.headers };
