@@ -12,6 +12,7 @@ import { DEFAULT_SOURCE_PORT, DEFAULT_STEP } from './defaults';
 import { DEFAULT_SOURCE_LIMITS } from './limits';
 import { invalid, makeWarning, type ConfigWarning } from './errors';
 import { parseMemcachedParameters } from './memcached-parameters';
+import { parseRiemannAttributes } from './riemann-attributes';
 import type { DataSourceConfig, GmetadConfig, PluginSection, SourceAddress } from './types';
 
 /** A writable copy of the config, filled in directive by directive and frozen at the end. */
@@ -287,7 +288,15 @@ export const DIRECTIVES: ReadonlyMap<string, DirectiveSpec> = new Map<string, Di
   ['riemann_server', scalar((d, u, w) => { d.riemann.server = nonEmptyString(u, w); })],
   ['riemann_port', scalar((d, u, w) => { d.riemann.port = port(u, w); })],
   ['riemann_protocol', scalar((d, u, w) => { d.riemann.protocol = protocol(u, w); })],
-  ['riemann_attributes', scalar((d, u, w) => { d.riemann.attributes = nonEmptyString(u, w); })],
+  ['riemann_attributes', scalar((d, u, w) => {
+    const text = nonEmptyString(u, w);
+    try {
+      parseRiemannAttributes(text);
+    } catch (err) {
+      fail(u, (err as Error).message);
+    }
+    d.riemann.attributes = text;
+  })],
   ['unsummarized_metrics', accumulating((d, u, w) => { d.unsummarizedMetrics.push(...list(u, w)); })],
   ['unsummarized_sflow_vm_metrics', scalar((d, u, w) => { d.unsummarizedSflowVmMetrics = toggle(u, w); })],
   ['summarized_metrics', accumulating((d, u, w) => { d.summarizedMetrics.push(...list(u, w)); })],

@@ -8,6 +8,7 @@ import { createMemcachedPlugin, MEMCACHED_PLUGIN_NAME } from './memcached/plugin
 import { createPrometheusPlugin, PROMETHEUS_PLUGIN_NAME } from './prometheus/plugin';
 import { createPrometheusTextfilePlugin, PROMETHEUS_TEXTFILE_PLUGIN_NAME } from './prometheus/textfile';
 import { createRemoteWritePlugin, REMOTE_WRITE_PLUGIN_NAME } from './remote-write/plugin';
+import { createRiemannPlugin, RIEMANN_PLUGIN_NAME } from './riemann/plugin';
 import { createRrdPlugin, RRD_PLUGIN_NAME } from './rrd/plugin';
 
 /** Exporters the C gmetad does not have are on when gmetad.conf has their `name { }` section. */
@@ -32,4 +33,5 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     enabled: (config) => influxdbWanted(hasSection(config, INFLUXDB_PLUGIN_NAME), process.env),
     createPlugin: (context) => createInfluxdbPlugin(context, process.env),
   },
+  { name: RIEMANN_PLUGIN_NAME, enabled: (config) => config.riemann.server !== null, createPlugin: createRiemannPlugin },
 ];

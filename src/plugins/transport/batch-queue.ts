@@ -112,6 +112,11 @@ export class BatchBuilder {
     this.items += 1;
   }
 
+  /** Counts `n` more items in the current batch (an item that holds several values). */
+  addCount(n: number): void {
+    this.items += n;
+  }
+
   /** Emits what is pending as a last, possibly short, batch. */
   finish(): void {
     this.cut();

@@ -1,0 +1,127 @@
+/**
+ * Riemann events as the C gmetad 3.7.2 builds them (create_riemann_event in
+ * gmetad/export_helpers.c, called from startElement_HOST and startElement_METRIC in
+ * gmetad/process_xml.c), for the clusters this gmetad polls itself:
+ *
+ * - per host (up or down): service "heartbeat", metric_sint64 = REPORTED, description
+ *   "seconds", ttl = 4 x the host's TMAX;
+ * - per metric of a host that is up (strings included; DMAX-expired ones skipped):
+ *   service = METRIC NAME; int8..uint32: metric_sint64 = VAL as strtol reads it; float,
+ *   double: metric_d = VAL as strtod reads it; string, timestamp: state = VAL;
+ *   description = UNITS; ttl = the metric's TMAX;
+ * - every event: host = HOST NAME, time = the CLUSTER's LOCALTIME (unset when 0), tags =
+ *   the host's TAGS split at "," (empty items dropped; "unspecified" when the host has no
+ *   TAGS, as in C), attributes grid=<gridname>, cluster=<CLUSTER NAME>, ip=<IP>,
+ *   location=<LOCATION>, then riemann_attributes.
+ *
+ * Over TCP the C gmetad sends one Msg per host (its heartbeat and its metrics). Unlike it,
+ * attribute values are kept whole: it re-splits its own "grid=..,cluster=..,location=.."
+ * string at "," and "=", so a LOCATION such as "1,2,3" or an empty IP crashes it.
+ *
+ * Each Event is encoded once with protobufjs from the official riemann.proto and framed as
+ * a Msg field (tag 6), so a Msg of several events is the concatenation of their frames:
+ * TCP sends a host's frames behind a 4-byte length, UDP packs frames into datagrams.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as protobuf from 'protobufjs';
+import type { RiemannAttribute } from '../../config/riemann-attributes';
+import type { Cluster, Host, Metric } from '../../store/model';
+
+export const RIEMANN_PROTO = path.join(__dirname, 'proto', 'riemann.proto');
+
+let root: protobuf.Root | null = null;
+
+/** The parsed riemann.proto (Event, Msg, Attribute), loaded once. */
+export function riemannTypes(): { Event: protobuf.Type; Msg: protobuf.Type } {
+  if (!root) {
+    root = new protobuf.Root();
+    protobuf.parse(fs.readFileSync(RIEMANN_PROTO, 'utf8'), root, { keepCase: true });
+    root.resolveAll();
+  }
+  return { Event: root.lookupType('Event'), Msg: root.lookupType('Msg') };
+}
+
+const INT_TYPES = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32']);
+const FLOAT_TYPES = new Set(['float', 'double']);
+
+/** C strtol(s, NULL, 10): leading whitespace, optional sign, digits; 0 if none. */
+export function strtol(text: string): number {
+  const m = /^[\s]*([+-]?\d+)/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** C strtod(s, NULL): the longest leading decimal number (or inf/nan); 0 if none. */
+export function strtod(text: string): number {
+  const t = text.trimStart();
+  const special = /^([+-]?)(inf(inity)?|nan)/i.exec(t);
+  if (special) return /^nan/i.test(special[2]) ? NaN : (special[1] === '-' ? -Infinity : Infinity);
+  const m = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(t);
+  return m ? Number(m[0]) : 0;
+}
+
+export interface RiemannEventOptions {
+  readonly gridname: string;
+  readonly attributes: readonly RiemannAttribute[];
+}
+
+/** What an Event carries, as protobufjs takes it. */
+export interface EventFields {
+  host: string;
+  service: string;
+  description: string;
+  ttl: number;
+  tags: string[];
+  attributes: RiemannAttribute[];
+  time?: number;
+  state?: string;
+  metric_sint64?: number;
+  metric_d?: number;
+}
+
+/** The events of one host, heartbeat first, then its metrics in arrival order. */
+export function hostEvents(cluster: Cluster, host: Host, options: RiemannEventOptions): EventFields[] {
+  const tags = host.tags.split(',').filter((t) => t !== '');
+  const attributes: RiemannAttribute[] = [
+    { key: 'grid', value: options.gridname },
+    { key: 'cluster', value: cluster.name },
+    { key: 'ip', value: host.ip },
+    { key: 'location', value: host.location },
+    ...options.attributes,
+  ];
+  const base = (service: string, description: string, ttl: number): EventFields => ({
+    host: host.name, service, description, ttl, tags, attributes,
+    ...(cluster.localtime > 0 ? { time: cluster.localtime } : {}),
+  });
+  const heartbeat = base('heartbeat', 'seconds', host.tmax * 4);
+  // The C gmetad prints REPORTED with %d before strtol reads it back: a signed 32-bit value.
+  heartbeat.metric_sint64 = host.reported | 0;
+  const events = [heartbeat];
+  if (!host.up) return events;
+  for (const metric of host.metrics.values()) events.push(metricEvent(base, metric));
+  return events;
+}
+
+function metricEvent(base: (service: string, description: string, ttl: number) => EventFields, metric: Metric): EventFields {
+  const event = base(metric.name, metric.units, metric.tmax);
+  if (INT_TYPES.has(metric.type)) event.metric_sint64 = strtol(metric.val);
+  else if (FLOAT_TYPES.has(metric.type)) event.metric_d = strtod(metric.val);
+  else event.state = metric.val;
+  return event;
+}
+
+/** The bytes of `events` as a Msg's repeated field 6: concatenate frames to build a Msg. */
+export function eventFrame(event: EventFields, Event: protobuf.Type): Buffer {
+  const body = Event.encode(event).finish();
+  const writer = protobuf.Writer.create();
+  writer.uint32((6 << 3) | 2).bytes(body);
+  return Buffer.from(writer.finish());
+}
+
+/** A TCP message: 4-byte big-endian length, then the Msg. */
+export function tcpFrame(msg: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + msg.length);
+  out.writeUInt32BE(msg.length, 0);
+  msg.copy(out, 4);
+  return out;
+}
