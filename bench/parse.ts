@@ -3,9 +3,17 @@
  * metrics, ~33 MB) fed in 64 KB chunks to sax, the fast tokenizer, and the fast tokenizer
  * with the SnapshotBuilder. Prints MB/s and CPU ms per document.
  *
- *   node dist/bench/parse.js [--hosts 1000] [--metrics 100] [--runs 3] [--sax-runs 2]
+ *   node dist/bench/parse.js [--hosts 1000] [--metrics 100] [--runs 3] [--sax-runs 2] [--pool N]
  *   node --expose-gc dist/bench/parse.js   # also prints the heap retained by one snapshot
+ *
+ * --pool N: the daemon's path (issue 9, target 4): N sources of the given size parsed at once
+ * through the parse pool (worker threads, image transferred back), wall time from the first
+ * byte to the last snapshot, against one source alone. 2 sources x 500k metrics:
+ *   node dist/bench/parse.js --hosts 5000 --metrics 100 --runs 3 --sax-runs 0 --pool 2
  */
+import * as os from 'node:os';
+import { ParsePool } from '../src/readers/parse-pool';
+import type { DocumentParserFactory } from '../src/readers/document';
 import { createFastParser } from '../src/readers/fast-parser';
 import { createSaxParser } from '../src/readers/sax-parser';
 import { Interner } from '../src/readers/intern';
@@ -22,10 +30,11 @@ interface Options {
   metrics: number;
   runs: number;
   saxRuns: number;
+  pool: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { hosts: 1000, metrics: 100, runs: 3, saxRuns: 2 };
+  const options: Options = { hosts: 1000, metrics: 100, runs: 3, saxRuns: 2, pool: 0 };
   for (let i = 0; i < argv.length; i += 2) {
     const value = Number(argv[i + 1]);
     if (!Number.isInteger(value) || value < 0) throw new Error(`bad value for ${argv[i]}`);
@@ -34,6 +43,7 @@ function parseArgs(argv: readonly string[]): Options {
       case '--metrics': options.metrics = value; break;
       case '--runs': options.runs = value; break;
       case '--sax-runs': options.saxRuns = value; break;
+      case '--pool': options.pool = value; break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
   }
@@ -115,7 +125,43 @@ function buildSnapshot(doc: string, interner: Interner): SourceSnapshot {
   return builder.finish();
 }
 
-function main(): void {
+/** Feeds `doc` in socket-sized chunks, honouring back-pressure; resolves with the snapshot. */
+async function parseInPool(factory: DocumentParserFactory, doc: Buffer): Promise<SourceSnapshot> {
+  const parser = factory(POLL_TIME);
+  for (let at = 0; at < doc.length; at += CHUNK) {
+    if (!parser.write(doc.subarray(at, at + CHUNK))) await new Promise<void>((resolve) => parser.onDrain(resolve));
+  }
+  return parser.finish();
+}
+
+async function poolReport(options: Options, docText: string): Promise<void> {
+  const doc = Buffer.from(docText, 'latin1');
+  const pool = new ParsePool(os.availableParallelism());
+  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
+  const factories = Array.from({ length: options.pool }, (_, i) => pool.factory({ source: `s${i}`, settings }));
+  // Start every worker and warm it (it also warms itself up) with one small document each.
+  const small = Buffer.from(generateGmondDocument(50, options.metrics), 'latin1');
+  await Promise.all(factories.map((f) => parseInPool(f, small)));
+  const wall = async (n: number): Promise<number> => {
+    const started = performance.now();
+    await Promise.all(factories.slice(0, n).map((f) => parseInPool(f, doc)));
+    return performance.now() - started;
+  };
+  const one: number[] = [];
+  const all: number[] = [];
+  for (let i = 0; i < Math.max(1, options.runs); i++) {
+    one.push(await wall(1));
+    all.push(await wall(options.pool));
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  console.log(`parse pool (${os.availableParallelism()} cores), ${(doc.length / 1e6).toFixed(1)} MB per source, first byte to snapshot on the main thread:`);
+  console.log(`  1 source alone:          median ${med(one).toFixed(0)} ms (${one.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`  ${options.pool} sources at once:      median ${med(all).toFixed(0)} ms (${all.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`  ratio ${(med(all) / med(one)).toFixed(2)} (1.00 = fully parallel; ${options.pool}.00 = serial)`);
+  await pool.close();
+}
+
+async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const doc = generateGmondDocument(options.hosts, options.metrics);
   console.log(`document: ${options.hosts} hosts x ${options.metrics} metrics, ${(doc.length / 1e6).toFixed(1)} MB, `
@@ -129,6 +175,10 @@ function main(): void {
   }
 
   if (options.saxRuns > 0) report('sax', doc, options.saxRuns, () => feed(createSaxParser(NULL_SINK), doc));
+  if (options.pool > 0) {
+    await poolReport(options, doc);
+    return;
+  }
   report('fast', doc, options.runs, () => feed(createFastParser(NULL_SINK), doc));
   const interner = new Interner();
   report('fast+builder', doc, options.runs, () => buildSnapshot(doc, interner));
@@ -145,4 +195,4 @@ function main(): void {
   }
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

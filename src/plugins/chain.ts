@@ -90,7 +90,7 @@ class PluginRunner {
         this.counters.notified += 1;
       } catch (err) {
         this.counters.errors += 1;
-        this.logger.error({ plugin: this.plugin.name, err: (err as Error).message ?? String(err) }, 'plugin notify failed');
+        this.logger.error({ plugin: this.plugin.name, err }, `plugin notify failed: ${(err as Error)?.message ?? String(err)}`);
       }
     }
   }

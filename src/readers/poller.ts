@@ -27,9 +27,6 @@ import type { StructuredLogger } from '../util/logging';
 
 export type PollerStatus = 'idle' | 'connecting' | 'reading' | 'waiting' | 'stopped';
 
-/** The subset of a pino logger the poller uses (a pino Logger fits). */
-/** The poller logs through the daemon's structured logger (see util/logging). */
-export type PollerLogger = StructuredLogger;
 
 export interface PollerTimeouts {
   /** Deadline for one TCP connect (default 5000). */
@@ -45,7 +42,7 @@ export interface SourcePollerDeps {
   readonly parserFactory: DocumentParserFactory;
   readonly onSnapshot: (snapshot: SourceSnapshot) => void;
   readonly onFailure: (reason: string) => void;
-  readonly logger: PollerLogger;
+  readonly logger: StructuredLogger;
   readonly stats: DaemonStats;
   readonly timeouts?: Partial<PollerTimeouts>;
   /** Uniform in [0, 1); drives the step jitter (default Math.random). */

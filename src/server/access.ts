@@ -6,7 +6,7 @@
  */
 import * as dns from 'node:dns';
 import * as net from 'node:net';
-import type { ServerLogger } from './logger';
+import type { StructuredLogger } from '../util/logging';
 
 export interface AccessPolicy {
   /** `address` as reported by the socket (IPv4, IPv6, or IPv4-mapped IPv6). */
@@ -23,7 +23,7 @@ export type LookupAll = (name: string) => Promise<readonly { address: string; fa
 export interface AccessPolicyOptions {
   readonly trustedHosts: readonly string[];
   readonly allTrusted: boolean;
-  readonly logger: ServerLogger;
+  readonly logger: StructuredLogger;
   /** For tests; defaults to dns.lookup with all addresses. */
   readonly lookup?: LookupAll;
 }
@@ -68,7 +68,7 @@ export function createAccessPolicy(options: AccessPolicyOptions): RefreshableAcc
             addAddress(next, address, options.logger);
           }
         } catch (err) {
-          options.logger.warn(`trusted_hosts: cannot resolve ${entry}: ${(err as Error).message}`);
+          options.logger.warn({ entry, err }, `trusted_hosts: cannot resolve ${entry}: ${(err as Error).message}`);
         }
       }));
       trusted = next;
@@ -76,13 +76,13 @@ export function createAccessPolicy(options: AccessPolicyOptions): RefreshableAcc
   };
 }
 
-function addAddress(list: net.BlockList, address: string, logger: ServerLogger): void {
+function addAddress(list: net.BlockList, address: string, logger: StructuredLogger): void {
   const { addr, type } = normalize(address);
   if (type === null) return;
   try {
     list.addAddress(addr, type);
   } catch (err) {
-    logger.warn(`trusted_hosts: ignoring address ${address}: ${(err as Error).message}`);
+    logger.warn({ address, err }, `trusted_hosts: ignoring address ${address}: ${(err as Error).message}`);
   }
 }
 

@@ -44,19 +44,19 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     if ('error' in read) {
       // Debug only: every request line is the client's to choose, and a flood of bad ones
       // must not fill syslog (the C gmetad logs each at its debug level too).
-      if (read.error === 'too long') logger.debug(`could not read request from ${address}: line too long`);
-      else logger.debug(`no request from ${address} (${read.error === 'timeout' ? 'timed out' : 'closed'})`);
+      if (read.error === 'too long') logger.debug({ client: address }, `could not read request from ${address}: line too long`);
+      else logger.debug({ client: address }, `no request from ${address} (${read.error === 'timeout' ? 'timed out' : 'closed'})`);
       count(started);
       socket.destroy();
       return;
     }
     socket.resume(); // anything after the line (HTTP headers) is read and ignored
     const request = parseInteractiveRequest(read.line);
-    logger.debug(`request ${JSON.stringify(read.line)} from ${address}`);
+    logger.debug({ client: address, request: read.line }, `request ${JSON.stringify(read.line)} from ${address}`);
     let source: ChunkSource;
     switch (request.kind) {
       case 'malformed':
-        logger.debug(`malformed request from ${address}: ${request.reason}`);
+        logger.debug({ client: address }, `malformed request from ${address}: ${request.reason}`);
         count(started);
         finish(socket, limits.idleWriteMs);
         return;
@@ -64,7 +64,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
         source = single(status.reply(options.getView(), request.callback, startedMs));
         break;
       case 'query': {
-        if (request.unknownFilter !== null) logger.debug(`unknown filter ${request.unknownFilter} from ${address}, ignored`);
+        if (request.unknownFilter !== null) logger.debug({ client: address }, `unknown filter ${request.unknownFilter} from ${address}, ignored`);
         const now = Math.floor(startedMs / 1000);
         const view = options.getView();
         if (isFullDump(view, request)) {
@@ -79,7 +79,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     const outcome = await writeChunks(socket, source, limits.idleWriteMs);
     count(started);
     if (outcome === 'done') finish(socket, limits.idleWriteMs);
-    else logger.debug(`reply to ${address} ${outcome === 'stalled' ? 'stalled, dropped' : 'aborted by the client'}`);
+    else logger.debug({ client: address, outcome }, `reply to ${address} ${outcome === 'stalled' ? 'stalled, dropped' : 'aborted by the client'}`);
   };
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -87,12 +87,12 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
     socket.on('error', () => undefined);
     const address = remoteAddress(socket);
     if (!options.access.isTrusted(address)) {
-      logger.debug(`interactive_port: ${address} is not a trusted host, closing`);
+      logger.debug({ client: address }, `interactive_port: ${address} is not a trusted host, closing`);
       socket.destroy();
       return;
     }
     serve(socket, address).catch((err: Error) => {
-      logger.error(`interactive_port: request from ${address} failed: ${err.message}`);
+      logger.error({ client: address, err }, `interactive_port: request from ${address} failed: ${err.message}`);
       socket.destroy();
     });
   });

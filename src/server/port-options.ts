@@ -5,7 +5,7 @@ import type { Clock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { AccessPolicy } from './access';
 import type { SharedDumpCache } from './chunked-output';
-import type { ServerLogger } from './logger';
+import type { StructuredLogger } from '../util/logging';
 
 export interface PortLimits {
   /** How long a client may take to send its request line (interactive port). */
@@ -25,7 +25,7 @@ export interface PortOptions {
   readonly getView: () => TreeView;
   readonly access: AccessPolicy;
   readonly stats: DaemonStats;
-  readonly logger: ServerLogger;
+  readonly logger: StructuredLogger;
   /** Event-loop delay histogram shown by /status (interactive port). */
   readonly eventLoop?: IntervalHistogram | RecordableHistogram;
   /** The sampling interval of `eventLoop`: subtracted so /status shows how late ticks ran. */

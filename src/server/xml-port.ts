@@ -25,7 +25,7 @@ export async function startXmlPort(options: PortOptions): Promise<RunningPort> {
     socket.on('error', () => undefined); // a reset client is just gone
     const address = remoteAddress(socket);
     if (!options.access.isTrusted(address)) {
-      logger.debug(`xml_port: ${address} is not a trusted host, closing`);
+      logger.debug({ client: address }, `xml_port: ${address} is not a trusted host, closing`);
       socket.destroy();
       return;
     }
@@ -39,7 +39,7 @@ export async function startXmlPort(options: PortOptions): Promise<RunningPort> {
       countTimed(stats.requests.xml, millis, endedMs);
       countTimed(stats.requests.all, millis, endedMs);
       if (outcome === 'done') finish(socket, limits.idleWriteMs);
-      else logger.debug(`xml_port: dump to ${address} ${outcome === 'stalled' ? 'stalled, dropped' : 'aborted by the client'}`);
+      else logger.debug({ client: address, outcome }, `xml_port: dump to ${address} ${outcome === 'stalled' ? 'stalled, dropped' : 'aborted by the client'}`);
     });
   });
 

@@ -11,7 +11,7 @@ import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 import { gangliaDocuments } from '../../src/readers/ganglia-document';
 import { SharedDumpCache } from '../../src/server/chunked-output';
 import { startInteractivePort } from '../../src/server/interactive-port';
-import type { ServerLogger } from '../../src/server/logger';
+import type { StructuredLogger } from '../../src/util/logging';
 import type { RunningPort } from '../../src/server/port-options';
 import { startXmlPort } from '../../src/server/xml-port';
 import type { SourceSnapshot, TreeNode } from '../../src/store/model';
@@ -21,7 +21,7 @@ import { Fuzz, mutateDocument, parseDumpStrictly, randomDocument } from './hosti
 import { rawRequest } from './net';
 import { T_NOW } from './tree-builders';
 
-const quiet: ServerLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet: StructuredLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export interface FuzzCounts {
   documents: number;

@@ -13,10 +13,10 @@ import { XmlParseError } from '../../src/readers/xml-parser';
 import { TcpConnector, formatAddress, type Connector } from '../../src/readers/connector';
 import type { DocumentParserFactory } from '../../src/readers/document';
 import { inlineDocumentFactory } from '../../src/readers/ganglia-document';
+import type { StructuredLogger } from '../../src/util/logging';
 import {
   SourcePoller,
   nextPollDelay,
-  type PollerLogger,
   type PollOutcome,
   type SourcePollerDeps,
 } from '../../src/readers/poller';
@@ -29,7 +29,7 @@ const GMOND_XML = fs.readFileSync(path.join(FIXTURES, 'gmond.xml'));
 const BODY = GMOND_XML.toString('latin1');
 
 // A pino Logger must fit the poller's logger type (compile-time check).
-const pinoFits: PollerLogger = pino({ enabled: false });
+const pinoFits: StructuredLogger = pino({ enabled: false });
 void pinoFits;
 
 /** Position (1-based line/column) just past `text`, for the test parser's errors. */
@@ -89,7 +89,7 @@ interface LogLine {
   readonly msg: string;
 }
 
-function captureLogger(): { logger: PollerLogger; lines: LogLine[] } {
+function captureLogger(): { logger: StructuredLogger; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: LogLine['level']) => (_obj: object, msg: string) => {
     lines.push({ level, msg });

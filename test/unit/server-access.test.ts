@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createAccessPolicy } from '../../src/server/access';
-import type { ServerLogger } from '../../src/server/logger';
+import type { StructuredLogger } from '../../src/util/logging';
 
 const warnings: string[] = [];
-const logger: ServerLogger = { debug: () => undefined, info: () => undefined, warn: (m) => { warnings.push(m); }, error: () => undefined };
+const logger: StructuredLogger = { debug: () => undefined, info: () => undefined, warn: (_fields, m) => { warnings.push(m); }, error: () => undefined };
 
 test('loopback is always trusted, others only when listed', async () => {
   const p = createAccessPolicy({ trustedHosts: [], allTrusted: false, logger });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import type { AccessPolicy } from '../../src/server/access';
 import { startInteractivePort } from '../../src/server/interactive-port';
-import type { ServerLogger } from '../../src/server/logger';
+import type { StructuredLogger } from '../../src/util/logging';
 import type { PortOptions, RunningPort } from '../../src/server/port-options';
 import { fixedClock } from '../../src/util/clock';
 import { DaemonStats } from '../../src/util/stats';
@@ -21,9 +21,9 @@ const CAPTURE_CLOCK = fixedClock(captured.now * 1000);
 
 const TRUST_ALL: AccessPolicy = { isTrusted: () => true };
 
-function recordingLogger(): ServerLogger & { lines: string[] } {
+function recordingLogger(): StructuredLogger & { lines: string[] } {
   const lines: string[] = [];
-  const rec = (level: string) => (msg: string) => { lines.push(`${level} ${msg}`); };
+  const rec = (level: string) => (_fields: object, msg: string) => { lines.push(`${level} ${msg}`); };
   return { lines, debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import { SharedDumpCache } from '../../src/server/chunked-output';
-import type { ServerLogger } from '../../src/server/logger';
+import type { StructuredLogger } from '../../src/util/logging';
 import { startXmlPort } from '../../src/server/xml-port';
 import { fullDumpPieces } from '../../src/server/query';
 import { fixedClock } from '../../src/util/clock';
@@ -13,7 +13,7 @@ import { bigView, cluster, grid, host, metric, T_NOW, view } from '../helpers/tr
 /** The trees below are built at T_NOW: render them then, whatever today's date. */
 const clock = fixedClock(T_NOW * 1000);
 
-const quiet: ServerLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet: StructuredLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 test('XML port: full dump on accept, remote grids in summary form, counted', async (t) => {
   const v = view([cluster('C', [host('h', [metric('load_one')])]), grid('Remote', { summary: cluster('x', [host('y', [metric('load_one')])]).summary })]);
