@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_EXPOSITION, ExpositionRenderer, hostVisible } from '../../src/plugins/prometheus/exposition';
+import { DEFAULT_EXPOSITION, ExpositionRenderer, hostVisible, newRenderCounts } from '../../src/plugins/prometheus/exposition';
 import {
   escapeHelp, escapeLabelValue, familyName, formatValue, lintSafeBase, sanitizeName, shortHash, unitRule,
 } from '../../src/plugins/prometheus/names';
@@ -133,10 +133,14 @@ test('rendering in slices gives the event loop back and the same text as one go;
   const whole = await render(v, { ...noHealth, sliceMs: Infinity, chunkChars: Infinity });
   let pauses = 0;
   const chunks: string[] = [];
+  const counts = newRenderCounts();
   const sliced = new ExpositionRenderer({ ...noHealth, sliceMs: 0, chunkChars: 4096 }, async () => { pauses += 1; });
-  for await (const c of sliced.render({ view: v, now: T_NOW, stats: new DaemonStats(), bootTimeMs: 0 })) chunks.push(c);
+  for await (const c of sliced.render({ view: v, now: T_NOW, stats: new DaemonStats(), bootTimeMs: 0 }, counts)) chunks.push(c);
   assert.equal(chunks.join(''), whole);
   assert.ok(pauses > 100, `paused ${pauses} times`);
+  assert.equal(counts.pauses, pauses);
+  assert.equal(counts.series, 8000 + 4 * 40 * 2 + 4 * 2 + 40 + 40 + 2); // hosts, cluster sums and NUMs, host counts, grid
+
   assert.ok(chunks.every((c) => c.length < 4096 + 300), 'a chunk is at most one line past the limit');
   assert.equal(lines(whole, 'ganglia_metric_0_units').length, 0); // "units" is not a unit: no suffix
   assert.equal(lines(whole, 'ganglia_metric_0').length, 200);
@@ -148,7 +152,7 @@ test('the scrape cache renders once for concurrent scrapes of the same tree and 
   const render = async () => {
     renders += 1;
     await new Promise((r) => setImmediate(r));
-    return { chunks: [Buffer.from('a 1\n')], bytes: 4, counts: { families: 1, series: 1 }, renderMs: 0 };
+    return { chunks: [Buffer.from('a 1\n')], bytes: 4, counts: { families: 1, series: 1, pauses: 0, maxSliceMs: 0, maxSliceCpuMs: 0 }, renderMs: 0 };
   };
   const [a, b] = await Promise.all([cache.get('1:100', render), cache.get('1:100', render)]);
   assert.equal(a, b);

@@ -50,7 +50,7 @@ export interface ExpositionOptions {
 }
 
 export const DEFAULT_EXPOSITION: ExpositionOptions = {
-  prefix: 'ganglia_', health: true, processMetrics: true, sliceMs: 8, chunkChars: 256 * 1024,
+  prefix: 'ganglia_', health: true, processMetrics: true, sliceMs: 5, chunkChars: 64 * 1024,
 };
 
 export interface ExpositionInput {
@@ -65,6 +65,19 @@ export interface ExpositionInput {
 export interface RenderCounts {
   families: number;
   series: number;
+  /** Times the event loop was given back. */
+  pauses: number;
+  /**
+   * Longest stretch without giving the event loop back (wall ms): what a scrape blocks. On a
+   * loaded machine this includes time the OS ran other processes.
+   */
+  maxSliceMs: number;
+  /** The same stretch in this process's CPU time (ms): the blocking the work itself costs. */
+  maxSliceCpuMs: number;
+}
+
+export function newRenderCounts(): RenderCounts {
+  return { families: 0, series: 0, pauses: 0, maxSliceMs: 0, maxSliceCpuMs: 0 };
 }
 
 /** Hands the event loop back (other sockets, polls, timers run) before going on. */
@@ -142,14 +155,24 @@ export class ExpositionRenderer {
    * The exposition text, in chunks of about options.chunkChars; between chunks (and inside
    * long walks) the event loop gets a turn at least every options.sliceMs.
    */
-  async *render(input: ExpositionInput, counts: RenderCounts = { families: 0, series: 0 }): AsyncGenerator<string> {
+  async *render(input: ExpositionInput, counts: RenderCounts = newRenderCounts()): AsyncGenerator<string> {
     const { view, now } = input;
     const { prefix, sliceMs } = this.options;
     let sliceStart = performance.now();
+    let sliceCpuStart = process.cpuUsage();
+    const endSlice = (worked: number): void => {
+      const cpu = process.cpuUsage(sliceCpuStart);
+      counts.maxSliceMs = Math.max(counts.maxSliceMs, worked);
+      counts.maxSliceCpuMs = Math.max(counts.maxSliceCpuMs, (cpu.user + cpu.system) / 1000);
+    };
     const maybePause = async (): Promise<void> => {
-      if (performance.now() - sliceStart < sliceMs) return;
+      const worked = performance.now() - sliceStart;
+      if (worked < sliceMs) return;
+      endSlice(worked);
+      counts.pauses += 1;
       await this.pause();
       sliceStart = performance.now();
+      sliceCpuStart = process.cpuUsage();
     };
 
     const claims = new Map<Mapping, Claim>();
@@ -214,7 +237,7 @@ export class ExpositionRenderer {
           if (Number.isNaN(value) && m.val.trim() !== 'NaN') continue;
           sampleText(c.family, hostLabels, formatValue(value * factor));
         }
-        if ((++work & 15) === 0) await maybePause();
+        if ((++work & 7) === 0) await maybePause();
       }
     }
 
@@ -244,6 +267,7 @@ export class ExpositionRenderer {
       }
     }
     if (chunk !== '') yield chunk;
+    endSlice(performance.now() - sliceStart);
   }
 
   /** Gives each claim its family name, resolving collisions (see the header). */

@@ -24,7 +24,7 @@ import { ConnectionSet, closeServer, listen } from '../../server/socket-io';
 import type { TreeView } from '../../store/store';
 import type { GmetadPlugin, PluginContext, PluginStatus } from '../api';
 import type { PluginSettings } from '../settings';
-import { DEFAULT_EXPOSITION, ExpositionRenderer, type RenderCounts } from './exposition';
+import { DEFAULT_EXPOSITION, ExpositionRenderer, newRenderCounts } from './exposition';
 import { ScrapeCache, type RenderedScrape } from './scrape-cache';
 
 export const PROMETHEUS_PLUGIN_NAME = 'prometheus';
@@ -67,11 +67,16 @@ export async function createPrometheusPlugin(context: PluginContext): Promise<Gm
   let settings = readPrometheusSettings(context.settings);
   let renderer = new ExpositionRenderer({ ...DEFAULT_EXPOSITION, prefix: settings.prefix, health: settings.health });
   let cache = new ScrapeCache();
-  const counters = { scrapes: 0, errors: 0, lastRenderMs: 0, maxRenderMs: 0, lastSeries: 0, lastBytes: 0 };
+  const counters = {
+    scrapes: 0, renders: 0, errors: 0, lastRenderMs: 0, maxRenderMs: 0, lastSeries: 0, lastBytes: 0,
+    /** Longest stretch a render held the event loop (wall ms, and CPU ms of it), over all renders. */
+    maxSliceMs: 0,
+    maxSliceCpuMs: 0,
+  };
 
   const render = async (view: TreeView, now: number): Promise<RenderedScrape> => {
     const started = performance.now();
-    const counts: RenderCounts = { families: 0, series: 0 };
+    const counts = newRenderCounts();
     const chunks: Buffer[] = [];
     let bytes = 0;
     const input = { view, now, stats: context.stats, bootTimeMs: context.stats.bootTime };
@@ -81,6 +86,9 @@ export async function createPrometheusPlugin(context: PluginContext): Promise<Gm
       bytes += chunk.length;
     }
     const renderMs = performance.now() - started;
+    counters.renders += 1;
+    counters.maxSliceMs = Math.max(counters.maxSliceMs, Math.round(counts.maxSliceMs * 10) / 10);
+    counters.maxSliceCpuMs = Math.max(counters.maxSliceCpuMs, Math.round(counts.maxSliceCpuMs * 10) / 10);
     counters.lastRenderMs = Math.round(renderMs);
     counters.maxRenderMs = Math.max(counters.maxRenderMs, counters.lastRenderMs);
     counters.lastSeries = counts.series;

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import type { TreeView } from '../../store/store';
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../api';
 import type { PluginSettings } from '../settings';
-import { DEFAULT_EXPOSITION, ExpositionRenderer, type RenderCounts } from './exposition';
+import { DEFAULT_EXPOSITION, ExpositionRenderer, newRenderCounts } from './exposition';
 
 export const PROMETHEUS_TEXTFILE_PLUGIN_NAME = 'prometheus_textfile';
 
@@ -52,7 +52,7 @@ export function createPrometheusTextfilePlugin(context: PluginContext): GmetadPl
     const started = performance.now();
     const target = path.join(settings.dir, settings.file);
     const temp = path.join(settings.dir, `.${settings.file}.${process.pid}.tmp`);
-    const counts: RenderCounts = { families: 0, series: 0 };
+    const counts = newRenderCounts();
     let bytes = 0;
     const handle = await fs.open(temp, 'w', 0o644);
     try {
