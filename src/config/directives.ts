@@ -217,12 +217,10 @@ const rras: Apply = (draft, use) => {
   draft.rras = [...use.values];
 };
 
+// A value meaning off is warned about in load.ts, once trusted_hosts is known: the warning
+// says exactly who may read the ports.
 const allTrusted: Apply = (draft, use, warn) => {
-  const value = integerFlag(use, warn);
-  if (!value) {
-    warn(warning(use, `"${use.values[0]}" taken as off; the C gmetad 3.7.2 trusted every host whatever the value`));
-  }
-  draft.allTrusted = value;
+  draft.allTrusted = integerFlag(use, warn);
 };
 
 const umask: Apply = (draft, use, warn) => {

@@ -56,10 +56,10 @@ export function loadConfig(path: string, options: LoadOptions = {}): GmetadConfi
  */
 export function parseConfig(text: string, file: string, options: ParseOptions = {}): ParseResult {
   const name = absoluteName(file);
-  const statements = parseStatements(tokenize(text, { file: name, env: options.env ?? process.env }), name);
-  const draft = draftOf(defaultConfig(name));
   const warnings: ConfigWarning[] = [];
   const warn = (warning: ConfigWarning): void => { warnings.push(warning); };
+  const statements = parseStatements(tokenize(text, { file: name, env: options.env ?? process.env, onWarning: warn }), name);
+  const draft = draftOf(defaultConfig(name));
   // Line where each non-repeatable directive was last set, to flag overrides and conflicts.
   const setAt = new Map<string, number>();
 
@@ -102,8 +102,24 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     throw invalid(name, line, directive, `xml_port and interactive_port are both ${draft.xmlPort}`);
   }
 
+  const allTrustedLine = setAt.get('all_trusted');
+  if (allTrustedLine !== undefined && !draft.allTrusted) warn(allTrustedOffWarning(name, allTrustedLine, draft.trustedHosts));
+
   draft.dataSources = applyLimits(draft.dataSources, limits, name);
   return { config: deepFreeze<GmetadConfig>(draft), warnings };
+}
+
+/**
+ * `all_trusted off` is off here; the C gmetad 3.7.2 sets all_trusted whatever the value
+ * (its option handler ignores it), so the same file trusted everyone there. Say who still
+ * has access, and that everyone else loses it.
+ */
+function allTrustedOffWarning(file: string, line: number, trustedHosts: readonly string[]): ConfigWarning {
+  const who = trustedHosts.length === 0 ? '127.0.0.1 and ::1 only (no trusted_hosts)'
+    : `127.0.0.1, ::1 and trusted_hosts ${trustedHosts.join(' ')} only`;
+  return makeWarning(file, line, 'all_trusted', `off: the XML and interactive ports answer ${who}; `
+    + 'the C gmetad 3.7.2 trusts every host when all_trusted is present, whatever its value, so every other host '
+    + 'that could read them there gets nothing here (use "all_trusted on" to keep that)');
 }
 
 /** Absolute path for messages; pseudo names like "<defaults>" or "<stdin>" stay as they are. */

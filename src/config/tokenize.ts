@@ -7,13 +7,15 @@
  *  - values are separated by whitespace; "double" and 'single' quotes group text with
  *    spaces and may touch other text (`a"b c"` is one value `ab c`);
  *  - `\x` stands for x anywhere, also inside quotes;
+ *  - a quote left open takes the rest of the line (dotconf copies up to the end of the
+ *    line); accepted with a warning, since it is almost always a typo;
  *  - `${NAME}` and `${NAME:-default}` are replaced from the environment (unset -> default
  *    or ""); an escaped `\$` is kept literally (dotconf cannot do that; we need it so that
  *    describeConfig output always reads back unchanged).
  * On top of that, gmetad-python's sections `name { ... }` need braces: an unquoted `{` or
  * `}` standing alone as a word is punctuation, anything else (`"{"`, `${X}`) is text.
  */
-import { invalid } from './errors';
+import { invalid, makeWarning, type ConfigWarning } from './errors';
 
 export type Token =
   /** `quoted`: some of it was quoted or escaped, so `"{"` and `\{` are text, not braces. */
@@ -30,6 +32,8 @@ export interface TokenizeOptions {
   readonly file: string;
   /** Source of `${NAME}` substitutions. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Receives what is accepted but probably not meant (an open quote). */
+  readonly onWarning?: (warning: ConfigWarning) => void;
 }
 
 interface LogicalLine {
@@ -129,7 +133,10 @@ function scanLine(logical: LogicalLine, options: TokenizeOptions, out: Token[]):
     i++;
   }
   if (quote !== null) {
-    throw invalid(options.file, line, firstWord ?? word, `unterminated ${quote === '"' ? 'double' : 'single'}-quoted string`);
+    const directive = firstWord ?? word;
+    options.onWarning?.(makeWarning(options.file, line, directive,
+      `unterminated ${quote === '"' ? 'double' : 'single'}-quoted string: the rest of the line is taken as the value `
+      + `(${JSON.stringify(word)}), as the C gmetad does`));
   }
   finishWord();
 }

@@ -1,6 +1,7 @@
 /**
- * Who may read the ports: loopback always (127.0.0.0/8, ::1, and their IPv4-mapped forms),
- * everyone with `all_trusted on`, else the addresses of `trusted_hosts`. Names are resolved
+ * Who may read the ports: 127.0.0.1 (also IPv4-mapped) and ::1 always, as the C gmetad
+ * (a strcmp with "127.0.0.1"; its IPv4-only ports never see ::1), not the rest of 127/8;
+ * everyone with `all_trusted on`; else the addresses of `trusted_hosts`. Names are resolved
  * (every address, IPv4 and IPv6) by refresh(), at start-up and on reload, so that the
  * per-connection check is a synchronous lookup.
  */
@@ -33,7 +34,7 @@ const defaultLookup: LookupAll = (name) => dns.promises.lookup(name, { all: true
 export function createAccessPolicy(options: AccessPolicyOptions): RefreshableAccessPolicy {
   const lookup = options.lookup ?? defaultLookup;
   const loopback = new net.BlockList();
-  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  loopback.addAddress('127.0.0.1', 'ipv4');
   loopback.addAddress('::1', 'ipv6');
   let trusted = new net.BlockList();
 

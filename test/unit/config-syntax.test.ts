@@ -108,13 +108,17 @@ test('${NAME} and ${NAME:-default} come from the environment; \\$ stays literal'
   });
 });
 
-test('an unterminated quote is an error naming file, line and directive', () => {
-  assertConfigError(() => lex('# ok\ngridname "My Grid\n'), {
-    line: 2,
-    directive: 'gridname',
-    message: `${FILE}:2: gridname: unterminated double-quoted string`,
-  });
-  assertConfigError(() => lex("x 'a"), { line: 1, directive: 'x', message: `${FILE}:1: x: unterminated single-quoted string` });
+test('an open quote takes the rest of the line, as in the C gmetad (dotconf), with a warning naming file and line', () => {
+  const warnings: string[] = [];
+  const tokens = tokenize('# ok\ngraphite_path ""datacenter1.gmetad.%s.%h.%m"\ngridname "My Grid\nx \'a b\n',
+    { file: FILE, env: {}, onWarning: (w) => warnings.push(w.message) });
+  const words = tokens.filter((t) => t.kind === 'word').map((t) => (t.kind === 'word' ? t.text : ''));
+  assert.deepEqual(words, ['graphite_path', 'datacenter1.gmetad.%s.%h.%m', 'gridname', 'My Grid', 'x', 'a b']);
+  assert.deepEqual(warnings, [
+    `${FILE}:2: graphite_path: unterminated double-quoted string: the rest of the line is taken as the value ("datacenter1.gmetad.%s.%h.%m"), as the C gmetad does`,
+    `${FILE}:3: gridname: unterminated double-quoted string: the rest of the line is taken as the value ("My Grid"), as the C gmetad does`,
+    `${FILE}:4: x: unterminated single-quoted string: the rest of the line is taken as the value ("a b"), as the C gmetad does`,
+  ]);
 });
 
 test('sections: brace on the same line, on the next line, or a one-line section', () => {

@@ -327,16 +327,25 @@ test('unknown directives and doubtful values are warnings, not errors', () => {
       file: FILE, line: 4, directive: 'scalable',
       message: `${FILE}:4: scalable: "no" taken as off; the C gmetad 3.7.2 only recognised exactly "off" here and stayed on`,
     },
-    {
-      file: FILE, line: 5, directive: 'all_trusted',
-      message: `${FILE}:5: all_trusted: "off" taken as off; the C gmetad 3.7.2 trusted every host whatever the value`,
-    },
     { file: FILE, line: 6, directive: 'trusted_hosts', message: `${FILE}:6: trusted_hosts: no values given; ignored` },
     {
       file: FILE, line: 7, directive: 'memcached_include_host_metrics',
       message: `${FILE}:7: memcached_include_host_metrics: unknown directive, ignored`,
     },
+    {
+      file: FILE, line: 5, directive: 'all_trusted',
+      message: `${FILE}:5: all_trusted: off: the XML and interactive ports answer 127.0.0.1 and ::1 only (no trusted_hosts); `
+        + 'the C gmetad 3.7.2 trusts every host when all_trusted is present, whatever its value, so every other host '
+        + 'that could read them there gets nothing here (use "all_trusted on" to keep that)',
+    },
   ]);
+  assert.match(parse('all_trusted 0\ntrusted_hosts gw.example.org 10.0.0.9').warnings[0].message,
+    /:1: all_trusted: off: the XML and interactive ports answer 127\.0\.0\.1, ::1 and trusted_hosts gw\.example\.org 10\.0\.0\.9 only; /);
+  assert.deepEqual(parse('all_trusted on').warnings, []);
+  // An open quote runs as in C, with a warning (a real-world file: graphite_path ""datacenter1...").
+  const openQuote = parse('carbon_server 127.0.0.1\ngraphite_path ""datacenter1.gmetad.%s.%h.%m"');
+  assert.equal(openQuote.config.carbon.graphitePath, 'datacenter1.gmetad.%s.%h.%m');
+  assert.match(openQuote.warnings[0].message, /^\/etc\/ganglia\/gmetad\.conf:2: graphite_path: unterminated double-quoted string/);
   // Repeatable directives accumulate silently.
   const lists = parse('trusted_hosts a\ntrusted_hosts b c\nunsummarized_metrics x\nunsummarized_metrics y\nsummarized_metrics p\nsummarized_metrics q');
   assert.deepEqual(lists.warnings, []);

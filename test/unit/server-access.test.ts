@@ -9,7 +9,9 @@ const logger: StructuredLogger = { debug: () => undefined, info: () => undefined
 test('loopback is always trusted, others only when listed', async () => {
   const p = createAccessPolicy({ trustedHosts: [], allTrusted: false, logger });
   await p.refresh();
-  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) assert.equal(p.isTrusted(a), true, a);
+  for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) assert.equal(p.isTrusted(a), true, a);
+  // As the C gmetad: 127.0.0.1 only, not the rest of 127/8.
+  for (const a of ['127.1.2.3', '127.0.0.2', '::ffff:127.0.1.1']) assert.equal(p.isTrusted(a), false, a);
   for (const a of ['10.0.0.1', '::2', '::ffff:10.0.0.1', '', 'not-an-ip']) assert.equal(p.isTrusted(a), false, a);
 });
 
