@@ -167,13 +167,6 @@ function runRrdtool(lines: string[]): string[] {
   return statuses;
 }
 
-function commandOf(command: readonly string[]): { time: number; values: string[] }[] {
-  return command.map((arg) => {
-    const [time, ...values] = arg.split(':');
-    return { time: Number(time), values };
-  });
-}
-
 /** Runs `count` sequences from `seed` in `dir` (created; files removed as they pass). */
 export function runDifferential(dir: string, seed: number, count: number, options: SequenceOptions = {}): DifferentialResult {
   fs.mkdirSync(dir, { recursive: true });
@@ -200,7 +193,7 @@ export function runDifferential(dir: string, seed: number, count: number, option
       updates += command.length;
       let nativeStatus = 'OK';
       try {
-        const outcome = native.updateMany(`${spec.file}.b.rrd`, commandOf(command));
+        const outcome = native.updateArguments(`${spec.file}.b.rrd`, command);
         if (outcome !== 'updated') nativeStatus = `UNSUPPORTED ${native.unsupportedReason(`${spec.file}.b.rrd`)}`;
       } catch (error) {
         if (!(error instanceof RrdUpdateError)) throw error;

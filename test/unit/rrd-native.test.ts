@@ -80,6 +80,15 @@ test('a gmetad host file: values as numbers or text, in the file as rrdtool writ
     });
     assert.deepEqual(fs.readFileSync(b), fs.readFileSync(a));
     assert.deepEqual(native.inspect(b), { lastUpdate: 1795255456 + 15 * 7, step: 15, ds: ['sum'] });
+    // The pipe's argument texts, several per call, as one rrdtool update with several arguments.
+    const args = ['1795255600:1.25', '1795255607:U', '1795255700:7'];
+    rrdtool('update', a, ...args);
+    assert.equal(native.updateArguments(b, args), 'updated');
+    assert.deepEqual(fs.readFileSync(b), fs.readFileSync(a));
+    for (const bad of ['N:1', '@1795255800:1', '1795255800', '17952558.5:1']) {
+      assert.throws(() => native.updateArguments(b, [bad]), (e: unknown) => e instanceof RrdUpdateError && e.kind === 'invalid', bad);
+    }
+    assert.deepEqual(fs.readFileSync(b), fs.readFileSync(a));
   });
 });
 

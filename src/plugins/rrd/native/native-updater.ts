@@ -8,6 +8,7 @@
  *   const native = new NativeRrdUpdater({ logger });
  *   const outcome = native.update(path, timestamp, ['3.50']);      // one update
  *   native.updateMany(path, [{ time, values }, ...]);               // several, in order
+ *   native.updateArguments(path, ['1795255456:3.50', ...]);         // rrdtool's `time:v1:v2` texts
  *   // outcome === 'updated'      the file holds the update(s)
  *   // outcome === 'unsupported'  nothing written: use rrdtool for this file (the reason
  *   //                            is logged once per file and reason, and returned by
@@ -27,6 +28,9 @@
  * Timestamps: whole seconds (what gmetad passes); others are refused as 'invalid'
  * (rrdtool's "N" and sub-second times set last_up_usec, which this writer does not
  * produce; it does apply updates correctly to files whose last_up_usec is non-zero).
+ *
+ * Calls block (synchronous I/O, ~5-7 µs of CPU each on tmpfs or the page cache): a
+ * caller with many files should update them in bounded slices per event-loop turn.
  *
  * Per call: open, one pread of the header, the row writes, one pwrite of the live header
  * (rows first: a crash between the two leaves the old header, pointing at old rows, and
@@ -124,6 +128,23 @@ export class NativeRrdUpdater {
   /** Applies one update; see the module comment. */
   update(path: fs.PathLike, time: number, values: readonly RrdValue[]): NativeUpdateOutcome {
     return this.updateMany(path, [{ time, values }]);
+  }
+
+  /**
+   * As updateMany, from rrdtool update arguments `time:v1[:v2...]` (the texts the daemon
+   * sends through the pipe). The time must be whole seconds: "N" and "@time" are refused.
+   */
+  updateArguments(path: fs.PathLike, args: readonly string[]): NativeUpdateOutcome {
+    const updates: RrdUpdate[] = [];
+    for (const arg of args) {
+      const colon = arg.indexOf(':');
+      const timeText = colon < 0 ? arg : arg.slice(0, colon);
+      if (colon < 0 || !/^\d{1,15}$/.test(timeText)) {
+        throw new RrdUpdateError('invalid', `${String(path)}: update argument ${JSON.stringify(arg)} does not start with a timestamp in whole seconds`);
+      }
+      updates.push({ time: Number(timeText), values: arg.slice(colon + 1).split(':') });
+    }
+    return this.updateMany(path, updates);
   }
 
   /** Applies updates in order, as one `rrdtool update` with several arguments: on the first refused one, those before it stay applied and it throws. */
