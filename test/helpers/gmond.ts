@@ -158,9 +158,34 @@ export async function readXmlPort(port: number, timeoutMs = 10_000): Promise<str
 export async function startGmond(registry: ProcessRegistry, opts: GmondOptions): Promise<GmondHandle> {
   const tcpPort = opts.tcpPort ?? (await freePort());
   const udpPort = opts.udpPort ?? (await freeUdpPort());
+  return startGmondWithConfig(registry, opts, gmondConfig({ ...opts, tcpPort, udpPort }), tcpPort, udpPort);
+}
+
+/** scripts/demo-gmond.conf, the demo's gmond, with its ports (8649) moved to free ones. */
+export const DEMO_GMOND_CONF = path.resolve(__dirname, '..', '..', '..', 'scripts', 'demo-gmond.conf');
+export const DEMO_CLUSTER = 'Demo Cluster';
+
+export async function startDemoGmond(registry: ProcessRegistry, opts: Pick<GmondOptions, 'readyMetric' | 'readyTimeoutMs'> = {}): Promise<GmondHandle> {
+  const tcpPort = await freePort();
+  const udpPort = await freeUdpPort();
+  const text = fs.readFileSync(DEMO_GMOND_CONF, 'utf8');
+  const moved = text.replace(/(udp_send_channel|udp_recv_channel|tcp_accept_channel)(\s*\{[^}]*?port\s*=\s*)8649/g, (_m, channel: string, head: string) =>
+    `${channel}${head}${channel === 'tcp_accept_channel' ? tcpPort : udpPort}`,
+  );
+  if (/\b8649\b/.test(moved.replace(/\/\*[\s\S]*?\*\//g, ''))) throw new Error(`${DEMO_GMOND_CONF}: a port 8649 is left that the tests cannot move`);
+  return startGmondWithConfig(registry, { cluster: DEMO_CLUSTER, ...opts }, moved, tcpPort, udpPort);
+}
+
+async function startGmondWithConfig(
+  registry: ProcessRegistry,
+  opts: GmondOptions,
+  config: string,
+  tcpPort: number,
+  udpPort: number,
+): Promise<GmondHandle> {
   const dir = registry.tempDir(`gmond-${opts.cluster.replace(/[^A-Za-z0-9]/g, '_')}`);
   const confPath = path.join(dir, 'gmond.conf');
-  fs.writeFileSync(confPath, gmondConfig({ ...opts, tcpPort, udpPort }));
+  fs.writeFileSync(confPath, config);
 
   const child = registry.track(await spawnManaged(`gmond ${opts.cluster}`, GMOND_BINARY, ['-f', '-c', confPath]));
   await waitForPort(tcpPort, '127.0.0.1', 10_000, child);

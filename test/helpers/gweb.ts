@@ -44,8 +44,10 @@ export interface GwebOptions {
   /** The gmetad's rrd_rootdir. */
   readonly rrdRootdir: string;
   readonly gmetadHost?: string;
-  /** Loopback port for php -S; default: a free one. */
+  /** Port for php -S; default: a free one. */
   readonly port?: number;
+  /** Address php -S listens on (default 127.0.0.1; the demo may open it to the network). */
+  readonly bind?: string;
   /** PHP_CLI_SERVER_WORKERS (default 2). */
   readonly workers?: number;
   readonly startTimeoutMs?: number;
@@ -248,7 +250,7 @@ export async function startGweb(registry: ProcessRegistry, opts: GwebOptions): P
     '-d', 'memory_limit=256M',
     '-d', 'max_execution_time=60',
     '-d', 'default_socket_timeout=20',
-    '-S', `127.0.0.1:${port}`,
+    '-S', `${opts.bind ?? '127.0.0.1'}:${port}`,
     '-t', site,
   ];
   const child = await registry.spawn(`gweb php -S :${port}`, PHP_BINARY, args, {
@@ -256,7 +258,8 @@ export async function startGweb(registry: ProcessRegistry, opts: GwebOptions): P
     env: { ...process.env, PHP_CLI_SERVER_WORKERS: String(opts.workers ?? 2) },
     processGroup: true,
   });
-  const baseUrl = `http://127.0.0.1:${port}/ganglia/`;
+  const reachableAt = opts.bind === undefined || opts.bind === '0.0.0.0' ? '127.0.0.1' : opts.bind;
+  const baseUrl = `http://${reachableAt}:${port}/ganglia/`;
   await waitFor(async () => (await httpGet(`${baseUrl}js/ganglia.js`, 2_000)).status === 200, {
     timeoutMs: opts.startTimeoutMs ?? 10_000,
     intervalMs: 100,
