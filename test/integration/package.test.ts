@@ -74,6 +74,14 @@ function seconds(span: string): number {
   return total;
 }
 
+/** Files under src/ other than TypeScript and documentation, relative to the repository. */
+function sourceAssets(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && !/\.(ts|md)$/.test(entry.name))
+    .map((entry) => path.relative(REPO, path.join(entry.parentPath ?? entry.path, entry.name)));
+}
+
 describe('npm pack, npm install -g, and the installed systemd unit', { timeout: 240_000 }, () => {
   const registry = new ProcessRegistry();
   after(() => registry.cleanup());
@@ -124,6 +132,10 @@ describe('npm pack, npm install -g, and the installed systemd unit', { timeout: 
       'package.json',
     ]) {
       assert.ok(files.includes(needed), `tarball has ${needed}`);
+    }
+    // Files the daemon reads at run time beside its modules (.proto files) come along.
+    for (const asset of sourceAssets(path.join(REPO, 'src'))) {
+      assert.ok(files.includes(path.join('dist', asset)), `tarball has dist/${asset}`);
     }
     const stray = files.filter((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.map'));
     assert.deepEqual(stray, []);
