@@ -15,6 +15,7 @@
  * The expiry rule itself is one for the whole daemon (the builder at poll time, the dumps and
  * queries at request time, the RRD writer, this merge): isExpired below.
  */
+import { listsEveryMetricOf } from './image/views';
 import type { Cluster, Host, Metric, SourceSnapshot, TreeNode } from './model';
 
 /** TN at `now` of an item whose TN was 0 at `t0`: whole seconds, never negative. */
@@ -79,6 +80,8 @@ function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: numbe
 
 /** `fresh` with the unexpired metrics `before` had and `fresh` does not list. */
 function mergeMetrics(before: Host, fresh: Host, now: number): Host {
+  // The common case, answered without reading the metrics when both are image views.
+  if (listsEveryMetricOf(fresh, before) === true) return fresh;
   let metrics: Map<string, Metric> | null = null;
   // By name first: with image views (store/image) a metric object is made only when kept.
   for (const name of before.metrics.keys()) {

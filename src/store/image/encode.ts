@@ -138,6 +138,18 @@ export function encodeSnapshot(snapshot: SourceSnapshot): SourceImage {
   const hosts = new U32Builder(1024 * HOST_FIELDS);
   const metrics = new U32Builder(64 * 1024 * METRIC_FIELDS);
   const nodes: NodeRecord[] = [];
+  const layouts: string[][] = [];
+  const layoutIndex = new Map<string, number>();
+  const layoutOf = (names: string[]): number => {
+    const key = names.join('\u0000');
+    let index = layoutIndex.get(key);
+    if (index === undefined) {
+      index = layouts.length;
+      layouts.push(names);
+      layoutIndex.set(key, index);
+    }
+    return index;
+  };
 
   const shapeOf = (m: Metric): number => {
     const last = lastShape.get(m.name);
@@ -161,7 +173,9 @@ export function encodeSnapshot(snapshot: SourceSnapshot): SourceImage {
     const firstHost = hosts.length / HOST_FIELDS;
     for (const host of node.hosts.values()) {
       const firstMetric = metrics.length / METRIC_FIELDS;
+      const names: string[] = [];
       for (const metric of host.metrics.values()) {
+        names.push(metric.name);
         const shape = shapeOf(metric);
         const val = strings.add(metric.val);
         const m = metrics.reserve(METRIC_FIELDS);
@@ -185,6 +199,7 @@ export function encodeSnapshot(snapshot: SourceSnapshot): SourceImage {
       h[at + HostField.Up] = host.up ? 1 : 0;
       h[at + HostField.FirstMetric] = firstMetric;
       h[at + HostField.MetricCount] = metrics.length / METRIC_FIELDS - firstMetric;
+      h[at + HostField.Layout] = layoutOf(names);
       hosts.length += HOST_FIELDS;
     }
     const record: ClusterRecord = {
@@ -204,6 +219,7 @@ export function encodeSnapshot(snapshot: SourceSnapshot): SourceImage {
     fragments: fragmentTable,
     hosts: hosts.finish(),
     metrics: metrics.finish(),
+    layouts,
     nodes,
   };
 }

@@ -25,8 +25,10 @@ export const enum HostField {
   Up,
   FirstMetric,
   MetricCount,
+  /** Index in SourceImage.layouts of the host's metric names, in order. */
+  Layout,
 }
-export const HOST_FIELDS = 12;
+export const HOST_FIELDS = 13;
 
 /** Columns of SourceImage.metrics, one row of METRIC_FIELDS u32 per metric. */
 export const enum MetricField {
@@ -86,6 +88,11 @@ export interface SourceImage {
   readonly fragments: StringTable;
   readonly hosts: Uint32Array;
   readonly metrics: Uint32Array;
+  /**
+   * The distinct lists of metric names hosts have, in order (hosts of a cluster mostly share
+   * one): lets the main thread compare two hosts' metric sets without reading every metric.
+   */
+  readonly layouts: readonly (readonly string[])[];
   /** Top-level clusters and grids, in document order. Small: structured-cloned. */
   readonly nodes: readonly NodeRecord[];
 }

@@ -121,7 +121,13 @@ class MetricMap extends RowMap<Metric> {
 
 class ImageHost implements Host {
   private metricMap: MetricMap | null = null;
-  constructor(private readonly reader: ImageReader, private readonly row: number) {}
+  constructor(readonly reader: ImageReader, readonly row: number) {}
+
+  /** The host's metric names, in order (shared with other hosts of the image). */
+  get metricNames(): readonly string[] {
+    return this.reader.image.layouts[this.field(HostField.Layout)];
+  }
+
   private field(f: HostField): number {
     return this.reader.hosts[this.row * HOST_FIELDS + f];
   }
@@ -157,6 +163,29 @@ class HostMap extends RowMap<Host> {
     }
     return this.index.get(key) ?? -1;
   }
+}
+
+/** Per pair of name lists, whether every name of the first is in the second. */
+const coverage = new WeakMap<readonly string[], WeakMap<readonly string[], boolean>>();
+
+/**
+ * Whether `fresh` lists every metric name `before` lists, answered from the images' shared
+ * name lists when both hosts are image views (one comparison per pair of lists, not per
+ * metric); undefined for hosts built as objects.
+ */
+export function listsEveryMetricOf(fresh: Host, before: Host): boolean | undefined {
+  if (!(fresh instanceof ImageHost) || !(before instanceof ImageHost)) return undefined;
+  const a = before.metricNames;
+  const b = fresh.metricNames;
+  let byFresh = coverage.get(a);
+  if (byFresh === undefined) coverage.set(a, (byFresh = new WeakMap()));
+  let covered = byFresh.get(b);
+  if (covered === undefined) {
+    const names = new Set(b);
+    covered = a.every((name) => names.has(name));
+    byFresh.set(b, covered);
+  }
+  return covered;
 }
 
 /** Where a cluster's hosts are in its image, for renderers that copy bytes. */
