@@ -10,6 +10,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NativeRrdUpdater, RrdUpdateError } from '../../src/plugins/rrd/native';
+import {
+  createArguments, dsTypeForSlope, rootSummaryUpdate, rrdValue, summaryUpdate,
+} from '../../src/plugins/rrd/rrd-definitions';
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -36,6 +39,12 @@ export interface SequenceSpec {
 }
 
 export interface SequenceOptions {
+  /**
+   * Files and updates exactly as the daemon makes them (createArguments, host values as
+   * String(number), summary and root-summary texts), default or bench RRAs, instead of
+   * random structures.
+   */
+  readonly gmetad?: boolean;
   /** Data source types to draw from (default: all four). */
   readonly types?: readonly DsType[];
   /** Consolidation functions to draw from (default: AVERAGE, MIN, MAX, LAST). */
@@ -149,6 +158,58 @@ export function randomSequence(rand: Rand, file: string, options: SequenceOption
   return { file, createArgs: args, commands };
 }
 
+/** gmond VAL texts for a metric of this slope. */
+function gmondValue(rand: Rand, slope: string, counter: CounterState): string {
+  if (rand() < 0.05) return pick(rand, ['nan', 'inf', '-inf', 'NaN']);
+  if (slope === 'positive' || slope === 'derivative') {
+    counter.value += BigInt(int(rand, 0, rand() < 0.9 ? 5000 : 1e10));
+    if (rand() < 0.05) counter.value = BigInt(int(rand, 0, 100)); // restart
+    return pick(rand, [counter.value.toString(), `${counter.value}.${int(rand, 0, 99)}`]);
+  }
+  return pick(rand, [
+    (rand() * 100).toFixed(int(rand, 0, 6)), String(int(rand, 0, 1e9)), String(rand() * 1e6), '0', '0.00', '-1.5',
+  ]);
+}
+
+/**
+ * A file and updates as the daemon writes them: a host file (values as the writer formats
+ * its numbers), a cluster summary or the root summary (sum:num texts).
+ */
+export function randomGmetadSequence(rand: Rand, file: string): SequenceSpec {
+  const step = pick(rand, [10, 15, 15, 20, 60]);
+  const slope = pick(rand, ['both', 'zero', 'positive', 'derivative', 'unspecified']);
+  const kind = pick(rand, ['host', 'host', 'summary', 'root'] as const);
+  const firstUpdate = 1_795_255_456 + int(rand, 0, 1e6);
+  const rras = rand() < 0.3 ? [] : ['RRA:AVERAGE:0.5:1:244', 'RRA:AVERAGE:0.5:4:244', 'RRA:AVERAGE:0.5:40:244'];
+  const createArgs = createArguments({ step, firstUpdate, slope, summary: kind !== 'host', rras });
+  const counter = new CounterState(BigInt(int(rand, 0, 1e9)));
+  const commands: string[][] = [];
+  let t = firstUpdate;
+  const polls = int(rand, 1, 60);
+  for (let p = 0; p < polls; p++) {
+    const r = rand();
+    // Polls about one step apart, sometimes repeated (refused), sometimes after an outage.
+    const dt = r < 0.05 ? 0 : r < 0.85 ? step + int(rand, -2, 2) : r < 0.95 ? int(rand, 2, 9) * step : int(rand, 10, 2000) * step;
+    const ts = p === 0 ? t : t + dt;
+    t = Math.max(t, ts);
+    const val = rrdValue(gmondValue(rand, slope, counter)) ?? 'U';
+    let arg: string;
+    if (kind === 'host') {
+      // rrd-writer: hostNumber() then String(n), NaN as U.
+      const n = val === 'U' ? NaN : Number(val);
+      const v = Number.isFinite(n) ? (dsTypeForSlope(slope) === 'GAUGE' ? n : Math.round(n)) : NaN;
+      arg = `${ts}:${Number.isNaN(v) ? 'U' : String(v)}`;
+    } else {
+      const sum = val === 'U' ? NaN : Number(val) * int(rand, 1, 50);
+      const num = int(rand, 1, 1000);
+      const precision = val.includes('.') ? val.length - val.indexOf('.') - 1 : 0;
+      arg = kind === 'summary' ? summaryUpdate(ts, { sum, num, precision, slope }) : rootSummaryUpdate(ts, { sum, num, slope });
+    }
+    commands.push([arg]);
+  }
+  return { file, createArgs, commands };
+}
+
 export interface DifferentialResult {
   readonly sequences: number;
   readonly updates: number;
@@ -172,7 +233,10 @@ export function runDifferential(dir: string, seed: number, count: number, option
   fs.mkdirSync(dir, { recursive: true });
   const rand = mulberry32(seed);
   const specs: SequenceSpec[] = [];
-  for (let s = 0; s < count; s++) specs.push(randomSequence(rand, path.join(dir, `s${s}`), options));
+  for (let s = 0; s < count; s++) {
+    const file = path.join(dir, `s${s}`);
+    specs.push(options.gmetad ? randomGmetadSequence(rand, file) : randomSequence(rand, file, options));
+  }
   const created = runRrdtool(specs.map((spec) => ['create', `${spec.file}.a.rrd`, ...spec.createArgs].join(' ')));
   created.forEach((status, s) => {
     if (!status.startsWith('OK')) throw new Error(`rrdtool create ${specs[s].createArgs.join(' ')}: ${status}`);

@@ -42,6 +42,14 @@ test('differential: 400 random sequences (all DS types and CFs) give the bytes r
   });
 });
 
+test('differential: files and value texts as the daemon makes them (host, summary, root; default RRAs too)', () => {
+  withDir((dir) => {
+    const result = runDifferential(dir, 7, 40, { gmetad: true });
+    assert.deepEqual(result.mismatches.slice(0, 3), []);
+    assert.ok(result.updates > 400 && result.refused > 0, `${result.updates} updates, ${result.refused} refused`);
+  });
+});
+
 test('rrdtool number parsing is reproduced, not JavaScript\'s', () => {
   // rrd_strtod scales by repeated division: not always the correctly rounded double.
   let differs = 0;
