@@ -64,8 +64,8 @@ test('rrdtool backend: layout, definitions and values as the C gmetad', async (t
   const hostInfo = await rrdInfo(hostFile);
   assert.deepEqual(layoutOf(hostInfo), fixtureLayout('rrdinfo-host.txt'));
   assert.equal(hostInfo.get('last_update'), String(T0 + 45));
-  // Waiting host values are kept as numbers: rrdtool gets "3.5" for VAL "3.50", the same double.
-  assert.equal(hostInfo.get('ds[sum].last_ds'), '3.5');
+  // The VAL goes to rrdtool as polled, as the C gmetad passes it.
+  assert.equal(hostInfo.get('ds[sum].last_ds'), '3.50');
 
   const summaryInfo = await rrdInfo(path.join(root, 'AlphaCluster/__SummaryInfo__/load_one.rrd'));
   assert.deepEqual(layoutOf(summaryInfo), fixtureLayout('rrdinfo-summary.txt'));

@@ -56,6 +56,12 @@ export class PendingValues {
     return out;
   }
 
+  /** Gives a file's range back (its values are dropped). */
+  free(slot: number): void {
+    this.counts[slot] = 0;
+    this.freeSlots.push(slot);
+  }
+
   clear(slot: number): number {
     const n = this.counts[slot];
     this.counts[slot] = 0;

@@ -50,9 +50,13 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
   return {
     name: RRD_PLUGIN_NAME,
     events: ['source', 'root'],
-    notify(event: PluginEvent): void {
-      if (event.kind === 'source') writer.writeSnapshot(event.snapshot, event.step);
-      else if (event.kind === 'root') writer.writeRootSummary(event.summary, event.time, event.step);
+    notify(event: PluginEvent): Promise<void> | void {
+      if (event.kind === 'source') {
+        // Files of sources removed by a reload are forgotten (memory follows the tree).
+        writer.retainSources(new Set(event.view.sources.map((s) => s.config.name)));
+        return writer.writeSnapshot(event.snapshot, event.step);
+      }
+      if (event.kind === 'root') return writer.writeRootSummary(event.summary, event.time, event.step);
     },
     status: (): PluginStatus => writer.status(),
     flush: () => writer.flush(),

@@ -62,12 +62,11 @@ export interface RrdPathOptions {
   readonly caseSensitiveHostnames: boolean;
 }
 
-/** Builds RRD file paths; caches per-directory prefixes (one per cluster/host). */
+/** Builds RRD file paths (callers keep what they need: nothing is cached here, so nothing grows). */
 export class RrdPaths {
   /** Absolute root as a byte string, no trailing slash. */
   readonly root: string;
   private readonly caseSensitive: boolean;
-  private readonly dirCache = new Map<string, string>();
 
   constructor(options: RrdPathOptions) {
     const absolute = path.resolve(options.rootDir);
@@ -78,25 +77,12 @@ export class RrdPaths {
 
   /** `<root>/<cluster>/<host>/` for a host's metrics. */
   hostDir(cluster: string, host: string): string {
-    const key = `h\u0000${cluster}\u0000${host}`;
-    let dir = this.dirCache.get(key);
-    if (dir === undefined) {
-      const hostElement = safePathElement(this.caseSensitive ? host : asciiLower(host));
-      dir = `${this.clusterDir(cluster)}/${hostElement}`;
-      this.dirCache.set(key, dir);
-    }
-    return dir;
+    return `${this.clusterDir(cluster)}/${safePathElement(this.caseSensitive ? host : asciiLower(host))}`;
   }
 
   /** `<root>/<cluster or grid>/__SummaryInfo__`. */
   summaryDir(clusterOrGrid: string): string {
-    const key = `s\u0000${clusterOrGrid}`;
-    let dir = this.dirCache.get(key);
-    if (dir === undefined) {
-      dir = `${this.clusterDir(clusterOrGrid)}/${SUMMARY_DIR}`;
-      this.dirCache.set(key, dir);
-    }
-    return dir;
+    return `${this.clusterDir(clusterOrGrid)}/${SUMMARY_DIR}`;
   }
 
   /** `<root>/__SummaryInfo__`. */
@@ -114,11 +100,6 @@ export class RrdPaths {
 
   rootSummaryFile(metric: string): RrdFileLocation {
     return this.inDir(this.rootSummaryDir(), metric);
-  }
-
-  /** Forget cached directory prefixes (e.g. after many clusters/hosts went away). */
-  clearCache(): void {
-    this.dirCache.clear();
   }
 
   private clusterDir(cluster: string): string {

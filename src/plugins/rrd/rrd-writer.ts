@@ -10,14 +10,28 @@
  *   `scalable off` their clusters arrive flattened, as local clusters);
  * and periodically the root summary (writeRootSummary).
  *
- * writeSnapshot()/writeRootSummary() only enqueue: the file system and the external
- * processes are driven asynchronously. A file is created (mkdir -p, `rrdtool create`) the
- * first time it is seen, unless it already exists. A value whose timestamp is not newer
- * than the last one written to that file (a source whose LOCALTIME did not move) is
- * skipped: rrdtool would refuse it anyway.
+ * Freshness: every value is handed to rrdtool/rrdcached as soon as it is polled, as the C
+ * gmetad writes it. A value whose timestamp is not newer than the last one written to that
+ * file (a source whose LOCALTIME did not move) is skipped: rrdtool would refuse it anyway.
  *
- * Freshness: by default every value is handed to rrdtool/rrdcached as soon as it is polled,
- * as the C gmetad writes it, so graphs are as fresh as the C gmetad's.
+ * Files: a file is created (mkdir -p, `rrdtool create`) the first time it is seen, unless it
+ * exists. Creates run from a queue, a bounded number at a time, so a first poll that brings
+ * 100k new hosts neither starts 10M file-system chains at once nor blocks the event loop;
+ * values polled meanwhile wait (a few per file) and go out once the file exists. rrdtool
+ * answers OK to a create it could not do (a full file system): the file's existence is
+ * checked after each create, and a create that left no file is retried at the next write.
+ * A file or directory deleted while we run (an operator resetting a metric, a purge
+ * script) is created again as soon as an update finds it missing, with that update's
+ * values; rrdtool opens files by path at each update, so a file another program replaced
+ * is simply used as it now is.
+ *
+ * Memory follows the tree: state is kept per file of what the last poll of each source
+ * listed (hosts that are down stay); files of hosts and metrics that left the tree, and
+ * of sources that are gone, are forgotten after the poll that no longer lists them.
+ *
+ * The event loop: a snapshot is walked in slices of a few milliseconds, and the walk waits
+ * while the rrdtool processes have many commands queued (instead of queueing without
+ * bound), so polls and requests stay on time whatever the size of the tree.
  *
  * Write-behind (opt-in, rrdtool backend only): an `rrdtool update` through the pipe costs
  * ~35 µs of rrdtool CPU whatever the number of values it carries (~1 µs each), so with
@@ -27,15 +41,16 @@
  * caching itself.
  */
 import { promises as fs } from 'node:fs';
-import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../store/model';
+import type { Cluster, Grid, Metric, SourceSnapshot, Summary } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
 import { type Clock, systemClock } from '../../util/clock';
 import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
+import { Fifo } from './fifo';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
 import {
-  createArguments, DEFAULT_RRAS, dsTypeForSlope, rootSummaryUpdate, rrdValue, summaryUpdate,
+  createArguments, DEFAULT_RRAS, rootSummaryUpdate, rrdValue, summaryUpdate, valueForSlope,
 } from './rrd-definitions';
 import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
 import { RrdcachedClient } from './rrdcached-client';
@@ -68,6 +83,10 @@ export interface RrdWriterOptions {
   readonly maxQueued?: number;
   /** Cap of the rrdcached reconnect backoff, ms (default 30000). */
   readonly rrdcachedBackoffMaxMs?: number;
+  /** Creates running at once (default 32). */
+  readonly maxCreatesInFlight?: number;
+  /** Longest stretch of synchronous work per slice of a snapshot walk, ms (default 8; 0: yield every few hosts). */
+  readonly sliceMs?: number;
 }
 
 /** What the writer did, for logs and /status. */
@@ -80,54 +99,82 @@ export interface RrdWriterCounters {
   invalid: number;
   /** Files created. */
   created: number;
+  /** Files created again because they had vanished (deleted while we ran). */
+  recreated: number;
   /** Failed creates and updates (as reported by rrdtool/rrdcached, or I/O errors). */
   errors: number;
   /** Values lost: queues full, or files that could not be created. */
   dropped: number;
 }
 
-type FileStatus = 'new' | 'creating' | 'ready';
+/** Where a file stands: not known to exist, being created (or waiting to be), or ready for updates. */
+const enum Status { New, Creating, Ready }
+
+/** One directory of files: a host's, a cluster's or grid's __SummaryInfo__, or the root's. */
+interface DirState {
+  /** Byte-string path (see rrd-paths). */
+  readonly path: string;
+  /** The path quoted for rrdtool's pipe mode (quoted runs concatenate into one argument). */
+  readonly quoted: string;
+  /** Which rrdtool process its files' commands go to (a file's commands stay in order). */
+  readonly shard: number;
+  /** Summary files have a second DS, `num`. */
+  readonly summary: boolean;
+  readonly files: Map<string, FileState>;
+  /** Generation of the last walk that listed it (see SourceFiles). */
+  seen: number;
+  /** mkdir -p done (reset when a file in it turns out missing). */
+  made: boolean;
+}
 
 interface FileState {
-  /** Byte-string path (see rrd-paths). */
-  readonly file: string;
-  readonly dir: string;
-  /** The path quoted for rrdtool's pipe mode. */
-  readonly quoted: string;
-  readonly shard: number;
-  status: FileStatus;
+  readonly dir: DirState;
+  /** The metric name as a path element (usually the name itself). */
+  readonly element: string;
+  status: Status;
+  /** Timestamp of the newest value accepted. */
   lastTs: number;
-  /** Host files: their range in the writer's PendingValues; -1 for summary files. */
-  readonly slot: number;
-  /** Summary files (few): `ts:SUM:NUM` strings not yet handed to rrdtool/rrdcached. */
-  pending: string[];
-  /** Number of pending values that triggers a write. */
+  /** Generation of the last walk that listed it. */
+  seen: number;
+  /** For (re)creating the file. */
+  step: number;
+  slope: string;
+  /**
+   * Values (`ts:...`, oldest first) not yet handed over: while the file is being created,
+   * and for summary files with write-behind. null when none (most of the time).
+   */
+  waiting: string[] | null;
+  /** performance.now() when the oldest waiting value arrived (lag). */
+  waitingSince: number;
+  /** Write-behind host files: their range in PendingValues; -1 otherwise. */
+  slot: number;
+  /** Write-behind: number of pending values that triggers a write. */
   threshold: number;
-  /** Epoch ms when the oldest pending value arrived. */
+  /** Write-behind: epoch ms when the oldest pending value arrived. */
   pendingSince: number;
+  /** No longer in the tree: forget it once it has nothing left to write. */
+  released: boolean;
+}
+
+/** The files of one data source, by the directories its last poll listed. */
+interface SourceFiles {
+  readonly dirs: Map<string, DirState>;
+  /** Incremented per walk; states not marked with the current one are gone from the tree. */
+  generation: number;
 }
 
 /**
- * The most values one rrdtool update carries; with step 15 and the default write_behind
+ * The most values one write-behind rrdtool update carries; with step 15 and a write_behind
  * of 120 s that is the usual 8. Each host file has room for two more (staggered first
  * writes, values arriving while the file is created).
  */
 const MAX_VALUES_PER_UPDATE = 8;
-
-/** A host VAL (already checked by rrdValue) as the number rrdtool gets: NaN for 'U', integers for COUNTER/DERIVE. */
-function hostNumber(value: string, slope: string): number {
-  if (value === 'U') return Number.NaN;
-  const n = Number(value);
-  if (!Number.isFinite(n)) return Number.NaN;
-  // rrdtool accepts only integers for COUNTER and DERIVE ("not a simple integer").
-  return dsTypeForSlope(slope) === 'GAUGE' ? n : Math.round(n);
-}
-
-interface CreateInfo {
-  readonly step: number;
-  readonly slope: string;
-  readonly summary: boolean;
-}
+/** Values kept per file while it is being created; more are dropped (counted). */
+const MAX_WAITING = 16;
+/** The walk of a snapshot waits while this many rrdtool commands are queued... */
+const QUEUE_HIGH_WATER = 20_000;
+/** ...until they are down to this many. */
+const QUEUE_LOW_WATER = 5_000;
 
 /** Logs at most `limit` messages per minute for one kind of problem, then a count. */
 class RateLimitedWarning {
@@ -167,8 +214,22 @@ function isStaleUpdateError(message: string): boolean {
   return message.includes('illegal attempt to update');
 }
 
+/** rrdtool's update error for a file (or directory) that does not exist. */
+function isMissingFileError(message: string): boolean {
+  return message.includes('No such file or directory');
+}
+
+/** The timestamp of a `ts:...` update argument. */
+function updateTime(update: string): number {
+  return Number.parseInt(update, 10);
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class RrdWriter {
-  readonly counters: RrdWriterCounters = { values: 0, stale: 0, invalid: 0, created: 0, errors: 0, dropped: 0 };
+  readonly counters: RrdWriterCounters = {
+    values: 0, stale: 0, invalid: 0, created: 0, recreated: 0, errors: 0, dropped: 0,
+  };
   readonly backend: RrdBackend;
   private readonly paths: RrdPaths;
   private readonly rras: readonly string[];
@@ -177,19 +238,26 @@ export class RrdWriter {
   private readonly writeBehindMs: number;
   private readonly logger: RrdLogger;
   private readonly stats: DaemonStats;
+  private readonly clock: Clock;
   private readonly pool: RrdtoolPool;
   private readonly cached: RrdcachedClient | null;
-  /** dir → metric name → file: two short lookups per value instead of building paths. */
-  private readonly files = new Map<string, Map<string, FileState>>();
-  private readonly dirs = new Map<string, Promise<void>>();
-  private readonly creations = new Set<Promise<void>>();
-  /** Files holding values not yet written (write-behind). */
+  private readonly sources = new Map<string, SourceFiles>();
+  /** The root __SummaryInfo__ (written by writeRootSummary, not by a source). */
+  private readonly rootFiles: SourceFiles = { dirs: new Map(), generation: 0 };
+  /** Files waiting for their create to start, oldest first. */
+  private readonly createQueue = new Fifo<FileState>();
+  private readonly maxCreatesInFlight: number;
+  private createsInFlight = 0;
+  private readonly createWaiters: (() => void)[] = [];
+  /** Write-behind: files holding values not yet written. */
   private readonly dirty = new Set<FileState>();
-  private readonly hostValues = new PendingValues(MAX_VALUES_PER_UPDATE + 2);
+  private readonly hostValues: PendingValues | null;
   private readonly sweepTimer: NodeJS.Timeout | null;
   private readonly problems: RateLimitedWarning;
+  private readonly sliceMs: number;
+  /** The walk in progress: walks run one after the other, in the order they were asked for. */
+  private walking: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly clock: Clock;
 
   constructor(options: RrdWriterOptions) {
     this.backend = options.backend;
@@ -202,6 +270,8 @@ export class RrdWriter {
     this.stats = options.stats;
     this.clock = options.clock ?? systemClock;
     this.problems = new RateLimitedWarning(this.logger, this.clock);
+    this.maxCreatesInFlight = Math.max(1, options.maxCreatesInFlight ?? 32);
+    this.sliceMs = Math.max(0, options.sliceMs ?? 8);
     this.pool = new RrdtoolPool({
       size: options.rrdtoolProcesses ?? 2,
       rrdtoolPath: options.rrdtoolPath,
@@ -223,39 +293,63 @@ export class RrdWriter {
       this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 0) * 1000;
     }
     if (this.writeBehindMs > 0) {
+      this.hostValues = new PendingValues(MAX_VALUES_PER_UPDATE + 2);
       this.sweepTimer = setInterval(() => this.sweep(), Math.min(5000, Math.max(250, this.writeBehindMs / 4)));
       this.sweepTimer.unref();
     } else {
+      this.hostValues = null;
       this.sweepTimer = null;
     }
   }
 
-  /** Enqueues the RRD updates of one fresh poll; `step` is the data_source's step. */
-  writeSnapshot(snapshot: SourceSnapshot, step: number): void {
-    if (this.closed) return;
-    const started = performance.now();
-    let written = 0;
-    for (const node of snapshot.nodes) written += this.writeNode(node, snapshot.polledAt, step);
-    this.countSent(written, started);
+  /**
+   * Writes the RRD updates of one fresh poll; `step` is the data_source's step. Resolves
+   * when every value has been handed to rrdtool/rrdcached or to the create queue (not when
+   * it is on disk: see flush()).
+   */
+  writeSnapshot(snapshot: SourceSnapshot, step: number): Promise<void> {
+    const walk = this.walking.then(() => this.walkSnapshot(snapshot, step));
+    this.walking = walk.catch(() => undefined);
+    return walk;
   }
 
-  /** Enqueues the root summary (`<root>/__SummaryInfo__`), timestamped `now`. */
-  writeRootSummary(summary: Summary, now: number, step: number): void {
-    if (this.closed) return;
-    const started = performance.now();
-    const ts = Math.floor(now);
-    const dir = this.paths.rootSummaryDir();
-    const rootStep = step > 0 ? step : this.rootStep;
-    let written = 0;
-    for (const metric of summary.metrics.values()) {
-      if (this.record(dir, metric.name, ts, rootSummaryUpdate(ts, metric), rootStep, metric.slope)) written += 1;
+  /** Writes the root summary (`<root>/__SummaryInfo__`), timestamped `now` (epoch seconds). */
+  writeRootSummary(summary: Summary, now: number, step: number): Promise<void> {
+    const walk = this.walking.then(() => {
+      if (this.closed) return;
+      const started = performance.now();
+      const ts = Math.floor(now);
+      const files = this.rootFiles;
+      files.generation += 1;
+      const dir = this.dirFor(files, 'root', () => this.paths.rootSummaryDir(), true);
+      dir.seen = files.generation;
+      const rootStep = step > 0 ? step : this.rootStep;
+      let written = 0;
+      for (const metric of summary.metrics.values()) {
+        if (this.record(dir, metric.name, ts, rootSummaryUpdate(ts, metric), rootStep, metric.slope)) written += 1;
+      }
+      this.forgetUnseenFiles(dir, files.generation, summary.metrics.size);
+      this.countSent(written, performance.now() - started);
+    });
+    this.walking = walk.catch(() => undefined);
+    return walk;
+  }
+
+  /** Forgets the files of data sources that are no longer configured (after a reload). */
+  retainSources(names: ReadonlySet<string>): void {
+    for (const [name, files] of this.sources) {
+      if (names.has(name)) continue;
+      for (const dir of files.dirs.values()) this.releaseDir(dir);
+      this.sources.delete(name);
     }
-    this.countSent(written, started);
   }
 
   /** Writes out everything enqueued so far (write-behind included) and waits for it. */
   async flush(): Promise<void> {
-    while (this.creations.size > 0) await Promise.all([...this.creations]);
+    await this.walking;
+    while (this.createsInFlight > 0 || this.createQueue.length > 0) {
+      await new Promise<void>((resolve) => this.createWaiters.push(resolve));
+    }
     for (const state of [...this.dirty]) this.writePending(state);
     await this.pool.flush();
     if (this.cached) await this.cached.flush();
@@ -276,17 +370,41 @@ export class RrdWriter {
     return this.pool.pids;
   }
 
+  /** Files the writer keeps state for (what the tree holds now, plus files still being written). */
+  get trackedFiles(): number {
+    let n = 0;
+    for (const files of [...this.sources.values(), this.rootFiles]) {
+      for (const dir of files.dirs.values()) n += dir.files.size;
+    }
+    return n;
+  }
+
+  /** Creates running now (at most maxCreatesInFlight). */
+  get createsRunning(): number {
+    return this.createsInFlight;
+  }
+
+  /** Directories the writer keeps state for. */
+  get trackedDirs(): number {
+    let n = this.rootFiles.dirs.size;
+    for (const files of this.sources.values()) n += files.dirs.size;
+    return n;
+  }
+
   /**
    * Seconds since the oldest value not yet confirmed written was polled: 0 when everything
    * handed to the writer is in the files (or in rrdcached, which then owns it).
    */
   lagSeconds(): number {
     const submitted = this.cached ? this.cached.oldestQueuedAt : this.pool.oldestSubmittedAt;
-    let lagMs = submitted === null ? 0 : performance.now() - submitted;
+    const now = performance.now();
+    let lagMs = submitted === null ? 0 : now - submitted;
+    const creating = this.createQueue.peek();
+    if (creating && creating.waitingSince > 0) lagMs = Math.max(lagMs, now - creating.waitingSince);
     if (this.dirty.size > 0) {
-      const now = this.clock();
+      const wall = this.clock();
       for (const state of this.dirty) {
-        if (state.pendingSince > 0) lagMs = Math.max(lagMs, now - state.pendingSince);
+        if (state.pendingSince > 0) lagMs = Math.max(lagMs, wall - state.pendingSince);
       }
     }
     return Math.max(0, lagMs) / 1000;
@@ -302,6 +420,8 @@ export class RrdWriter {
       ...this.counters,
       lagSeconds: Math.round(this.lagSeconds() * 1000) / 1000,
       queued: this.cached ? this.cached.pending : this.pool.queued,
+      creating: this.createQueue.length + this.createsInFlight,
+      files: this.trackedFiles,
     };
     if (this.cached) {
       for (const [key, value] of Object.entries(this.cached.counters)) status[`rrdcached_${key}`] = value;
@@ -316,118 +436,244 @@ export class RrdWriter {
     return this.cached ? this.cached.counters : null;
   }
 
-  private countSent(written: number, started: number): void {
+  private countSent(written: number, millis: number): void {
     if (written === 0) return;
     const counter = this.stats.sent(this.backend);
     counter.num += written;
-    counter.totalMillis += performance.now() - started;
+    counter.totalMillis += millis;
     counter.lastTime = this.clock();
   }
 
-  private writeNode(node: TreeNode, polledAt: number, step: number): number {
-    if (node.kind === 'cluster') return this.writeCluster(node, polledAt, step);
-    return this.writeSummary(node, node.localtime > 0 ? node.localtime : Math.floor(polledAt), step);
-  }
+  // ---- walking a snapshot -------------------------------------------------------------
 
-  private writeCluster(cluster: Cluster, polledAt: number, step: number): number {
-    const ts = cluster.localtime > 0 ? cluster.localtime : Math.floor(polledAt);
-    let written = 0;
-    for (const host of cluster.hosts.values()) {
-      if (!host.up) continue;
-      let dir: string | null = null;
-      let byMetric: Map<string, FileState> | null = null;
-      for (const metric of host.metrics.values()) {
-        if (!NUMERIC_TYPES.has(metric.type)) continue;
-        if (isExpired(metric, polledAt)) continue;
-        const value = rrdValue(metric.val);
-        if (value === null) {
-          this.counters.invalid += 1;
-          continue;
-        }
-        if (dir === null) {
-          dir = this.paths.hostDir(cluster.name, host.name);
-          byMetric = this.filesIn(dir);
-        }
-        if (this.record(dir, metric.name, ts, hostNumber(value, metric.slope), step, metric.slope, byMetric!)) written += 1;
-      }
+  private async walkSnapshot(snapshot: SourceSnapshot, step: number): Promise<void> {
+    if (this.closed) return;
+    let files = this.sources.get(snapshot.source);
+    if (files === undefined) {
+      files = { dirs: new Map(), generation: 0 };
+      this.sources.set(snapshot.source, files);
     }
-    return written + this.writeSummary(cluster, ts, step);
+    const generation = ++files.generation;
+    let sliceStart = performance.now();
+    let busy = 0;
+    let written = 0;
+    let listedDirs = 0;
+    /** Ends the slice when it has run long enough, or waits while rrdtool/rrdcached is far behind. */
+    const pause = async (): Promise<void> => {
+      const now = performance.now();
+      const behind = this.queuedUpdates() >= QUEUE_HIGH_WATER;
+      if (now - sliceStart < this.sliceMs && !behind) return;
+      busy += now - sliceStart;
+      if (behind) await this.whenQueuedBelow(QUEUE_LOW_WATER);
+      else await yieldToLoop();
+      sliceStart = performance.now();
+    };
+    for (const node of snapshot.nodes) {
+      if (this.closed) return;
+      const ts = node.localtime > 0 ? node.localtime : Math.floor(snapshot.polledAt);
+      if (node.kind === 'cluster') {
+        let hostsInSlice = 0;
+        for (const host of node.hosts.values()) {
+          const dir = this.dirFor(files, `h\u0000${node.name}\u0000${host.name}`, () => this.hostDir(node, host.name), false);
+          dir.seen = generation;
+          listedDirs += 1;
+          // A host that is down keeps its files' state but gets no values (as in the C gmetad).
+          if (host.up) written += this.writeHost(dir, host.metrics.values(), snapshot.polledAt, ts, step, generation);
+          if (++hostsInSlice >= 16) {
+            hostsInSlice = 0;
+            await pause();
+          }
+        }
+      }
+      written += this.writeSummary(files, node, ts, step, generation);
+      listedDirs += 1;
+      await pause();
+    }
+    if (files.dirs.size > listedDirs) this.forgetUnseenDirs(files, generation);
+    busy += performance.now() - sliceStart;
+    this.countSent(written, busy);
   }
 
-  private writeSummary(node: Cluster | Grid, ts: number, step: number): number {
-    const dir = this.paths.summaryDir(node.name);
+  /** Updates handed over and not yet answered (rrdcached: only while connected; otherwise they queue). */
+  private queuedUpdates(): number {
+    if (this.cached) return this.cached.isConnected ? this.cached.pending : 0;
+    return this.pool.queued;
+  }
+
+  private whenQueuedBelow(count: number): Promise<void> {
+    return this.cached ? this.cached.whenPendingBelow(count) : this.pool.whenQueuedBelow(count);
+  }
+
+  private hostDir(cluster: Cluster, host: string): string {
+    return this.paths.hostDir(cluster.name, host);
+  }
+
+  private dirFor(files: SourceFiles, key: string, path: () => string, summary: boolean): DirState {
+    let dir = files.dirs.get(key);
+    if (dir === undefined) {
+      const p = path();
+      dir = {
+        path: p, quoted: quoteRrdtoolArgument(p),
+        shard: hashString(p.slice(this.paths.root.length)), summary, files: new Map(), seen: files.generation, made: false,
+      };
+      files.dirs.set(key, dir);
+    }
+    return dir;
+  }
+
+  private writeHost(
+    dir: DirState, metrics: Iterable<Metric>, polledAt: number, ts: number, step: number, generation: number,
+  ): number {
+    let written = 0;
+    let listed = 0;
+    for (const metric of metrics) {
+      if (!NUMERIC_TYPES.has(metric.type)) continue;
+      listed += 1;
+      const known = dir.files.get(metric.name);
+      if (known) known.seen = generation;
+      if (isExpired(metric, polledAt)) continue;
+      const value = rrdValue(metric.val);
+      if (value === null) {
+        this.counters.invalid += 1;
+        continue;
+      }
+      if (this.record(dir, metric.name, ts, `${ts}:${valueForSlope(metric.slope, value)}`, step, metric.slope, known)) written += 1;
+    }
+    if (dir.files.size > listed) this.forgetUnseenFiles(dir, generation, listed);
+    return written;
+  }
+
+  private writeSummary(files: SourceFiles, node: Cluster | Grid, ts: number, step: number, generation: number): number {
+    const dir = this.dirFor(files, `s\u0000${node.name}`, () => this.paths.summaryDir(node.name), true);
+    dir.seen = generation;
     let written = 0;
     for (const metric of node.summary.metrics.values()) {
       if (this.record(dir, metric.name, ts, summaryUpdate(ts, metric), step, metric.slope)) written += 1;
     }
+    this.forgetUnseenFiles(dir, generation, node.summary.metrics.size);
     return written;
   }
 
   /**
-   * Queues one value for one file; false if it was skipped. `update` is a host value (a
-   * number, NaN for unknown) or a summary's whole `ts:SUM:NUM` argument.
+   * Queues one value (`ts:...` in rrdtool's syntax) for one file; false if it was skipped.
+   * `known` is the file's state when the caller already looked it up.
    */
   private record(
-    dir: string, metricName: string, ts: number, update: number | string, step: number, slope: string,
-    byMetric: Map<string, FileState> = this.filesIn(dir),
+    dir: DirState, metricName: string, ts: number, update: string, step: number, slope: string,
+    known: FileState | undefined = dir.files.get(metricName),
   ): boolean {
-    let state = byMetric.get(metricName);
+    let state = known;
     if (state === undefined) {
-      const file = `${dir}/${safePathElement(metricName)}.rrd`;
-      const shard = hashString(file.slice(this.paths.root.length));
       state = {
-        file, dir, quoted: quoteRrdtoolArgument(file), shard, status: 'new', lastTs: 0,
-        slot: typeof update === 'number' ? this.hostValues.allocate() : -1, pending: [],
-        threshold: this.firstThreshold(shard, step), pendingSince: 0,
+        dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false,
       };
-      byMetric.set(metricName, state);
+      if (this.hostValues !== null) {
+        if (!dir.summary) state.slot = this.hostValues.allocate();
+        state.threshold = this.firstThreshold(hashString(`${dir.path.slice(this.paths.root.length)}/${state.element}.rrd`), step);
+      }
+      dir.files.set(metricName, state);
     }
+    state.seen = dir.seen;
     if (ts <= state.lastTs) {
       this.counters.stale += 1;
       return false;
     }
+    state.lastTs = ts;
+    state.step = step;
+    state.slope = slope;
+    this.counters.values += 1;
+    if (state.status === Status.Ready && this.writeBehindMs === 0) {
+      this.send(state, [update]);
+      return true;
+    }
+    if (state.status !== Status.Ready) {
+      if (!this.wait(state, update)) return false;
+      if (state.status === Status.New) this.enqueueCreate(state);
+      return true;
+    }
+    // Write-behind.
     if (this.pendingCount(state) === 0) state.pendingSince = this.clock();
     if (state.slot >= 0) {
-      if (!this.hostValues.push(state.slot, ts, update as number)) {
-        // Only while the file is still being created can its range fill up.
+      const at = update.indexOf(':');
+      const text = update.slice(at + 1);
+      if (!this.hostValues!.push(state.slot, ts, text === 'U' ? Number.NaN : Number(text))) {
         this.counters.dropped += 1;
         return false;
       }
     } else {
-      state.pending.push(update as string);
+      (state.waiting ??= []).push(update);
     }
-    state.lastTs = ts;
-    this.counters.values += 1;
-    switch (state.status) {
-      case 'new':
-        this.startCreate(state, ts, { step, slope, summary: state.slot < 0 });
-        break;
-      case 'ready':
-        if (this.pendingCount(state) >= state.threshold) {
-          state.threshold = this.steadyThreshold(step);
-          this.writePending(state);
-        } else {
-          this.dirty.add(state);
-        }
-        break;
-      case 'creating':
-        break;
+    if (this.pendingCount(state) >= state.threshold) {
+      state.threshold = this.steadyThreshold(step);
+      this.writePending(state);
+    } else {
+      this.dirty.add(state);
     }
     return true;
   }
 
-  /** The files of one directory, by metric name (looked up once per host, not per value). */
-  private filesIn(dir: string): Map<string, FileState> {
-    let byMetric = this.files.get(dir);
-    if (byMetric === undefined) {
-      byMetric = new Map();
-      this.files.set(dir, byMetric);
+  /** Keeps a value until the file exists; false (dropped, counted) when too many wait. */
+  private wait(state: FileState, update: string): boolean {
+    if (state.waiting === null) {
+      state.waiting = [];
+      state.waitingSince = performance.now();
     }
-    return byMetric;
+    if (state.waiting.length >= MAX_WAITING) {
+      this.counters.dropped += 1;
+      return false;
+    }
+    state.waiting.push(update);
+    return true;
   }
 
+  // ---- forgetting what left the tree ---------------------------------------------------
+
+  private forgetUnseenFiles(dir: DirState, generation: number, listed: number): void {
+    if (dir.files.size <= listed) return;
+    for (const [name, state] of dir.files) {
+      if (state.seen !== generation) {
+        dir.files.delete(name);
+        this.release(state);
+      }
+    }
+  }
+
+  private forgetUnseenDirs(files: SourceFiles, generation: number): void {
+    for (const [key, dir] of files.dirs) {
+      if (dir.seen !== generation) {
+        files.dirs.delete(key);
+        this.releaseDir(dir);
+      }
+    }
+  }
+
+  private releaseDir(dir: DirState): void {
+    for (const state of dir.files.values()) this.release(state);
+    dir.files.clear();
+  }
+
+  /** A file that left the tree: what it still holds is written, then its state goes. */
+  private release(state: FileState): void {
+    state.released = true;
+    if (state.status === Status.Ready) {
+      this.writePending(state);
+      this.freeSlot(state);
+    }
+    // Being created: the create's completion writes what waits, then frees it.
+  }
+
+  private freeSlot(state: FileState): void {
+    if (state.slot >= 0 && this.hostValues) {
+      this.hostValues.free(state.slot);
+      state.slot = -1;
+    }
+  }
+
+  // ---- write-behind --------------------------------------------------------------------
+
   private pendingCount(state: FileState): number {
-    return state.slot >= 0 ? this.hostValues.count(state.slot) : state.pending.length;
+    return (state.slot >= 0 ? this.hostValues!.count(state.slot) : 0) + (state.waiting?.length ?? 0);
   }
 
   /** Values per update: writeBehind/step (at most MAX_VALUES_PER_UPDATE); the first write of each file is staggered. */
@@ -448,92 +694,149 @@ export class RrdWriter {
     }
   }
 
+  /** Hands every value a ready file holds to rrdtool/rrdcached. */
   private writePending(state: FileState): void {
     this.dirty.delete(state);
-    if (state.status !== 'ready' || this.pendingCount(state) === 0) return;
-    let values: string[];
+    if (state.status !== Status.Ready) return;
+    let values: string[] = state.waiting ?? [];
+    state.waiting = null;
+    state.waitingSince = 0;
     if (state.slot >= 0) {
-      values = this.hostValues.take(state.slot);
-    } else {
-      values = state.pending;
-      state.pending = [];
+      const held = this.hostValues!.take(state.slot);
+      if (held.length > 0) values = values.length > 0 ? [...values, ...held].sort((a, b) => updateTime(a) - updateTime(b)) : held;
     }
+    if (values.length > 0) this.send(state, values);
+  }
+
+  // ---- updates ---------------------------------------------------------------------------
+
+  private send(state: FileState, values: string[]): void {
+    const dir = state.dir;
     if (this.cached) {
-      if (!this.cached.update(state.file, values)) this.counters.dropped += values.length;
+      if (!this.cached.update(`${dir.path}/${state.element}.rrd`, values)) {
+        this.counters.dropped += values.length;
+      }
       return;
     }
-    let line = `update ${state.quoted}`;
+    let line = `update ${dir.quoted}${quoteRrdtoolArgument(`/${state.element}.rrd`)}`;
     for (const value of values) line += ` ${value}`;
-    const accepted = this.pool.submitLine(`${line}\n`, state.shard, (error) => {
-      if (error) this.onUpdateError(state, error.message, values.length);
+    const accepted = this.pool.submitLine(`${line}\n`, dir.shard, (error) => {
+      if (error) this.onUpdateError(state, error.message, values);
     });
     if (!accepted) this.counters.dropped += values.length;
   }
 
-  private onUpdateError(state: FileState, message: string, count: number): void {
-    this.counters.errors += 1;
+  private onUpdateError(state: FileState, message: string, values: string[]): void {
     if (isStaleUpdateError(message)) {
-      this.logger.debug({ file: state.file, error: message }, 'rrd: stale update refused');
+      this.counters.errors += 1;
+      this.logger.debug({ file: this.fileName(state), error: message }, 'rrd: stale update refused');
       return;
     }
-    this.counters.dropped += count;
-    this.problems.warn({ file: toPathBytes(state.file).toString('utf8'), error: message, values: count }, 'rrd: update failed');
-  }
-
-  private startCreate(state: FileState, firstTs: number, info: CreateInfo): void {
-    state.status = 'creating';
-    const creation = this.ensureFile(state, firstTs, info).then(
-      () => {
-        state.status = 'ready';
-        // The first value goes out at once; write-behind starts from the next one.
-        this.writePending(state);
-      },
-      (err: Error) => {
-        // Forget the file so that a later poll tries again.
-        this.counters.errors += 1;
-        this.counters.dropped += state.slot >= 0 ? this.hostValues.clear(state.slot) : state.pending.length;
-        state.pending = [];
-        state.status = 'new';
-        state.lastTs = 0;
-        this.problems.warn({ file: toPathBytes(state.file).toString('utf8'), error: err.message }, 'rrd: cannot create file');
-      },
-    ).finally(() => this.creations.delete(creation));
-    this.creations.add(creation);
-  }
-
-  private async ensureFile(state: FileState, firstTs: number, info: CreateInfo): Promise<void> {
-    await this.ensureDir(state.dir);
-    try {
-      await fs.stat(toPathBytes(state.file));
+    if (isMissingFileError(message) && !this.closed) {
+      // Deleted while we run: create it again, then write these values and the ones after.
+      this.counters.recreated += 1;
+      state.dir.made = false;
+      const waiting = state.waiting ?? [];
+      state.waiting = [...values, ...waiting].sort((a, b) => updateTime(a) - updateTime(b));
+      if (state.waitingSince === 0) state.waitingSince = performance.now();
+      if (state.status !== Status.Creating) {
+        this.problems.warn({ file: this.fileName(state) }, 'rrd: file vanished; creating it again');
+        this.enqueueCreate(state);
+      }
       return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    const args = [
-      'create', state.file, '--no-overwrite',
-      ...createArguments({ step: info.step, firstUpdate: firstTs, slope: info.slope, summary: info.summary, rras: this.rras }),
-    ];
-    await new Promise<void>((resolve, reject) => {
-      const accepted = this.pool.submit(args, state.shard, (error) => {
-        // Someone else created it meanwhile: fine.
-        if (error && !/exists/i.test(error.message)) reject(error);
-        else {
-          if (!error) this.counters.created += 1;
-          resolve();
+    this.counters.errors += 1;
+    this.counters.dropped += values.length;
+    this.problems.warn({ file: this.fileName(state), error: message, values: values.length }, 'rrd: update failed');
+  }
+
+  private fileName(state: FileState): string {
+    return toPathBytes(`${state.dir.path}/${state.element}.rrd`).toString('utf8');
+  }
+
+  // ---- creates -------------------------------------------------------------------------
+
+  private enqueueCreate(state: FileState): void {
+    state.status = Status.Creating;
+    this.createQueue.push(state);
+    this.pumpCreates();
+  }
+
+  private pumpCreates(): void {
+    while (this.createsInFlight < this.maxCreatesInFlight && this.createQueue.length > 0) {
+      const state = this.createQueue.shift()!;
+      this.createsInFlight += 1;
+      this.createFile(state).then(
+        (created) => this.onCreated(state, created),
+        (err: Error) => this.onCreateFailed(state, err),
+      ).finally(() => {
+        this.createsInFlight -= 1;
+        this.pumpCreates();
+        if (this.createsInFlight === 0 && this.createQueue.length === 0) {
+          for (const wake of this.createWaiters.splice(0)) wake();
         }
+      });
+    }
+  }
+
+  private onCreated(state: FileState, created: boolean): void {
+    if (created) this.counters.created += 1;
+    state.status = Status.Ready;
+    // What waited goes out at once; write-behind starts from the next value.
+    this.writePending(state);
+    if (state.released) this.freeSlot(state);
+  }
+
+  private onCreateFailed(state: FileState, err: Error): void {
+    // Tried again at the file's next value.
+    this.counters.errors += 1;
+    this.counters.dropped += this.pendingCount(state);
+    if (state.slot >= 0) this.hostValues!.clear(state.slot);
+    state.waiting = null;
+    state.waitingSince = 0;
+    state.status = Status.New;
+    state.lastTs = 0;
+    state.dir.made = false;
+    if (state.released) this.freeSlot(state);
+    this.problems.warn({ file: this.fileName(state), error: err.message }, 'rrd: cannot create file');
+  }
+
+  /** mkdir -p, then `rrdtool create` unless the file exists; true if we created it. */
+  private async createFile(state: FileState): Promise<boolean> {
+    const dir = state.dir;
+    const file = `${dir.path}/${state.element}.rrd`;
+    const fileBytes = toPathBytes(file);
+    if (!dir.made) {
+      await fs.mkdir(toPathBytes(dir.path), { recursive: true, mode: this.dirMode });
+      dir.made = true;
+    }
+    if (await exists(fileBytes)) return false;
+    const first = state.waiting?.[0];
+    const firstTs = first !== undefined ? updateTime(first) : state.lastTs;
+    const args = [
+      'create', file, '--no-overwrite',
+      ...createArguments({ step: state.step, firstUpdate: firstTs, slope: state.slope, summary: dir.summary, rras: this.rras }),
+    ];
+    const outcome = await new Promise<'created' | 'exists'>((resolve, reject) => {
+      const accepted = this.pool.submit(args, dir.shard, (error) => {
+        if (error === null) resolve('created');
+        else if (/exists/i.test(error.message)) resolve('exists'); // someone else created it meanwhile
+        else reject(error);
       });
       if (!accepted) reject(new Error('rrdtool queue full'));
     });
+    // rrdtool answers OK to a create it could not write (a full file system).
+    if (!(await exists(fileBytes))) throw new Error('rrdtool create answered OK but left no file (file system full?)');
+    return outcome === 'created';
   }
+}
 
-  /** mkdir -p with mode 0755 & ~umask, once per directory. */
-  private ensureDir(dir: string): Promise<void> {
-    let done = this.dirs.get(dir);
-    if (done === undefined) {
-      done = fs.mkdir(toPathBytes(dir), { recursive: true, mode: this.dirMode }).then(() => undefined);
-      done.catch(() => this.dirs.delete(dir));
-      this.dirs.set(dir, done);
-    }
-    return done;
+async function exists(file: Buffer): Promise<boolean> {
+  try {
+    await fs.stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
 }

@@ -138,6 +138,7 @@ export class RrdcachedClient {
   private enqueuedSeq = 0;
   private settledSeq = 0;
   private waiters: { seq: number; resolve: () => void }[] = [];
+  private belowWaiters: { count: number; resolve: () => void }[] = [];
 
   constructor(options: RrdcachedClientOptions) {
     this.address = parseRrdcachedAddress(options.address);
@@ -157,6 +158,25 @@ export class RrdcachedClient {
   get oldestQueuedAt(): number | null {
     if (this.inFlight) return this.inFlight.queuedAt;
     return this.queuedAt.peek() ?? null;
+  }
+
+  /**
+   * Resolves once fewer than `count` updates are pending, or as soon as the connection is
+   * down (updates then queue, bounded, instead of making the caller wait) or closed.
+   */
+  whenPendingBelow(count: number): Promise<void> {
+    if (this.pending < count || !this.connected || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.belowWaiters.push({ count, resolve }));
+  }
+
+  private wakeBelow(all: boolean): void {
+    if (this.belowWaiters.length === 0) return;
+    const still: { count: number; resolve: () => void }[] = [];
+    for (const w of this.belowWaiters) {
+      if (all || this.pending < w.count) w.resolve();
+      else still.push(w);
+    }
+    this.belowWaiters = still;
   }
 
   get isConnected(): boolean {
@@ -261,6 +281,7 @@ export class RrdcachedClient {
     if (this.socket !== socket) return;
     this.socket = null;
     this.connected = false;
+    this.wakeBelow(true);
     if (this.inFlight) {
       // Unknown how much of it was applied: send it again (duplicates fail harmlessly).
       this.queue.unshiftAll(this.inFlight.lines);
@@ -357,6 +378,7 @@ export class RrdcachedClient {
 
   private settle(count: number): void {
     this.settledSeq += count;
+    this.wakeBelow(this.closed);
     if (this.waiters.length === 0) return;
     const still: { seq: number; resolve: () => void }[] = [];
     for (const w of this.waiters) {

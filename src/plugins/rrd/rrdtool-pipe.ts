@@ -92,6 +92,8 @@ interface Command {
 interface PoolShared {
   queued: number;
   readonly maxQueued: number;
+  /** whenQueuedBelow() callers, woken as commands are answered. */
+  belowWaiters: { count: number; resolve: () => void }[];
 }
 
 const MAX_CHUNK_BYTES = 64 * 1024;
@@ -247,6 +249,7 @@ class RrdtoolProcess {
 
   private finish(command: Command, error: Error | null): void {
     this.shared.queued -= 1;
+    if (this.shared.belowWaiters.length > 0) wakeBelow(this.shared);
     this.completed += 1;
     if (command.callback) {
       try {
@@ -301,6 +304,15 @@ class RrdtoolProcess {
   }
 }
 
+function wakeBelow(shared: PoolShared): void {
+  const still: PoolShared['belowWaiters'] = [];
+  for (const w of shared.belowWaiters) {
+    if (shared.queued < w.count) w.resolve();
+    else still.push(w);
+  }
+  shared.belowWaiters = still;
+}
+
 export class RrdtoolPool {
   private readonly processes: RrdtoolProcess[];
   private readonly shared: PoolShared;
@@ -316,7 +328,7 @@ export class RrdtoolPool {
       restartMaxMs: options.restartMaxMs ?? 10_000,
       umask: options.umask ?? null,
     };
-    this.shared = { queued: 0, maxQueued: resolved.maxQueued };
+    this.shared = { queued: 0, maxQueued: resolved.maxQueued, belowWaiters: [] };
     const logger = options.logger ?? SILENT_LOGGER;
     this.processes = Array.from({ length: resolved.size }, (_, i) => new RrdtoolProcess(i, resolved, logger, this.shared));
   }
@@ -333,6 +345,12 @@ export class RrdtoolPool {
   /** Commands submitted and not yet answered. */
   get queued(): number {
     return this.shared.queued;
+  }
+
+  /** Resolves once fewer than `count` commands are queued (or the pool is closed). */
+  whenQueuedBelow(count: number): Promise<void> {
+    if (this.shared.queued < count || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.shared.belowWaiters.push({ count, resolve }));
   }
 
   /** performance.now() when the oldest command not yet answered was submitted; null if none. */

@@ -1,0 +1,123 @@
+/**
+ * The RRD writer (real rrdtool) under file-system faults: files and host directories deleted
+ * while it runs, a file system that fills up and is then grown, and many creates at once.
+ * Timestamps are injected (fixed LOCALTIMEs), so nothing depends on the date or on timing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RrdWriter } from '../../src/plugins/rrd/rrd-writer';
+import { DaemonStats } from '../../src/util/stats';
+import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot } from './rrd-fixtures';
+
+const T0 = 1795255455; // a multiple of 15
+/** Small files (~4 KB), so that a small tmpfs holds a known handful. */
+const SMALL_RRAS = ['RRA:AVERAGE:0.5:1:400'];
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }, name: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `rrd ${name} `));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function poll(i: number, hosts: readonly string[], metrics = ['load_one']) {
+  return snapshot([cluster('C', T0 + 15 * i, hosts.map((h) => host(h, metrics.map((m) => metric(m, `${i}.5`)))))]);
+}
+
+async function lastUpdate(file: string): Promise<number> {
+  return Number((await rrdInfo(file)).get('last_update'));
+}
+
+test('deleted files and host directories are created again at the next write, with that value', async (t) => {
+  const root = await tempDir(t, 'deleted');
+  const writer = new RrdWriter({ rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats() });
+  t.after(() => writer.close());
+  const hosts = ['h1', 'h2'];
+  for (let i = 0; i < 3; i++) await writer.writeSnapshot(poll(i, hosts, ['load_one', 'cpu_num']), 15);
+  await writer.flush();
+  assert.equal(writer.counters.created, 6);
+
+  // An operator resets one metric, a purge script removes a whole host.
+  await fs.rm(path.join(root, 'C/h1/load_one.rrd'));
+  await fs.rm(path.join(root, 'C/h2'), { recursive: true });
+  await writer.writeSnapshot(poll(3, hosts, ['load_one', 'cpu_num']), 15);
+  await writer.flush();
+  assert.deepEqual(await listFiles(root), [
+    'C/__SummaryInfo__/cpu_num.rrd', 'C/__SummaryInfo__/load_one.rrd',
+    'C/h1/cpu_num.rrd', 'C/h1/load_one.rrd', 'C/h2/cpu_num.rrd', 'C/h2/load_one.rrd',
+  ]);
+  assert.equal(writer.counters.recreated, 3);
+  for (const file of ['C/h1/load_one.rrd', 'C/h2/load_one.rrd', 'C/h2/cpu_num.rrd']) {
+    assert.equal(await lastUpdate(path.join(root, file)), T0 + 45, file);
+  }
+  // The next polls go on into the new files.
+  await writer.writeSnapshot(poll(4, hosts, ['load_one', 'cpu_num']), 15);
+  await writer.flush();
+  const rows = await rrdFetch(path.join(root, 'C/h2/load_one.rrd'), T0 + 45, T0 + 60);
+  assert.deepEqual(rows.get(T0 + 60), [4.5]);
+  assert.equal(writer.counters.errors, 0);
+  assert.equal(writer.counters.dropped, 0);
+});
+
+test('a file system that fills up and is then grown: every file is created once there is room', async (t) => {
+  const mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'rrd tmpfs '));
+  // Room for a handful of the ~4 KB files, not for the 40 this poll wants.
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]);
+  const root = path.join(mountPoint, 'rrds');
+  await fs.mkdir(root);
+  const writer = new RrdWriter({ rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats() });
+  t.after(async () => {
+    await writer.close();
+    execFileSync('umount', ['-l', mountPoint]);
+    await fs.rm(mountPoint, { recursive: true, force: true });
+  });
+  const hosts = Array.from({ length: 40 }, (_, i) => `node${String(i).padStart(2, '0')}`);
+  const expected = [...hosts.map((h) => `C/${h}/load_one.rrd`), 'C/__SummaryInfo__/load_one.rrd'].sort();
+
+  await writer.writeSnapshot(poll(0, hosts), 15);
+  await writer.flush();
+  const whileFull = await listFiles(root);
+  assert.ok(whileFull.length < expected.length, `the file system holds ${whileFull.length} of ${expected.length} files`);
+  assert.ok(writer.counters.errors >= expected.length - whileFull.length, `errors ${writer.counters.errors}`);
+  assert.equal(writer.counters.created, whileFull.length);
+
+  execFileSync('mount', ['-o', 'remount,size=2m', mountPoint]);
+  await writer.writeSnapshot(poll(1, hosts), 15);
+  await writer.flush();
+  assert.deepEqual(await listFiles(root), expected);
+  assert.equal(writer.counters.created, expected.length);
+  for (const file of expected) assert.equal(await lastUpdate(path.join(root, file)), T0 + 15, file);
+});
+
+test('many new files at once: creates run a bounded number at a time, and the walk yields to the event loop', async (t) => {
+  const root = await tempDir(t, 'many');
+  const writer = new RrdWriter({
+    rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats(),
+    maxCreatesInFlight: 4, sliceMs: 0,
+  });
+  t.after(() => writer.close());
+  const hosts = Array.from({ length: 400 }, (_, i) => `n${i}`);
+  let peak = 0;
+  const probe = setInterval(() => { peak = Math.max(peak, writer.createsRunning); }, 0);
+  t.after(() => clearInterval(probe));
+  let immediateRan = false;
+  setImmediate(() => { immediateRan = true; });
+  const walk = writer.writeSnapshot(poll(0, hosts, ['a', 'b']), 15);
+  let walkDone = false;
+  void walk.then(() => { walkDone = true; });
+  // A callback queued before the walk runs before the walk is finished: the walk yields.
+  await new Promise((r) => setImmediate(r));
+  assert.equal(immediateRan, true);
+  assert.equal(walkDone, false, 'the walk of 400 hosts is not done after one turn of the loop');
+  await walk;
+  await writer.flush();
+  clearInterval(probe);
+  assert.ok(peak <= 4, `at most 4 creates at once, saw ${peak}`);
+  assert.ok(peak >= 1);
+  assert.equal((await listFiles(root)).length, 802);
+  assert.equal(writer.counters.created, 802);
+  assert.equal(writer.counters.dropped, 0);
+});
