@@ -20,7 +20,8 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../api';
-import { exportedValues } from '../push/exported-values';
+import { exportedValueChunks } from '../push/exported-values';
+import { forEachSliced } from '../push/sliced';
 import { postBatch } from '../push/http-post';
 import { type PushCounters, PushQueue } from '../push/push-queue';
 import { describeUrl } from '../push/push-settings';
@@ -30,6 +31,8 @@ import { type InfluxLine, LineBuilder } from './line-protocol';
 export const INFLUXDB_PLUGIN_NAME = 'influxdb';
 
 const gzip = promisify(zlib.gzip);
+/** Hosts turned into lines between two looks at the clock (about 2500 values). */
+const HOSTS_PER_CHUNK = 25;
 
 /** /status under plugins.influxdb: the queue's counters (values = fields), and values that were not numbers. */
 export type InfluxdbStatus = PushCounters & { readonly invalid: number; readonly version: number };
@@ -61,15 +64,16 @@ export function createInfluxdbPlugin(context: PluginContext, env: Environment = 
   return {
     name: INFLUXDB_PLUGIN_NAME,
     events: ['source', 'root'],
-    notify(event: PluginEvent): void {
+    async notify(event: PluginEvent): Promise<void> {
       if (event.kind !== 'source' && event.kind !== 'root') return;
       const started = performance.now();
-      const values = exportedValues(event);
-      invalid += values.invalid;
-      const out = lines.lines(values, values.time);
-      queue.enqueue(out);
       let count = 0;
-      for (const line of out) count += line.values;
+      await forEachSliced(exportedValueChunks(event, HOSTS_PER_CHUNK), (values) => {
+        invalid += values.invalid;
+        const out = lines.lines(values, values.time);
+        queue.enqueue(out);
+        for (const line of out) count += line.values;
+      });
       sent.num += count;
       sent.totalMillis += performance.now() - started;
       sent.lastTime = context.clock();

@@ -15,7 +15,7 @@
  * whose clock is off must not decide the series' time.
  */
 import type { RootEvent, SourceEvent } from '../api';
-import type { Cluster, MetricSummary, Summary, TreeNode } from '../../store/model';
+import type { MetricSummary, Summary } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
 
 export interface HostMetricValue {
@@ -52,57 +52,73 @@ export interface ExportedValues {
   readonly invalid: number;
 }
 
-/** Number of values `values` carries: host metrics, SUM and NUM of each summary line, hosts up and down. */
-export function countValues(values: ExportedValues): number {
-  let n = 0;
-  for (const host of values.hosts) n += host.metrics.length;
-  for (const summary of values.summaries) n += 2 + 2 * summary.metrics.size;
-  return n;
-}
-
+/** Every value of one event at once (tests, small trees); exporters use exportedValueChunks. */
 export function exportedValues(event: SourceEvent | RootEvent): ExportedValues {
   const hosts: HostValues[] = [];
   const summaries: SummaryValues[] = [];
+  let invalid = 0;
+  let first: ExportedValues | null = null;
+  for (const chunk of exportedValueChunks(event, Number.POSITIVE_INFINITY)) {
+    first ??= chunk;
+    hosts.push(...chunk.hosts);
+    summaries.push(...chunk.summaries);
+    invalid += chunk.invalid;
+  }
+  return { source: first!.source, time: first!.time, hosts, summaries, invalid };
+}
+
+/**
+ * The values of one event in chunks of at most `hostsPerChunk` hosts (a host is never split;
+ * summaries come with the chunks), so an exporter can give the event loop a turn between
+ * chunks: 1000 hosts x 100 metrics is 100k values, too many for one turn.
+ */
+export function* exportedValueChunks(event: SourceEvent | RootEvent, hostsPerChunk: number): Generator<ExportedValues> {
   const gridname = event.view.gridname;
   if (event.kind === 'root') {
-    summaries.push(summaryValues(gridname, null, event.summary));
-    return { source: null, time: Math.floor(event.time), hosts, summaries, invalid: 0 };
+    yield { source: null, time: Math.floor(event.time), hosts: [], summaries: [summaryValues(gridname, null, event.summary)], invalid: 0 };
+    return;
   }
+  const source = event.snapshot.source;
   const time = Math.floor(event.snapshot.polledAt);
-  const walker: Walker = { hosts, summaries, invalid: 0 };
-  for (const node of event.snapshot.nodes) walk(walker, node, gridname, time);
-  return { source: event.snapshot.source, time, ...walker };
-}
-
-interface Walker {
-  readonly hosts: HostValues[];
-  readonly summaries: SummaryValues[];
-  invalid: number;
-}
-
-function walk(walker: Walker, node: TreeNode, grid: string, time: number): void {
-  if (node.kind === 'cluster') walkCluster(walker, node, grid, time);
-  // A remote grid named like this one would be the root's series (the exposition keeps one too).
-  else if (node.name !== grid) walker.summaries.push(summaryValues(node.name, null, node.summary));
-}
-
-function walkCluster(walker: Walker, cluster: Cluster, grid: string, time: number): void {
-  for (const host of cluster.hosts.values()) {
-    if (!host.up || (host.dmax > 0 && time - host.t0 > host.dmax)) continue;
-    const metrics: HostMetricValue[] = [];
-    for (const metric of host.metrics.values()) {
-      if (!NUMERIC_TYPES.has(metric.type)) continue;
-      if (metric.dmax > 0 && time - metric.t0 > metric.dmax) continue;
-      const value = Number(metric.val);
-      if (metric.val.trim() === '' || !Number.isFinite(value)) {
-        walker.invalid += 1;
-        continue;
-      }
-      metrics.push({ name: metric.name, units: metric.units, value });
+  let hosts: HostValues[] = [];
+  let summaries: SummaryValues[] = [];
+  let invalid = 0;
+  const chunk = (): ExportedValues => {
+    const out = { source, time, hosts, summaries, invalid };
+    hosts = [];
+    summaries = [];
+    invalid = 0;
+    return out;
+  };
+  let emitted = false;
+  for (const node of event.snapshot.nodes) {
+    if (node.kind !== 'cluster') {
+      // A remote grid named like this one would be the root's series (the exposition keeps one too).
+      if (node.name !== gridname) summaries.push(summaryValues(node.name, null, node.summary));
+      continue;
     }
-    if (metrics.length > 0) walker.hosts.push({ grid, cluster: cluster.name, host: host.name, metrics });
+    for (const host of node.hosts.values()) {
+      if (!host.up || (host.dmax > 0 && time - host.t0 > host.dmax)) continue;
+      const metrics: HostMetricValue[] = [];
+      for (const metric of host.metrics.values()) {
+        if (!NUMERIC_TYPES.has(metric.type)) continue;
+        if (metric.dmax > 0 && time - metric.t0 > metric.dmax) continue;
+        const value = Number(metric.val);
+        if (metric.val.trim() === '' || !Number.isFinite(value)) {
+          invalid += 1;
+          continue;
+        }
+        metrics.push({ name: metric.name, units: metric.units, value });
+      }
+      if (metrics.length > 0) hosts.push({ grid: gridname, cluster: node.name, host: host.name, metrics });
+      if (hosts.length >= hostsPerChunk) {
+        emitted = true;
+        yield chunk();
+      }
+    }
+    summaries.push(summaryValues(gridname, node.name, node.summary));
   }
-  walker.summaries.push(summaryValues(grid, cluster.name, cluster.summary));
+  if (!emitted || hosts.length > 0 || summaries.length > 0 || invalid > 0) yield chunk();
 }
 
 function summaryValues(grid: string, cluster: string | null, summary: Summary): SummaryValues {

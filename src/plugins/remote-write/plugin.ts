@@ -16,7 +16,8 @@
  * drops: ../push/push-queue.
  */
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginSettings, PluginStatus } from '../api';
-import { exportedValues } from '../push/exported-values';
+import { exportedValueChunks } from '../push/exported-values';
+import { forEachSliced } from '../push/sliced';
 import { postBatch } from '../push/http-post';
 import { type PushCounters, PushQueue } from '../push/push-queue';
 import { describeUrl, occurrences, parseHttpUrl, readPushSettings } from '../push/push-settings';
@@ -29,6 +30,8 @@ export const REMOTE_WRITE_PLUGIN_NAME = 'remote_write';
 const DEFAULT_BATCH_SIZE = 5000;
 /** Five polls of a 1000-host × 100-metric cluster; ~60 bytes each while queued. */
 const DEFAULT_MAX_QUEUED = 500_000;
+/** Hosts turned into samples between two looks at the clock (about 2500 values). */
+const HOSTS_PER_CHUNK = 25;
 const RESERVED_LABELS = new Set(['grid', 'cluster', 'host', 'metric', 'state']);
 
 /** /status under plugins.remote_write: the queue's counters, and values that were not numbers. */
@@ -79,14 +82,19 @@ export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
   return {
     name: REMOTE_WRITE_PLUGIN_NAME,
     events: ['source', 'root'],
-    notify(event: PluginEvent): void {
+    async notify(event: PluginEvent): Promise<void> {
       if (event.kind !== 'source' && event.kind !== 'root') return;
       const started = performance.now();
-      const values = exportedValues(event);
-      invalid += values.invalid;
-      const samples = series.samples(values, timestamps.next(values.source, values.time));
-      queue.enqueue(samples);
-      sent.num += samples.length;
+      let timestamp: number | null = null;
+      let count = 0;
+      await forEachSliced(exportedValueChunks(event, HOSTS_PER_CHUNK), (values) => {
+        timestamp ??= timestamps.next(values.source, values.time);
+        invalid += values.invalid;
+        const samples = series.samples(values, timestamp);
+        queue.enqueue(samples);
+        count += samples.length;
+      });
+      sent.num += count;
       sent.totalMillis += performance.now() - started;
       sent.lastTime = context.clock();
     },
