@@ -3,13 +3,14 @@
  * with the C gmetad and a gmetad-ts without exporter, all polling the same emulated cluster
  * (1000 hosts x 100 metrics by default, one data_source, step 15 s, write_rrds off):
  *
- *   node dist/bench/push-exporters.js [--hosts 1000] [--metrics 100] [--cycles 4] [--step 15] [--out FILE]
+ *   node dist/bench/push-exporters.js [--hosts 1000] [--metrics 100] [--cycles 4] [--step 15] [--together] [--out FILE]
  *
- * Daemons (each with its own listener on the one generated document, so each one's polls are
- * its own): C gmetad; gmetad-ts; gmetad-ts + remote_write into Prometheus 2.42; + remote_write
- * into VictoriaMetrics; + influxdb v1 into InfluxDB 1.6; + influxdb v2 (the INFLUXDB_*
- * variables) into VictoriaMetrics. The receivers are the real ones, started here on free
- * ports with private data directories and stopped by pid.
+ * One round per exporter (or all in one with --together), each with the C gmetad, gmetad-ts
+ * without exporter and gmetad-ts with it, side by side (each with its own listener on the one
+ * generated document, so each one's polls are its own): remote_write into Prometheus 2.42;
+ * remote_write into VictoriaMetrics; influxdb v1 into InfluxDB 1.6; influxdb v2 (the
+ * INFLUXDB_* variables alone) into VictoriaMetrics. The receivers are the real ones, started
+ * here on free ports with private data directories and stopped by pid.
  *
  * Phases: warm-up (2 polls each) -> K poll cycles: CPU of every daemon (utime+stime from
  * /proc) -> the sources stop answering (so the poll count is final) -> SIGTERM (each exporter
@@ -42,12 +43,18 @@ interface Options {
   readonly out: string;
   readonly mainJs: string;
   readonly cGmetad: string;
+  /** Every exporter in one round (more load, less time) instead of one round each. */
+  readonly together: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const { values } = parseArgs({ args: [...argv], options: commonOptionSpecs('push-exporters-latest.md'), strict: true });
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { ...commonOptionSpecs('push-exporters-latest.md'), together: { type: 'boolean', default: false } },
+    strict: true,
+  });
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/push-exporters.js [--hosts N] [--metrics M] [--cycles K] [--step S] [--out FILE]\n');
+    process.stdout.write('usage: node dist/bench/push-exporters.js [--hosts N] [--metrics M] [--cycles K] [--step S] [--together] [--out FILE]\n');
     process.exit(0);
   }
   return {
@@ -58,6 +65,7 @@ function parseOptions(argv: readonly string[]): Options {
     out: path.resolve(values.out ?? ''),
     mainJs: path.resolve(values.main ?? ''),
     cGmetad: values.gmetad ?? '/usr/sbin/gmetad',
+    together: values.together ?? false,
   };
 }
 
@@ -117,74 +125,103 @@ function influxCounter(receiver: InfluxReceiver, db: string, measurement: string
   };
 }
 
-function statusObject(json: unknown): { pollsOk: number; plugins: Record<string, Record<string, number | string>>; eventLoopMaxMs: number } {
-  const o = json as { metrics?: { polls?: { ok?: { num?: number } } }; plugins?: Record<string, Record<string, number | string>>; eventLoop?: { maxMs?: number } };
-  return { pollsOk: o.metrics?.polls?.ok?.num ?? NaN, plugins: o.plugins ?? {}, eventLoopMaxMs: o.eventLoop?.maxMs ?? NaN };
+function statusObject(json: unknown) {
+  const o = json as {
+    metrics?: { polls?: { ok?: { num?: number } } };
+    plugins?: Record<string, Record<string, number | string>>;
+    eventLoop?: { maxMs?: number; p99Ms?: number };
+  };
+  return {
+    pollsOk: o.metrics?.polls?.ok?.num ?? NaN,
+    plugins: o.plugins ?? {},
+    eventLoopMaxMs: o.eventLoop?.maxMs ?? NaN,
+    eventLoopP99Ms: o.eventLoop?.p99Ms ?? NaN,
+  };
 }
 
-async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
+type ReceiverName = 'prometheus' | 'victoria' | 'influx';
+
+interface Receivers {
+  prometheus?: Receiver;
+  victoria?: Receiver;
+  influx?: InfluxReceiver;
+}
+
+interface Variant {
+  readonly label: string;
+  readonly side: Side;
+  readonly plugin: string | null;
+  readonly receiver: ReceiverName | null;
+  section(r: Receivers): string[];
+  env?(r: Receivers): Record<string, string>;
+  counter(r: Receivers): Counter | null;
+}
+
+const C_GMETAD: Variant = { label: 'C gmetad', side: 'c', plugin: null, receiver: null, section: () => [], counter: () => null };
+const TS_PLAIN: Variant = { label: 'gmetad-ts, no exporter', side: 'ts', plugin: null, receiver: null, section: () => [], counter: () => null };
+const EXPORTERS: readonly Variant[] = [
+  {
+    label: 'gmetad-ts + remote_write -> Prometheus 2.42', side: 'ts', plugin: 'remote_write', receiver: 'prometheus',
+    section: (r) => ['remote_write {', `  url "${r.prometheus!.base}/api/v1/write"`, '}'],
+    counter: (r) => promCounter(r.prometheus!, 'ganglia_'),
+  },
+  {
+    label: 'gmetad-ts + remote_write -> VictoriaMetrics', side: 'ts', plugin: 'remote_write', receiver: 'victoria',
+    section: (r) => ['remote_write {', `  url "${r.victoria!.base}/api/v1/write"`, '}'],
+    counter: (r) => promCounter(r.victoria!, 'ganglia_', () => victoriaFlush(r.victoria!)),
+  },
+  {
+    label: 'gmetad-ts + influxdb v1 -> InfluxDB 1.6', side: 'ts', plugin: 'influxdb', receiver: 'influx',
+    section: (r) => ['influxdb {', `  url "${r.influx!.base}"`, '  database "ganglia"', '}'],
+    counter: (r) => influxCounter(r.influx!, 'ganglia', 'ganglia'),
+  },
+  {
+    // Another measurement than remote_write's families, in case both land in one VictoriaMetrics.
+    label: 'gmetad-ts + influxdb v2 (INFLUXDB_* only) -> VictoriaMetrics', side: 'ts', plugin: 'influxdb', receiver: 'victoria',
+    section: () => ['influxdb {', '  measurement "influx2"', '}'],
+    env: (r) => ({ INFLUXDB_URL: r.victoria!.base, INFLUXDB_ORG: 'bench', INFLUXDB_BUCKET: 'ganglia', INFLUXDB_TOKEN: 'unused' }),
+    counter: (r) => promCounter(r.victoria!, 'influx2_', () => victoriaFlush(r.victoria!)),
+  },
+];
+
+interface Row {
+  readonly round: number;
+  readonly run: Run;
+  readonly cpuC: number;
+  readonly cpuPlain: number;
+  readonly eventLoopP99Ms?: number;
+}
+
+async function runRound(round: number, variants: readonly Variant[], document: ClusterDocument, opts: Options, workRoot: string): Promise<Row[]> {
   const ticks = clockTicksPerSecond();
   const registry = new ProcessRegistry();
-  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-push-bench-'));
   const runs: Run[] = [];
+  const p99 = new Map<Run, number>();
   const listeners: EmulatedGmond[] = [];
-  const cleanup = async () => {
-    await Promise.all(runs.map((r) => r.daemon.stop(30_000)));
-    await Promise.all(listeners.map((l) => l.close()));
-    await registry.cleanup();
-  };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    const document = new ClusterDocument({ hosts: opts.hosts, metrics: opts.metrics });
-    const numericPerHost = metricCatalogue(opts.metrics).filter((m) => m.type !== 'string').length;
-    log(`document: ${(document.size / 1e6).toFixed(1)} MB, ${opts.hosts} hosts x ${opts.metrics} metrics (${numericPerHost} numeric)`);
-
-    log('starting the receivers: Prometheus 2.42, VictoriaMetrics, InfluxDB 1.6');
-    const [prometheus, victoria, influx] = await Promise.all([
-      startPrometheus(registry), startVictoriaMetrics(registry), startInfluxdb1(registry, { databases: ['ganglia'] }),
-    ]);
-
-    const variants: { label: string; side: Side; plugin: string | null; section: string[]; env?: Record<string, string>; counter: Counter | null }[] = [
-      { label: 'C gmetad', side: 'c', plugin: null, section: [], counter: null },
-      { label: 'gmetad-ts, no exporter', side: 'ts', plugin: null, section: [], counter: null },
-      {
-        label: 'gmetad-ts + remote_write -> Prometheus', side: 'ts', plugin: 'remote_write',
-        section: ['remote_write {', `  url "${prometheus.base}/api/v1/write"`, '}'], counter: promCounter(prometheus, 'ganglia_'),
-      },
-      {
-        label: 'gmetad-ts + remote_write -> VictoriaMetrics', side: 'ts', plugin: 'remote_write',
-        section: ['remote_write {', `  url "${victoria.base}/api/v1/write"`, '}'], counter: promCounter(victoria, 'ganglia_', () => victoriaFlush(victoria)),
-      },
-      {
-        label: 'gmetad-ts + influxdb v1 -> InfluxDB 1.6', side: 'ts', plugin: 'influxdb',
-        section: ['influxdb {', `  url "${influx.base}"`, '  database "ganglia"', '}'], counter: influxCounter(influx, 'ganglia', 'ganglia'),
-      },
-      {
-        // Another measurement than remote_write's families, which land in the same VictoriaMetrics.
-        label: 'gmetad-ts + influxdb v2 (INFLUXDB_*) -> VictoriaMetrics', side: 'ts', plugin: 'influxdb',
-        section: ['influxdb {', '  measurement "influx2"', '}'],
-        env: { INFLUXDB_URL: victoria.base, INFLUXDB_ORG: 'bench', INFLUXDB_BUCKET: 'ganglia', INFLUXDB_TOKEN: 'unused' },
-        counter: promCounter(victoria, 'influx2_', () => victoriaFlush(victoria)),
-      },
-    ];
+    const wanted = new Set(variants.map((v) => v.receiver).filter((r): r is ReceiverName => r !== null));
+    log(`round ${round}: starting ${[...wanted].join(', ') || 'no receiver'}`);
+    const receivers: Receivers = {};
+    if (wanted.has('prometheus')) receivers.prometheus = await startPrometheus(registry);
+    if (wanted.has('victoria')) receivers.victoria = await startVictoriaMetrics(registry);
+    if (wanted.has('influx')) receivers.influx = await startInfluxdb1(registry, { databases: ['ganglia'] });
 
     for (const [i, v] of variants.entries()) {
       const gmond = await startEmulatedGmond({ document });
       listeners.push(gmond);
       const [xmlPort, interactivePort] = await pickFreePorts(2);
       await assertPortsFree([xmlPort!, interactivePort!]);
-      const workDir = path.join(workRoot, `${i}-${v.side}`);
+      const workDir = path.join(workRoot, `${round}-${i}-${v.side}`);
       fs.mkdirSync(path.join(workDir, 'rrds'), { recursive: true });
       const conf = path.join(workDir, 'gmetad.conf');
       fs.writeFileSync(conf, renderConfig({
         side: v.side, gridName: 'BenchGrid', sourceName: 'BenchCluster', step: opts.step, gmondPort: gmond.port,
         xmlPort: xmlPort!, interactivePort: interactivePort!, workDir,
-      }) + [...v.section, ''].join('\n'));
+      }) + [...v.section(receivers), ''].join('\n'));
       const base = v.side === 'ts' ? tsGmetadCommand(conf, opts.mainJs) : cGmetadCommand(conf, opts.cGmetad);
-      const daemon = startDaemon(v.side, { ...base, env: { ...base.env, ...v.env } }, path.join(workDir, 'daemon.log'));
+      const daemon = startDaemon(v.side, { ...base, env: { ...base.env, ...v.env?.(receivers) } }, path.join(workDir, 'daemon.log'));
       await waitListening(daemon, [xmlPort!, interactivePort!], 30_000);
-      runs.push({ label: v.label, side: v.side, plugin: v.plugin, gmond, daemon, interactivePort: interactivePort!, countReceived: v.counter });
+      runs.push({ label: v.label, side: v.side, plugin: v.plugin, gmond, daemon, interactivePort: interactivePort!, countReceived: v.counter(receivers) });
       log(`${v.label}: pid ${daemon.pid}, log ${daemon.logFile}`);
     }
 
@@ -213,6 +250,7 @@ async function main(): Promise<void> {
       const status = statusObject(await fetchStatus(r.interactivePort));
       r.pollsOk = status.pollsOk;
       r.eventLoopMaxMs = status.eventLoopMaxMs;
+      p99.set(r, status.eventLoopP99Ms);
       if (r.plugin) r.counters = status.plugins[r.plugin];
     }
     for (const r of runs) {
@@ -223,48 +261,66 @@ async function main(): Promise<void> {
     for (const r of runs) {
       if (!r.countReceived) continue;
       r.received = await r.countReceived();
-      log(`${r.label}: ${r.pollsOk} polls, receiver holds ${r.received} host values (expected ${r.pollsOk! * opts.hosts * numericPerHost})`);
+      log(`${r.label}: ${r.pollsOk} polls, receiver holds ${r.received} host values`);
     }
-
-    const perPoll = opts.hosts * numericPerHost;
-    const metricsPerPoll = opts.hosts * opts.metrics;
-    const c = runs.find((r) => r.side === 'c')!;
-    const plain = runs.find((r) => r.side === 'ts' && !r.plugin)!;
-    const usPerMetric = (cpu: number | undefined) => (cpu === undefined ? undefined : (cpu / metricsPerPoll) * 1e6);
-    const lines = [
-      `| daemon | CPU s per ${opts.step} s cycle | CPU µs per metric | exporter's share, µs per metric | ratio to C | event-loop max (ms) | polls | host values expected | held by the receiver | sent / dropped / rejected / retries | every value of every poll |`,
-      '|---|---|---|---|---|---|---|---|---|---|---|',
-    ];
-    for (const r of runs) {
-      const expected = r.pollsOk === undefined ? undefined : r.pollsOk * perPoll;
-      const share = r.plugin ? fmt(usPerMetric(r.cpuPerCycle! - plain.cpuPerCycle!), 2) : '-';
-      const cnt = r.counters;
-      const delivered = r.countReceived ? (r.received === expected && cnt?.droppedValues === 0 && cnt?.rejected === 0 ? 'yes' : 'NO') : '-';
-      lines.push(`| ${r.label} | ${fmt(r.cpuPerCycle, 3)} | ${fmt(usPerMetric(r.cpuPerCycle), 2)} | ${share} | ${fmt(r.cpuPerCycle! / c.cpuPerCycle!, 2)}x | `
-        + `${r.side === 'ts' ? fmt(r.eventLoopMaxMs, 1) : '-'} | ${r.pollsOk ?? '-'} | ${r.plugin ? expected : '-'} | ${r.received ?? '-'} | `
-        + `${cnt ? `${cnt.sent} / ${cnt.droppedValues} / ${cnt.rejected} / ${cnt.retries}` : '-'} | ${delivered} |`);
-    }
-    const md = [
-      '# Push exporters benchmark (remote_write, influxdb)',
-      '',
-      `- date: ${new Date().toISOString()}`,
-      `- command: \`node dist/bench/push-exporters.js ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'),
-      `- machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-      `- workload: ${opts.hosts} hosts x ${opts.metrics} metrics (${numericPerHost} numeric), ${(document.size / 1e6).toFixed(1)} MB per poll, step ${opts.step} s, ${opts.cycles} cycles measured; all daemons and receivers at once on this machine`,
-      '',
-      ...lines,
-      '',
-      '- CPU: utime+stime of each daemon (all its threads and children) over the window, per step; per metric = / (hosts x metrics). The exporter\'s share = the daemon with it minus the daemon without.',
-      '- Delivery: after the window the sources stop answering (polls.ok final), SIGTERM flushes, then each receiver counts the host values it holds (PromQL `sum(count_over_time(...))`, InfluxQL `count(*)`); summaries are sent too but not in this count.',
-      '',
-    ].join('\n');
-    process.stdout.write(`${md}\n`);
-    fs.mkdirSync(path.dirname(opts.out), { recursive: true });
-    fs.writeFileSync(opts.out, md);
-    log(`wrote ${opts.out}; daemon logs in ${workRoot}`);
+    const cpuC = runs.find((r) => r.side === 'c')?.cpuPerCycle ?? NaN;
+    const cpuPlain = runs.find((r) => r.side === 'ts' && !r.plugin)?.cpuPerCycle ?? NaN;
+    return runs.map((run) => ({ round, run, cpuC, cpuPlain, eventLoopP99Ms: p99.get(run) }));
   } finally {
-    await cleanup();
+    await Promise.all(runs.map((r) => r.daemon.stop(30_000)));
+    await Promise.all(listeners.map((l) => l.close()));
+    await registry.cleanup();
   }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-push-bench-'));
+  const document = new ClusterDocument({ hosts: opts.hosts, metrics: opts.metrics });
+  const numericPerHost = metricCatalogue(opts.metrics).filter((m) => m.type !== 'string').length;
+  log(`document: ${(document.size / 1e6).toFixed(1)} MB, ${opts.hosts} hosts x ${opts.metrics} metrics (${numericPerHost} numeric)`);
+  const rounds: Variant[][] = opts.together
+    ? [[C_GMETAD, TS_PLAIN, ...EXPORTERS]]
+    : EXPORTERS.map((e) => [C_GMETAD, TS_PLAIN, e]);
+  const rows: Row[] = [];
+  for (const [i, variants] of rounds.entries()) rows.push(...(await runRound(i + 1, variants, document, opts, workRoot)));
+
+  const perPoll = opts.hosts * numericPerHost;
+  const metricsPerPoll = opts.hosts * opts.metrics;
+  const us = (cpu: number) => (cpu / metricsPerPoll) * 1e6;
+  const lines = [
+    `| round | daemon | CPU s per ${opts.step} s cycle | CPU µs per metric | exporter's share, µs per metric | ratio to C | event loop p99 / max (ms) | polls | host values expected | held by the receiver | sent / dropped / rejected / retries | every value of every poll |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const { round, run: r, cpuC, cpuPlain, eventLoopP99Ms } of rows) {
+    const expected = r.pollsOk === undefined ? undefined : r.pollsOk * perPoll;
+    const share = r.plugin ? fmt(us(r.cpuPerCycle! - cpuPlain), 2) : '-';
+    const cnt = r.counters;
+    const delivered = r.countReceived ? (r.received === expected && cnt?.droppedValues === 0 && cnt?.rejected === 0 ? 'yes' : 'NO') : '-';
+    lines.push(`| ${round} | ${r.label} | ${fmt(r.cpuPerCycle, 3)} | ${fmt(us(r.cpuPerCycle!), 2)} | ${share} | ${fmt(r.cpuPerCycle! / cpuC, 2)}x | `
+      + `${r.side === 'ts' ? `${fmt(eventLoopP99Ms, 1)} / ${fmt(r.eventLoopMaxMs, 1)}` : '-'} | ${r.pollsOk ?? '-'} | ${r.plugin ? expected : '-'} | ${r.received ?? '-'} | `
+      + `${cnt ? `${cnt.sent} / ${cnt.droppedValues} / ${cnt.rejected} / ${cnt.retries}` : '-'} | ${delivered} |`);
+  }
+  const md = [
+    '# Push exporters benchmark (remote_write, influxdb)',
+    '',
+    `- date: ${new Date().toISOString()}`,
+    `- command: \`node dist/bench/push-exporters.js ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'),
+    `- machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `- workload: ${opts.hosts} hosts x ${opts.metrics} metrics (${numericPerHost} numeric), ${(document.size / 1e6).toFixed(1)} MB per poll, step ${opts.step} s, ${opts.cycles} cycles measured; `
+      + (opts.together ? 'every daemon and receiver at once' : 'one round per exporter: the C gmetad, gmetad-ts without exporter and gmetad-ts with it, side by side, with that receiver'),
+    '',
+    ...lines,
+    '',
+    '- CPU: utime+stime of each daemon (all its threads and children) over the window, per step; per metric = / (hosts x metrics). The exporter\'s share = the daemon with it minus the daemon without, in the same round.',
+    '- Event loop: /status of each gmetad-ts at the end (cumulative since start-up, start-up included).',
+    '- Delivery: after the window the sources stop answering (polls.ok final), SIGTERM flushes, then each receiver counts the host values it holds (PromQL `sum(count_over_time(...))` per metric name, InfluxQL `count(*)`), which must be polls x hosts x numeric metrics; summaries are sent too but not in this count.',
+    '',
+  ].join('\n');
+  process.stdout.write(`${md}\n`);
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, md);
+  log(`wrote ${opts.out}; daemon logs in ${workRoot}`);
 }
 
 main().catch((err: unknown) => {

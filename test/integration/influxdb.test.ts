@@ -14,7 +14,7 @@ import { startFakeGmond } from '../helpers/fake-gmond';
 import { freePort, rawRequest } from '../helpers/net';
 import { OUR_GMETAD_MAIN } from '../helpers/our-gmetad';
 import { registryFor, waitFor, type ProcessRegistry } from '../helpers/processes';
-import { promQuery, startInfluxdb1, startVictoriaMetrics, victoriaFlush } from '../helpers/receivers';
+import { promQuery, startInfluxdb1, startVictoriaMetrics, victoriaFlush, type Receiver } from '../helpers/receivers';
 import { CLUSTER_NAME, clusterXml, expectedHostValues, GRIDNAME, gridXml, REMOTE_GRID, summarisedMetrics } from './push-fixtures';
 
 interface Status {
@@ -191,4 +191,29 @@ test('INFLUXDB_URL without INFLUXDB_BUCKET stops start-up with one line saying w
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim(), 'gmetad: plugin influxdb: INFLUXDB_URL is set but INFLUXDB_BUCKET is not: '
     + 'set bucket in the influxdb section or INFLUXDB_BUCKET in the environment (for example "ganglia"), or database for InfluxDB 1.x');
+});
+
+test('SIGHUP: a new measurement and a new server take effect without losing the counters', async (t) => {
+  const registry = registryFor(t);
+  await registry.explain(async () => {
+    const [first, second] = await Promise.all([startVictoriaMetrics(registry), startVictoriaMetrics(registry)]);
+    const cluster = await startFakeGmond({ kind: 'serve', body: clusterXml(Math.floor(Date.now() / 1000)) });
+    t.after(() => cluster.close());
+    const section = (url: string, measurement: string) => ['influxdb {', `  url "${url}"`, '  org "o"', '  bucket "b"', `  measurement "${measurement}"`, '}'];
+    const { child, status, conf } = await startDaemon(registry, [`data_source "exp" 1 127.0.0.1:${cluster.port}`], section(first.base, 'before'));
+    const hosts = async (r: Receiver, q: string) => {
+      await victoriaFlush(r);
+      return (await promQuery(r, q)).length;
+    };
+    await waitFor(async () => (await hosts(first, 'before_load_one')) === 2, { process: child, description: 'points in the first server' });
+    const sentBefore = Number((await status()).plugins.influxdb.sent);
+    const text = fs.readFileSync(conf, 'utf8');
+    fs.writeFileSync(conf, text.replace(first.base, second.base).replace('"before"', '"after"'));
+    process.kill(child.pid, 'SIGHUP');
+    await waitFor(async () => (await hosts(second, 'after_load_one')) === 2, { process: child, description: 'points in the second server' });
+    assert.ok(Number((await status()).plugins.influxdb.sent) > sentBefore);
+    assert.equal(await hosts(second, 'before_load_one'), 0);
+    process.kill(child.pid, 'SIGTERM');
+    assert.equal((await child.exited).code, 0, child.output());
+  });
 });

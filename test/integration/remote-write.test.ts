@@ -73,7 +73,7 @@ async function startDaemon(registry: ProcessRegistry, sources: string[], section
     metrics: { polls: { ok: { num: number } } };
     plugins: Record<string, Record<string, number | string>>;
   };
-  return { child, status };
+  return { child, status, conf };
 }
 
 /** Every `ganglia_*` series of one host, as Prometheus name → value. */
@@ -246,4 +246,38 @@ test('a bad remote_write setting stops start-up with one line naming file and li
   const r = spawnSync(process.execPath, [OUR_GMETAD_MAIN, '-f', '-c', conf], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim(), `gmetad: ${conf}:6: remote_write { label }: "host" is set by the exporter`);
+});
+
+test('SIGHUP: a new url gets the samples from then on, the counters carry on, a bad section is refused', async (t) => {
+  const registry = registryFor(t);
+  await registry.explain(async () => {
+    const [first, second] = await Promise.all([startVictoriaMetrics(registry), startVictoriaMetrics(registry)]);
+    const cluster = await startFakeGmond({ kind: 'serve', body: clusterXml(Math.floor(Date.now() / 1000)) });
+    t.after(() => cluster.close());
+    const sources = [`data_source "exp" 1 127.0.0.1:${cluster.port}`];
+    const section = (url: string, batch = '5000') => ['remote_write {', `  url "${url}/api/v1/write"`, '  label "site" "lab"', `  batch_size ${batch}`, '}'];
+    const { child, status, conf } = await startDaemon(registry, sources, section(first.base));
+    const loadOne = async (r: Receiver) => {
+      await victoriaFlush(r);
+      return (await promQuery(r, 'ganglia_load_one')).length;
+    };
+    await waitFor(async () => (await loadOne(first)) === 2, { process: child, description: 'samples in the first receiver' });
+    const sentBefore = Number((await status()).plugins.remote_write.sent);
+
+    const text = fs.readFileSync(conf, 'utf8');
+    fs.writeFileSync(conf, text.replace(first.base, second.base));
+    process.kill(child.pid, 'SIGHUP');
+    await waitFor(async () => (await loadOne(second)) === 2, { process: child, description: 'samples in the second receiver' });
+    const after = (await status()).plugins.remote_write;
+    assert.ok(Number(after.sent) > sentBefore, `${after.sent} > ${sentBefore}: the counters carry on`);
+    assert.equal(after.droppedValues, 0);
+
+    fs.writeFileSync(conf, text.replace(first.base, second.base).replace('batch_size 5000', 'batch_size zero'));
+    process.kill(child.pid, 'SIGHUP');
+    await waitFor(() => /remote_write \{ batch_size \}: expected a whole number/.test(child.output()), { process: child, description: 'the refused reload logged' });
+    const sentThen = Number((await status()).plugins.remote_write.sent);
+    await waitFor(async () => Number((await status()).plugins.remote_write.sent) > sentThen, { process: child, description: 'still sending' });
+    process.kill(child.pid, 'SIGTERM');
+    assert.equal((await child.exited).code, 0, child.output());
+  });
 });

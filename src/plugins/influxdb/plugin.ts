@@ -23,9 +23,10 @@ import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../
 import { exportedValueChunks } from '../push/exported-values';
 import { forEachSliced } from '../push/sliced';
 import { postBatch } from '../push/http-post';
-import { type PushCounters, PushQueue } from '../push/push-queue';
+import { newPushCounters, type PushCounters, PushQueue } from '../push/push-queue';
+import { RetiringQueues, sameDelivery } from '../push/retiring';
 import { describeUrl } from '../push/push-settings';
-import { type Environment, readInfluxSettings } from './influx-settings';
+import { type Environment, type InfluxSettings, readInfluxSettings } from './influx-settings';
 import { type InfluxLine, LineBuilder } from './line-protocol';
 
 export const INFLUXDB_PLUGIN_NAME = 'influxdb';
@@ -38,28 +39,34 @@ const HOSTS_PER_CHUNK = 25;
 export type InfluxdbStatus = PushCounters & { readonly invalid: number; readonly version: number };
 
 export function createInfluxdbPlugin(context: PluginContext, env: Environment = process.env): GmetadPlugin {
-  const settings = readInfluxSettings(context.settings, env);
-  const { push } = settings;
+  let settings = readInfluxSettings(context.settings, env);
   const logger = context.logger;
-  const lines = new LineBuilder({ measurement: settings.measurement });
-  const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'User-Agent': 'gmetad-ts', ...push.headers };
-  if (settings.gzip) headers['Content-Encoding'] = 'gzip';
-  const queue = new PushQueue<InfluxLine>({
-    name: INFLUXDB_PLUGIN_NAME,
-    capacity: push.maxQueuedValues,
-    batchSize: push.batchSize,
-    weight: (line) => line.values,
-    logger,
-    deliver: async (batch) => {
-      const text = Buffer.from(`${batch.map((line) => line.text).join('\n')}\n`, 'utf8');
-      const body = settings.gzip ? await gzip(text, { level: 1 }) : text;
-      return postBatch({ url: push.url, headers, body, timeoutMs: push.timeoutMs });
-    },
-  });
+  const counters = newPushCounters();
+  const retiring = new RetiringQueues();
+  let lines = new LineBuilder({ measurement: settings.measurement });
+  const newQueue = (target: InfluxSettings): PushQueue<InfluxLine> => {
+    const { push } = target;
+    const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'User-Agent': 'gmetad-ts', ...push.headers };
+    if (target.gzip) headers['Content-Encoding'] = 'gzip';
+    logger.info({ url: describeUrl(push.url), version: target.version, target: target.target, measurement: target.measurement },
+      'influxdb: writing line protocol');
+    return new PushQueue<InfluxLine>({
+      name: INFLUXDB_PLUGIN_NAME,
+      capacity: push.maxQueuedValues,
+      batchSize: push.batchSize,
+      weight: (line) => line.values,
+      logger,
+      counters,
+      deliver: async (batch) => {
+        const text = Buffer.from(`${batch.map((line) => line.text).join('\n')}\n`, 'utf8');
+        const body = target.gzip ? await gzip(text, { level: 1 }) : text;
+        return postBatch({ url: push.url, headers, body, timeoutMs: push.timeoutMs });
+      },
+    });
+  };
+  let queue = newQueue(settings);
   let invalid = 0;
   const sent = context.stats.sent(INFLUXDB_PLUGIN_NAME);
-  logger.info({ url: describeUrl(push.url), version: settings.version, target: settings.target, measurement: settings.measurement },
-    'influxdb: writing line protocol');
 
   return {
     name: INFLUXDB_PLUGIN_NAME,
@@ -78,9 +85,25 @@ export function createInfluxdbPlugin(context: PluginContext, env: Environment = 
       sent.totalMillis += performance.now() - started;
       sent.lastTime = context.clock();
     },
-    // flush() at SIGTERM; stop() also when SIGHUP replaces this instance: both deliver what is queued.
-    flush: () => queue.flush(push.flushTimeoutMs),
-    stop: () => queue.close(push.flushTimeoutMs),
-    status: (): PluginStatus => ({ version: settings.version, ...queue.counters, invalid } satisfies InfluxdbStatus),
+    /** SIGHUP: a new target or delivery gets a new queue; the old one empties into the old target. */
+    reload(next: PluginContext): void {
+      const nextSettings = readInfluxSettings(next.settings, env);
+      if (nextSettings.measurement !== settings.measurement) lines = new LineBuilder({ measurement: nextSettings.measurement });
+      if (!sameDelivery(settings.push, nextSettings.push) || nextSettings.gzip !== settings.gzip) {
+        retiring.retire(queue, settings.push.flushTimeoutMs);
+        queue = newQueue(nextSettings);
+      }
+      settings = nextSettings;
+    },
+    // flush() at SIGTERM delivers what is queued; stop() closes.
+    flush: async () => {
+      await queue.flush(settings.push.flushTimeoutMs);
+      await retiring.settled();
+    },
+    stop: async () => {
+      await queue.close(settings.push.flushTimeoutMs);
+      await retiring.settled();
+    },
+    status: (): PluginStatus => ({ version: settings.version, ...counters, invalid } satisfies InfluxdbStatus),
   };
 }

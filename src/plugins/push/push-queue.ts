@@ -42,6 +42,10 @@ export interface PushCounters {
   lastError: string;
 }
 
+export function newPushCounters(): PushCounters {
+  return { queuedValues: 0, sent: 0, droppedValues: 0, rejected: 0, requests: 0, retries: 0, lastError: '' };
+}
+
 export interface BackoffOptions {
   readonly initialMs: number;
   readonly maxMs: number;
@@ -60,6 +64,11 @@ export interface PushQueueOptions<T> {
   readonly weight: (item: T) => number;
   readonly deliver: (batch: readonly T[]) => Promise<DeliveryOutcome>;
   readonly logger: StructuredLogger;
+  /**
+   * Counters to count into (default: its own). A queue that replaces another after SIGHUP
+   * shares them, so /status carries on and both together stay within `capacity`.
+   */
+  readonly counters?: PushCounters;
   readonly backoff?: BackoffOptions;
   /** Waits `ms` unless `signal` aborts first (tests pass a fake). */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -88,7 +97,7 @@ export function backoffDelay(attempt: number, backoff: BackoffOptions, random: (
 }
 
 export class PushQueue<T> {
-  readonly counters: PushCounters = { queuedValues: 0, sent: 0, droppedValues: 0, rejected: 0, requests: 0, retries: 0, lastError: '' };
+  readonly counters: PushCounters;
   private items: T[] = [];
   private head = 0;
   private sending: Promise<void> | null = null;
@@ -103,6 +112,7 @@ export class PushQueue<T> {
 
   constructor(private readonly options: PushQueueOptions<T>) {
     if (!(options.capacity > 0) || !(options.batchSize > 0)) throw new Error(`${options.name}: capacity and batch size must be positive`);
+    this.counters = options.counters ?? newPushCounters();
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.sleep = options.sleep ?? abortableSleep;
     this.random = options.random ?? Math.random;

@@ -19,8 +19,9 @@ import type { GmetadPlugin, PluginContext, PluginEvent, PluginSettings, PluginSt
 import { exportedValueChunks } from '../push/exported-values';
 import { forEachSliced } from '../push/sliced';
 import { postBatch } from '../push/http-post';
-import { type PushCounters, PushQueue } from '../push/push-queue';
-import { describeUrl, occurrences, parseHttpUrl, readPushSettings } from '../push/push-settings';
+import { newPushCounters, type PushCounters, PushQueue } from '../push/push-queue';
+import { RetiringQueues, sameDelivery } from '../push/retiring';
+import { describeUrl, occurrences, parseHttpUrl, type PushSettings, readPushSettings } from '../push/push-settings';
 import { FamilyNames } from './family-names';
 import { SeriesBuilder, SeriesTimestamps } from './series';
 import { type Label, type RemoteSample, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
@@ -51,33 +52,50 @@ function constantLabels(settings: PluginSettings): Label[] {
   return labels;
 }
 
+interface RemoteWriteSetup {
+  readonly push: PushSettings;
+  readonly prefix: string;
+  readonly labels: readonly Label[];
+}
+
+/** The section, checked (a bad value throws, naming file and line). */
+function readSetup(context: PluginContext): RemoteWriteSetup {
+  const { settings } = context;
+  const url = parseHttpUrl(settings, 'url', settings.string('url'), 'http://prometheus:9090/api/v1/write');
+  const push = readPushSettings(settings, url, { batchSize: DEFAULT_BATCH_SIZE, maxQueuedValues: DEFAULT_MAX_QUEUED });
+  const prefix = settings.string('prefix', { default: 'ganglia_' });
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) throw settings.error('prefix', `not the start of a metric name: "${prefix}"`);
+  return { push, prefix, labels: constantLabels(settings) };
+}
+
 export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
-  const url = parseHttpUrl(context.settings, 'url', context.settings.string('url'), 'http://prometheus:9090/api/v1/write');
-  const settings = readPushSettings(context.settings, url, {
-    batchSize: DEFAULT_BATCH_SIZE, maxQueuedValues: DEFAULT_MAX_QUEUED,
-  });
+  let setup = readSetup(context);
   const logger = context.logger;
-  const prefix = context.settings.string('prefix', { default: 'ganglia_' });
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) throw context.settings.error('prefix', `not the start of a metric name: "${prefix}"`);
-  const names = new FamilyNames(prefix, (ganglia, from, to) => {
-    logger.warn({ metric: ganglia, from, to }, 'remote_write: a cleaner Ganglia metric took this family name; renamed');
-  });
-  const series = new SeriesBuilder(names, prefix, constantLabels(context.settings));
-  const timestamps = new SeriesTimestamps();
   const message = writeRequestMessage();
-  const headers = { ...REMOTE_WRITE_HEADERS, ...settings.headers };
-  const queue = new PushQueue<RemoteSample>({
-    name: REMOTE_WRITE_PLUGIN_NAME,
-    capacity: settings.maxQueuedValues,
-    batchSize: settings.batchSize,
-    weight: () => 1,
-    logger,
-    deliver: (batch) => postBatch({ url: settings.url, headers, body: writeRequestBody(batch, message), timeoutMs: settings.timeoutMs }),
-  });
+  const counters = newPushCounters();
+  const retiring = new RetiringQueues();
+  const timestamps = new SeriesTimestamps();
+  const onRename = (ganglia: string, from: string, to: string) => {
+    logger.warn({ metric: ganglia, from, to }, 'remote_write: a cleaner Ganglia metric took this family name; renamed');
+  };
+  let series = new SeriesBuilder(new FamilyNames(setup.prefix, onRename), setup.prefix, setup.labels);
+  const newQueue = (push: PushSettings): PushQueue<RemoteSample> => {
+    const headers = { ...REMOTE_WRITE_HEADERS, ...push.headers };
+    logger.info({ url: describeUrl(push.url), batch_size: push.batchSize, max_queued_values: push.maxQueuedValues },
+      'remote_write: pushing samples');
+    return new PushQueue<RemoteSample>({
+      name: REMOTE_WRITE_PLUGIN_NAME,
+      capacity: push.maxQueuedValues,
+      batchSize: push.batchSize,
+      weight: () => 1,
+      logger,
+      counters,
+      deliver: (batch) => postBatch({ url: push.url, headers, body: writeRequestBody(batch, message), timeoutMs: push.timeoutMs }),
+    });
+  };
+  let queue = newQueue(setup.push);
   let invalid = 0;
   const sent = context.stats.sent(REMOTE_WRITE_PLUGIN_NAME);
-  logger.info({ url: describeUrl(settings.url), batch_size: settings.batchSize, max_queued_values: settings.maxQueuedValues },
-    'remote_write: pushing samples');
 
   return {
     name: REMOTE_WRITE_PLUGIN_NAME,
@@ -98,9 +116,27 @@ export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
       sent.totalMillis += performance.now() - started;
       sent.lastTime = context.clock();
     },
-    // flush() at SIGTERM; stop() also when SIGHUP replaces this instance: both deliver what is queued.
-    flush: () => queue.flush(settings.flushTimeoutMs),
-    stop: () => queue.close(settings.flushTimeoutMs),
-    status: (): PluginStatus => ({ ...queue.counters, invalid } satisfies RemoteWriteStatus),
+    /** SIGHUP: names and timestamps carry on; a new target gets a new queue, the old one empties into the old target. */
+    reload(next: PluginContext): void {
+      const nextSetup = readSetup(next);
+      if (nextSetup.prefix !== setup.prefix || JSON.stringify(nextSetup.labels) !== JSON.stringify(setup.labels)) {
+        series = new SeriesBuilder(new FamilyNames(nextSetup.prefix, onRename), nextSetup.prefix, nextSetup.labels);
+      }
+      if (!sameDelivery(setup.push, nextSetup.push)) {
+        retiring.retire(queue, setup.push.flushTimeoutMs);
+        queue = newQueue(nextSetup.push);
+      }
+      setup = nextSetup;
+    },
+    // flush() at SIGTERM delivers what is queued; stop() closes.
+    flush: async () => {
+      await queue.flush(setup.push.flushTimeoutMs);
+      await retiring.settled();
+    },
+    stop: async () => {
+      await queue.close(setup.push.flushTimeoutMs);
+      await retiring.settled();
+    },
+    status: (): PluginStatus => ({ ...counters, invalid } satisfies RemoteWriteStatus),
   };
 }
