@@ -136,7 +136,7 @@ function scanLine(logical: LogicalLine, options: TokenizeOptions, out: Token[]):
     const directive = firstWord ?? word;
     options.onWarning?.(makeWarning(options.file, line, directive,
       `unterminated ${quote === '"' ? 'double' : 'single'}-quoted string: the rest of the line is taken as the value `
-      + `(${JSON.stringify(word)}), as the C gmetad does`));
+      + `(${JSON.stringify(word)}), as the C gmetad does (which also keeps the line end in it)`));
   }
   finishWord();
 }

@@ -115,9 +115,9 @@ test('an open quote takes the rest of the line, as in the C gmetad (dotconf), wi
   const words = tokens.filter((t) => t.kind === 'word').map((t) => (t.kind === 'word' ? t.text : ''));
   assert.deepEqual(words, ['graphite_path', 'datacenter1.gmetad.%s.%h.%m', 'gridname', 'My Grid', 'x', 'a b']);
   assert.deepEqual(warnings, [
-    `${FILE}:2: graphite_path: unterminated double-quoted string: the rest of the line is taken as the value ("datacenter1.gmetad.%s.%h.%m"), as the C gmetad does`,
-    `${FILE}:3: gridname: unterminated double-quoted string: the rest of the line is taken as the value ("My Grid"), as the C gmetad does`,
-    `${FILE}:4: x: unterminated single-quoted string: the rest of the line is taken as the value ("a b"), as the C gmetad does`,
+    `${FILE}:2: graphite_path: unterminated double-quoted string: the rest of the line is taken as the value ("datacenter1.gmetad.%s.%h.%m"), as the C gmetad does (which also keeps the line end in it)`,
+    `${FILE}:3: gridname: unterminated double-quoted string: the rest of the line is taken as the value ("My Grid"), as the C gmetad does (which also keeps the line end in it)`,
+    `${FILE}:4: x: unterminated single-quoted string: the rest of the line is taken as the value ("a b"), as the C gmetad does (which also keeps the line end in it)`,
   ]);
 });
 
