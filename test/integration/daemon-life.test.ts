@@ -182,6 +182,24 @@ test('SIGHUP with a port taken keeps the old ports serving; the next SIGHUP trie
   assert.equal(await canConnect(interactivePort), false, 'old interactive port closed');
 });
 
+test('a source past a limit: one error naming the limit and the source, its last good data still served', async (t) => {
+  const registry = registryFor(t);
+  const dir = registry.tempDir('limits');
+  const alpha = await fake(t, ALPHA);
+  const xmlPort = await freePort();
+  const interactivePort = await freePort();
+  const file = conf(dir, `xml_port ${xmlPort}\ninteractive_port ${interactivePort}\nsetuid off\nwrite_rrds off\n`
+    + `data_source "alpha" 1 127.0.0.1:${alpha.port}\nlimits {\n  max_document_bytes "alpha" 1MiB\n}\n`);
+  const child = await registry.spawn('gmetad-ts', process.execPath, [OUR_GMETAD_MAIN, '-f', '-d', '1', '-c', file]);
+  await waitFor(async () => (await dump(xmlPort)).includes('NAME="AlphaCluster"'), { process: child, description: 'alpha polled' });
+  // Now the source never ends its document (a gmond can't do this; the fake can).
+  alpha.setBehaviour({ kind: 'gzip-bomb', head: ALPHA.toString('latin1').slice(0, 3000), unit: ' '.repeat(4096) });
+  const line = `data_source "alpha": 127.0.0.1:${alpha.port}: max_document_bytes exceeded: the document is larger than 1048576 bytes (after gunzip); poll aborted, last good data kept`;
+  await waitFor(() => child.output().includes(line), { process: child, description: 'limit error logged' });
+  const xml = await dump(xmlPort);
+  assert.match(xml, /<CLUSTER NAME="AlphaCluster"[^]*<HOST NAME="localhost"/, 'last good data served');
+});
+
 test('debug level 0 detaches: the parent exits 0 once the daemon listens', async (t) => {
   const registry = registryFor(t);
   const dir = registry.tempDir('detach');
