@@ -160,3 +160,26 @@ test('the scrape cache renders once for concurrent scrapes of the same tree and 
   await cache.get('2:100', render);
   assert.equal(renders, 2);
 });
+
+test('health: polls, sources, writers, and each plugin\'s deliveries and own numeric counters (the RRD writer\'s)', async () => {
+  const stats = new DaemonStats();
+  stats.polls.ok.num = 7;
+  stats.polls.ok.totalMillis = 1500;
+  stats.polls.failed.num = 2;
+  stats.sent('rrdtool').num = 930;
+  stats.plugins.set('rrd', {
+    notified: 7, dropped: 1, errors: 0, queued: 0, capacity: 64, status: () => ({ backend: 'rrdtool', values: 930, created: 93, errors: 0 }),
+  });
+  const v = view([], { gridname: 'G' });
+  let text = '';
+  for await (const c of new ExpositionRenderer({ ...DEFAULT_EXPOSITION, processMetrics: false }).render({ view: v, now: T_NOW, stats, bootTimeMs: 0 })) text += c;
+  for (const line of [
+    'gmetad_polls_total{result="ok"} 7', 'gmetad_polls_total{result="failed"} 2', 'gmetad_polls_duration_seconds_total{result="ok"} 1.5',
+    'gmetad_metrics_sent_total{writer="rrdtool"} 930', 'gmetad_plugin_events_total{plugin="rrd"} 7',
+    'gmetad_plugin_dropped_events_total{plugin="rrd"} 1', 'gmetad_plugin_queue_size{plugin="rrd"} 64',
+    'gmetad_plugin_status{plugin="rrd",name="values"} 930', 'gmetad_plugin_status{plugin="rrd",name="created"} 93',
+  ]) assert.ok(text.split('\n').includes(line), line);
+  assert.doesNotMatch(text, /name="backend"/);
+  assert.doesNotMatch(text, /^process_/m);
+  assert.match(text, /^# TYPE gmetad_polls_total counter$/m);
+});

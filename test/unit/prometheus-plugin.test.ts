@@ -118,3 +118,19 @@ test('SIGHUP moves /metrics to its new port; a new port that is taken keeps the 
     await plugin.stop!();
   }
 });
+
+test('prometheus_textfile: settings errors name file:line', async () => {
+  const { createPrometheusTextfilePlugin } = await import('../../src/plugins/prometheus/textfile');
+  const cases: [string, string][] = [
+    ['prometheus_textfile {\n}', `${FILE}:3: prometheus_textfile: "dir" is required`],
+    ['prometheus_textfile {\n  dir relative/dir\n}', `${FILE}:4: prometheus_textfile { dir }: must be an absolute path: "relative/dir"`],
+    ['prometheus_textfile {\n  dir /no/such/dir/here\n}', `${FILE}:4: prometheus_textfile { dir }: no such directory: "/no/such/dir/here"`],
+    ['prometheus_textfile {\n  dir /tmp\n  file out.txt\n}', `${FILE}:5: prometheus_textfile { file }: must be a file name ending in .prom: "out.txt"`],
+  ];
+  for (const [section, message] of cases) {
+    const c = config(section);
+    assert.throws(() => createPrometheusTextfilePlugin(contextFor('prometheus_textfile', {
+      config: c, logger, stats: new DaemonStats(), currentView: () => new Store({ gridname: 'G', authority: 'a' }).view(),
+    })), { message });
+  }
+});

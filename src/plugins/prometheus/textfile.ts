@@ -16,7 +16,7 @@
  * never sees half a file. No process_* families: node_exporter has its own. node_exporter
  * reports the file's mtime (node_textfile_mtime_seconds): alert on it to catch a stopped gmetad.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TreeView } from '../../store/store';
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../api';
@@ -35,6 +35,13 @@ interface TextfileSettings {
 function readSettings(settings: PluginSettings): TextfileSettings {
   const dir = settings.string('dir', { required: true });
   if (!path.isAbsolute(dir)) throw settings.error('dir', `must be an absolute path: "${dir}"`);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw settings.error('dir', `no such directory: "${dir}"`);
   const file = settings.string('file', { default: 'gmetad.prom' });
   if (!/^[^/]+\.prom$/.test(file)) throw settings.error('file', `must be a file name ending in .prom: "${file}"`);
   const prefix = settings.string('prefix', { default: 'ganglia_' });
@@ -78,11 +85,6 @@ export function createPrometheusTextfilePlugin(context: PluginContext): GmetadPl
   return {
     name: PROMETHEUS_TEXTFILE_PLUGIN_NAME,
     events: ['root'],
-    async start(): Promise<void> {
-      await fs.access(settings.dir).catch(() => {
-        throw new Error(`dir ${settings.dir}: no such directory`);
-      });
-    },
     async notify(event: PluginEvent): Promise<void> {
       if (event.kind !== 'root') return;
       const view = context.currentView();
