@@ -185,8 +185,9 @@ export class SourcePoller {
   private async runCycle(): Promise<void> {
     this.timer = null;
     const startedAt = this.now();
+    let failed = true;
     try {
-      await this.pollOnce();
+      failed = !(await this.pollOnce()).ok;
     } catch (err) {
       // poll() is written not to throw; this is a last line of defence for the loop.
       this.deps.logger.error({ dataSource: this.config.name, err }, `data_source "${this.config.name}": poll crashed: ${String(err)}`);
@@ -195,7 +196,8 @@ export class SourcePoller {
     const { delayMs, missed } = nextPollDelay(this.config.step * 1000, this.now() - startedAt, this.random);
     if (missed) {
       this.deps.stats.polls.misses += 1;
-      this.deps.logger.warn(
+      // A failed poll (a trickle cut at max_poll_seconds, say) has logged its one error already.
+      if (!failed) this.deps.logger.warn(
         { dataSource: this.config.name, elapsedMs: this.now() - startedAt },
         `data_source "${this.config.name}": poll took longer than its step of ${this.config.step} s`,
       );

@@ -481,6 +481,29 @@ describe('SourcePoller: schedule', () => {
     assert.ok(s.lines.some((l) => l.msg === 'data_source "cadence": poll took longer than its step of 0.1 s'));
   });
 
+  test('a failed poll that overran its step logs its one error, not also a missed-step warning', async (t) => {
+    const g = await fake(t, { kind: 'garbage' });
+    let nowMs = T_NOW * 1000;
+    const tcp = new TcpConnector();
+    let cycles = 0;
+    const s = setup(source('broken', [addr(g)], 0.1), {
+      now: () => nowMs,
+      connector: { connect(address, timeoutMs, signal) { nowMs += 250; return tcp.connect(address, timeoutMs, signal); } },
+      scheduleNextPoll: (run) => {
+        cycles += 1;
+        const immediate = setImmediate(run);
+        return { cancel: () => clearImmediate(immediate) };
+      },
+    });
+    t.after(() => s.poller.stop());
+    s.poller.start();
+    await waitFor(() => cycles >= 2);
+    await s.poller.stop();
+    assert.ok(s.stats.polls.misses >= 2, 'still counted as misses');
+    assert.ok(s.lines.filter((l) => l.level === 'error').length >= 2);
+    assert.deepEqual(s.lines.filter((l) => l.level === 'warn').map((l) => l.msg), []);
+  });
+
   test('one failing source does not disturb another', async (t) => {
     const good = await fake(t, { kind: 'serve', body: GMOND_XML });
     const bad = await fake(t, { kind: 'garbage' });
