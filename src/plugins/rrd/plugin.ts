@@ -8,6 +8,9 @@
  *                        every value is written at once, as the C gmetad does; N > 0 spends
  *                        less CPU and lets graphs lag up to N s; ignored with rrdcached)
  *   rrdtool_processes N  how many `rrdtool -` processes to run (default 2)
+ *   rrd_rootdir DIR, RRAs "RRA:..." ...
+ *                        where gmetad-python's configuration keeps them: they take the place
+ *                        of the top-level directives, so its file keeps writing the same tree
  * and, like every plugin, queue_size and deadline.
  */
 import * as fs from 'node:fs';
@@ -21,19 +24,21 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
   const { config, settings } = context;
   const writeBehindSeconds = settings.integer('write_behind', { min: 0 });
   const rrdtoolProcesses = settings.integer('rrdtool_processes', { min: 1, max: 64 });
+  const rootDir = settings.string('rrd_rootdir') ?? config.rrdRootdir;
+  const rras = sectionRras(settings) ?? config.rras;
   // Refuse to start, like the C gmetad, when the tree's root is missing: one clear line.
   let rootStat: fs.Stats;
   try {
-    rootStat = fs.statSync(config.rrdRootdir);
+    rootStat = fs.statSync(rootDir);
   } catch {
-    throw new Error(`rrd_rootdir ${config.rrdRootdir}: no such directory`);
+    throw new Error(`rrd_rootdir ${rootDir}: no such directory`);
   }
-  if (!rootStat.isDirectory()) throw new Error(`rrd_rootdir ${config.rrdRootdir}: not a directory`);
+  if (!rootStat.isDirectory()) throw new Error(`rrd_rootdir ${rootDir}: not a directory`);
 
   const rrdcachedAddress = resolveRrdcachedAddress(config.rrdcachedAddress);
   const writer = new RrdWriter({
-    rootDir: config.rrdRootdir,
-    rras: config.rras,
+    rootDir,
+    rras,
     caseSensitiveHostnames: config.caseSensitiveHostnames,
     umask: config.umask,
     backend: rrdcachedAddress ? 'rrdcached' : 'rrdtool',
@@ -44,7 +49,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
     writeBehindSeconds,
     rrdtoolProcesses,
   });
-  context.logger.info({ backend: writer.backend, rrd_rootdir: config.rrdRootdir, rrdcached: rrdcachedAddress },
+  context.logger.info({ backend: writer.backend, rrd_rootdir: rootDir, rrdcached: rrdcachedAddress },
     'writing RRDs');
 
   return {
@@ -62,4 +67,14 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
     flush: () => writer.flush(),
     stop: () => writer.close(),
   };
+}
+
+/** gmetad-python's `rrd { RRAs "RRA:CF:xff:steps:rows" ... }`, checked like the top-level directive. */
+function sectionRras(settings: PluginContext['settings']): string[] | undefined {
+  const values = settings.strings('RRAs');
+  if (values.length === 0) return undefined;
+  for (const rra of values) {
+    if (!/^RRA:[A-Za-z_]+(?::[^:\s]+){2,}$/.test(rra)) throw settings.error('RRAs', `invalid RRA "${rra}" (expected RRA:CF:xff:steps:rows)`);
+  }
+  return [...values];
 }
