@@ -8,12 +8,13 @@ import { metricCatalogue } from './emulated-cluster';
 /**
  * baseline: write_rrds off (the cost of polling alone, subtracted to get the RRD part);
  * direct: C with librrd, gmetad-ts in its default configuration (every value written at once);
+ * direct-rrdtool: the same with gmetad-ts sending every update through `rrdtool -` (native_updates off);
  * direct-wb120: the same with gmetad-ts's opt-in write_behind 120 (fewer updates, graphs lag);
  * cached: both through their own rrdcached.
  */
-export type RrdMode = 'baseline' | 'direct' | 'direct-wb120' | 'cached';
+export type RrdMode = 'baseline' | 'direct' | 'direct-rrdtool' | 'direct-wb120' | 'cached';
 
-export const ALL_MODES: readonly RrdMode[] = ['baseline', 'direct', 'direct-wb120', 'cached'];
+export const ALL_MODES: readonly RrdMode[] = ['baseline', 'direct', 'direct-rrdtool', 'direct-wb120', 'cached'];
 
 /** gmetad-ts's write_behind in the direct-wb120 mode, seconds (its default is 0). */
 export const TS_OPT_IN_WRITE_BEHIND = 120;
@@ -62,6 +63,7 @@ export function renderRrdConfig(cfg: RrdDaemonConfig): string {
   }
   // The plugin section exists only in gmetad-ts; the C gmetad would reject it.
   if (cfg.side === 'ts' && cfg.mode === 'direct-wb120') lines.push('rrd {', `  write_behind ${TS_OPT_IN_WRITE_BEHIND}`, '}');
+  if (cfg.side === 'ts' && cfg.mode === 'direct-rrdtool') lines.push('rrd {', '  native_updates off', '}');
   lines.push('');
   return lines.join('\n');
 }

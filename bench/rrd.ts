@@ -3,7 +3,7 @@
  * cluster, each writing its RRD tree to its own tmpfs directory.
  *
  *   node dist/bench/rrd.js [--hosts 1000] [--metrics 100] [--cycles 4] [--step 15]
- *                          [--modes baseline,direct,direct-wb120,cached] [--only c|ts] [--cpu-prof] [--out FILE]
+ *                          [--modes baseline,direct,direct-rrdtool,direct-wb120,cached] [--only c|ts] [--cpu-prof] [--out FILE]
  *
  * Modes (see rrd-config.ts), run one after the other; the RRD trees are created by the first
  * mode that writes RRDs and reused by the next ones. In each mode: start (rrdcached,) the
@@ -76,7 +76,7 @@ function parseOptions(argv: readonly string[]): Options {
   if (values.help) {
     process.stdout.write(
       'usage: node dist/bench/rrd.js [--hosts N] [--metrics M] [--cycles K] [--step S]\n' +
-        '       [--modes baseline,direct,direct-wb120,cached] [--only c|ts] [--cpu-prof]\n' +
+        '       [--modes baseline,direct,direct-rrdtool,direct-wb120,cached] [--only c|ts] [--cpu-prof]\n' +
         '       [--rras RRA:...,RRA:...|default] [--shm /dev/shm] [--creation-timeout SEC] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
     );
     process.exit(0);
@@ -446,7 +446,8 @@ function machineDescription(cGmetad: string): string {
 
 const MODE_TITLE: Record<RrdMode, string> = {
   baseline: 'baseline: write_rrds off (polling only)',
-  direct: 'direct, default configuration: C with librrd, gmetad-ts writing every value at once',
+  direct: 'direct, default configuration: C with librrd, gmetad-ts updating every value at once in-process (rrdtool for creates)',
+  'direct-rrdtool': 'direct, gmetad-ts with native_updates off (every update through its rrdtool processes)',
   'direct-wb120': `direct, gmetad-ts with the opt-in write_behind ${writeBehindSeconds('ts', 'direct-wb120')} s (graphs lag by design)`,
   cached: 'through rrdcached (one per daemon, TCP, -w 60 -z 10)',
 };
@@ -590,7 +591,7 @@ function writeReport(
     '- Values written: every file\'s last_update is read from its header before and after the window (after the flush, with rrdcached); for each file the polls whose LOCALTIME lies between the two are counted. The root __SummaryInfo__ (timestamped with the wall clock, not LOCALTIME) is left out of this scan. "values polled" = scanned files x polls served in the window.',
     `- Keeps up: after the window every scanned file's last_update is within 2 steps of the newest served poll's LOCALTIME (plus write_behind for gmetad-ts, whose values are held that long by design), and the daemon polled on average at least every step + 10 %.`,
     `- gmetad-ts with write_behind (direct-wb120 only): a new process writes each file after a staggered 1..${Math.max(1, Math.round(writeBehindSeconds('ts', 'direct-wb120') / opts.step))} polls, then every write_behind; a window shortly after start-up therefore sees fewer values reach the files than were polled (the rest is held, see the lag), but the same number of rrdtool commands per cycle as later, which is what the CPU depends on.`,
-    '- The C column of the direct-wb120 mode is a second run of the C gmetad in its only direct configuration.',
+    '- The C column of the direct-rrdtool and direct-wb120 modes is another run of the C gmetad in its only direct configuration.',
     '- The trees are created by the first RRD mode and reused by the next ones (the file creation cycle is timed once).',
     ...(opts.cpuProf ? ['- --cpu-prof was on: the V8 profiler adds CPU to gmetad-ts; use a run without it for the figures.'] : []),
     '',

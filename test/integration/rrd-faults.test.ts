@@ -121,3 +121,47 @@ test('many new files at once: creates run a bounded number at a time, and the wa
   assert.equal(writer.counters.created, 802);
   assert.equal(writer.counters.dropped, 0);
 });
+
+test('in-process updates by default; a file another program replaced is read again before the next write', async (t) => {
+  const root = await tempDir(t, 'replaced');
+  const writer = new RrdWriter({ rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats() });
+  t.after(() => writer.close());
+  for (let i = 0; i < 3; i++) {
+    await writer.writeSnapshot(poll(i, ['h1']), 15);
+    await writer.flush();
+  }
+  // Host file and summary, one update per poll each: all written in-process.
+  assert.equal(writer.counters.nativeUpdates, 6);
+  assert.equal(writer.counters.handedToRrdtool, 0);
+  const file = path.join(root, 'C/h1/load_one.rrd');
+  // An operator restores another file in its place (other archive, other size).
+  const replacement = path.join(root, 'replacement.rrd');
+  execFileSync('rrdtool', ['create', replacement, '--step', '15', '--start', String(T0), 'DS:sum:GAUGE:120:U:U', 'RRA:MAX:0.5:1:50', 'RRA:LAST:0.5:2:30']);
+  await fs.rename(replacement, file);
+  await writer.writeSnapshot(poll(3, ['h1']), 15);
+  await writer.writeSnapshot(poll(4, ['h1']), 15);
+  await writer.flush();
+  const info = await rrdInfo(file);
+  assert.equal(info.get('rra[0].cf'), 'MAX');
+  assert.equal(info.get('rra[1].cf'), 'LAST');
+  assert.equal(info.get('last_update'), String(T0 + 60));
+  const rows = await rrdFetch(file, T0 + 45, T0 + 60);
+  assert.deepEqual(rows.get(T0 + 60), [4.5]);
+  assert.equal(writer.counters.errors, 0);
+});
+
+test('a file the in-process updater does not understand is updated through rrdtool', async (t) => {
+  const root = await tempDir(t, 'handed back');
+  // Holt-Winters archives: valid for rrdtool, not updated in-process.
+  const rras = ['RRA:AVERAGE:0.5:1:100', 'RRA:HWPREDICT:100:0.1:0.0035:20'];
+  const writer = new RrdWriter({ rootDir: root, rras, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats() });
+  t.after(() => writer.close());
+  for (let i = 0; i < 4; i++) await writer.writeSnapshot(poll(i, ['h1']), 15);
+  await writer.flush();
+  assert.equal(writer.counters.handedToRrdtool, 2); // the host file and the summary
+  assert.equal(writer.counters.errors, 0);
+  const file = path.join(root, 'C/h1/load_one.rrd');
+  assert.equal(await lastUpdate(file), T0 + 45);
+  const rows = await rrdFetch(file, T0, T0 + 45);
+  assert.deepEqual([15, 30, 45].map((d) => rows.get(T0 + d)?.[0]), [1.5, 2.5, 3.5]);
+});

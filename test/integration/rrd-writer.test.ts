@@ -32,11 +32,11 @@ function alphaAt(ts: number, load: string, counter: string) {
   ]);
 }
 
-test('rrdtool backend: layout, definitions and values as the C gmetad', async (t) => {
+for (const nativeUpdates of [true, false]) test(`rrdtool backend${nativeUpdates ? '' : ', every update through rrdtool'}: layout, definitions and values as the C gmetad`, async (t) => {
   const root = await tempRoot(t);
   const stats = new DaemonStats();
   const writer = new RrdWriter({
-    rootDir: root, rras: [], caseSensitiveHostnames: false, backend: 'rrdtool', stats, writeBehindSeconds: 0,
+    rootDir: root, rras: [], caseSensitiveHostnames: false, backend: 'rrdtool', stats, writeBehindSeconds: 0, nativeUpdates,
   });
   t.after(() => writer.close());
 
@@ -57,6 +57,7 @@ test('rrdtool backend: layout, definitions and values as the C gmetad', async (t
   assert.equal(writer.counters.errors, 0);
   assert.equal(writer.counters.stale, 4);
   assert.equal(writer.counters.created, 4);
+  assert.equal(writer.counters.nativeUpdates > 0, nativeUpdates);
   assert.equal(stats.sent('rrdtool').num, 16);
   assert.equal((await fs.stat(path.join(root, 'AlphaCluster', 'fakehost2'))).mode & 0o777, 0o755 & ~process.umask());
 

@@ -73,6 +73,8 @@ test('configs: RRDs on in RRD modes, rrdcached address, write_behind section onl
   assert.doesNotMatch(renderRrdConfig({ ...base, side: 'ts', mode: 'direct' }), /write_behind/);
   assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'direct-wb120' }), /^rrd \{\n {2}write_behind 120\n\}$/m);
   assert.doesNotMatch(renderRrdConfig({ ...base, side: 'c', mode: 'direct-wb120' }), /write_behind/);
+  assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'direct-rrdtool' }), /^rrd \{\n {2}native_updates off\n\}$/m);
+  assert.doesNotMatch(renderRrdConfig({ ...base, side: 'c', mode: 'direct-rrdtool' }), /native_updates/);
   assert.match(renderRrdConfig({ ...base, side: 'ts', mode: 'cached', rrdcachedAddress: '127.0.0.1:9' }), /^rrdcached_address 127\.0\.0\.1:9$/m);
   assert.throws(() => renderRrdConfig({ ...base, side: 'ts', mode: 'cached' }), /address/);
   assert.equal(writeBehindSeconds('ts', 'direct'), 0);

@@ -1,7 +1,8 @@
 /**
  * The built-in RRD plugin (on when `write_rrds` is on, as in the C gmetad): per-host and
  * __SummaryInfo__ RRDs through rrdcached when `rrdcached_address` / RRDCACHED_ADDRESS is
- * set, otherwise through long-lived `rrdtool -` processes.
+ * set, otherwise in-process (native/) with long-lived `rrdtool -` processes for creates
+ * and for files the native updater hands back.
  *
  * Its `rrd { ... }` section may set:
  *   write_behind N       seconds of values gathered per file per rrdtool update (default 0:
@@ -11,6 +12,8 @@
  *   rrd_rootdir DIR, RRAs "RRA:..." ...
  *                        where gmetad-python's configuration keeps them: they take the place
  *                        of the top-level directives, so its file keeps writing the same tree
+ *   native_updates on|off  update files in-process (default on; see native/), with rrdtool
+ *                        for creates and for files the native updater does not understand
  * and, like every plugin, queue_size and deadline.
  */
 import * as fs from 'node:fs';
@@ -26,6 +29,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
   const rrdtoolProcesses = settings.integer('rrdtool_processes', { min: 1, max: 64 });
   const rootDir = settings.string('rrd_rootdir') ?? config.rrdRootdir;
   const rras = sectionRras(settings) ?? config.rras;
+  const nativeUpdates = settings.boolean('native_updates');
   // Refuse to start, like the C gmetad, when the tree's root is missing: one clear line.
   let rootStat: fs.Stats;
   try {
@@ -48,6 +52,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
     clock: context.clock,
     writeBehindSeconds,
     rrdtoolProcesses,
+    ...(nativeUpdates !== undefined ? { nativeUpdates } : {}),
   });
   context.logger.info({ backend: writer.backend, rrd_rootdir: rootDir, rrdcached: rrdcachedAddress },
     'writing RRDs');

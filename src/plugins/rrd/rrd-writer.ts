@@ -47,6 +47,7 @@ import { type Clock, systemClock } from '../../util/clock';
 import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
 import { Fifo } from './fifo';
+import { NativeRrdUpdater, RrdUpdateError } from './native';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
 import {
@@ -78,6 +79,12 @@ export interface RrdWriterOptions {
   readonly writeBehindSeconds?: number;
   /** Number of `rrdtool -` processes (default 2). */
   readonly rrdtoolProcesses?: number;
+  /**
+   * rrdtool backend: update files in-process (native/, byte-identical to rrdtool update),
+   * with the rrdtool processes for creates and for files the updater does not understand
+   * (default true; false sends every update through rrdtool).
+   */
+  readonly nativeUpdates?: boolean;
   readonly rrdtoolPath?: string;
   /** Bound of the rrdtool and rrdcached queues (commands). */
   readonly maxQueued?: number;
@@ -101,6 +108,10 @@ export interface RrdWriterCounters {
   created: number;
   /** Files created again because they had vanished (deleted while we ran). */
   recreated: number;
+  /** Updates written in-process (the rest went through rrdtool or rrdcached). */
+  nativeUpdates: number;
+  /** Files handed to rrdtool because the native updater does not understand them. */
+  handedToRrdtool: number;
   /** Failed creates and updates (as reported by rrdtool/rrdcached, or I/O errors). */
   errors: number;
   /** Values lost: queues full, or files that could not be created. */
@@ -116,6 +127,8 @@ interface DirState {
   readonly path: string;
   /** The path quoted for rrdtool's pipe mode (quoted runs concatenate into one argument). */
   readonly quoted: string;
+  /** ASCII only: the byte-string path can be given to fs as it is (no Buffer per call). */
+  readonly ascii: boolean;
   /** Which rrdtool process its files' commands go to (a file's commands stay in order). */
   readonly shard: number;
   /** Summary files have a second DS, `num`. */
@@ -154,6 +167,8 @@ interface FileState {
   pendingSince: number;
   /** No longer in the tree: forget it once it has nothing left to write. */
   released: boolean;
+  /** The native updater handed this file back: its updates go through rrdtool. */
+  viaRrdtool: boolean;
 }
 
 /** The files of one data source, by the directories its last poll listed. */
@@ -224,11 +239,13 @@ function updateTime(update: string): number {
   return Number.parseInt(update, 10);
 }
 
+const ASCII_ONLY = /^[\u0000-\u007f]*$/;
+
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class RrdWriter {
   readonly counters: RrdWriterCounters = {
-    values: 0, stale: 0, invalid: 0, created: 0, recreated: 0, errors: 0, dropped: 0,
+    values: 0, stale: 0, invalid: 0, created: 0, recreated: 0, nativeUpdates: 0, handedToRrdtool: 0, errors: 0, dropped: 0,
   };
   readonly backend: RrdBackend;
   private readonly paths: RrdPaths;
@@ -241,6 +258,7 @@ export class RrdWriter {
   private readonly clock: Clock;
   private readonly pool: RrdtoolPool;
   private readonly cached: RrdcachedClient | null;
+  private readonly native: NativeRrdUpdater | null;
   private readonly sources = new Map<string, SourceFiles>();
   /** The root __SummaryInfo__ (written by writeRootSummary, not by a source). */
   private readonly rootFiles: SourceFiles = { dirs: new Map(), generation: 0 };
@@ -292,6 +310,7 @@ export class RrdWriter {
       this.cached = null;
       this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 0) * 1000;
     }
+    this.native = this.cached === null && (options.nativeUpdates ?? true) ? new NativeRrdUpdater({ logger: this.logger }) : null;
     if (this.writeBehindMs > 0) {
       this.hostValues = new PendingValues(MAX_VALUES_PER_UPDATE + 2);
       this.sweepTimer = setInterval(() => this.sweep(), Math.min(5000, Math.max(250, this.writeBehindMs / 4)));
@@ -422,6 +441,7 @@ export class RrdWriter {
       queued: this.cached ? this.cached.pending : this.pool.queued,
       creating: this.createQueue.length + this.createsInFlight,
       files: this.trackedFiles,
+      native: this.native !== null ? 1 : 0,
     };
     if (this.cached) {
       for (const [key, value] of Object.entries(this.cached.counters)) status[`rrdcached_${key}`] = value;
@@ -479,7 +499,8 @@ export class RrdWriter {
           listedDirs += 1;
           // A host that is down keeps its files' state but gets no values (as in the C gmetad).
           if (host.up) written += this.writeHost(dir, host.metrics.values(), snapshot.polledAt, ts, step, generation);
-          if (++hostsInSlice >= 16) {
+          // In-process updates are synchronous: look at the clock after every host.
+          if (++hostsInSlice >= 16 || performance.now() - sliceStart >= this.sliceMs) {
             hostsInSlice = 0;
             await pause();
           }
@@ -513,7 +534,7 @@ export class RrdWriter {
     if (dir === undefined) {
       const p = path();
       dir = {
-        path: p, quoted: quoteRrdtoolArgument(p),
+        path: p, quoted: quoteRrdtoolArgument(p), ascii: ASCII_ONLY.test(p),
         shard: hashString(p.slice(this.paths.root.length)), summary, files: new Map(), seen: files.generation, made: false,
       };
       files.dirs.set(key, dir);
@@ -566,7 +587,7 @@ export class RrdWriter {
     if (state === undefined) {
       state = {
         dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
-        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false,
       };
       if (this.hostValues !== null) {
         if (!dir.summary) state.slot = this.hostValues.allocate();
@@ -656,6 +677,7 @@ export class RrdWriter {
   /** A file that left the tree: what it still holds is written, then its state goes. */
   private release(state: FileState): void {
     state.released = true;
+    if (this.native !== null) this.native.forget(this.fsPath(state));
     if (state.status === Status.Ready) {
       this.writePending(state);
       this.freeSlot(state);
@@ -718,12 +740,40 @@ export class RrdWriter {
       }
       return;
     }
+    if (this.native !== null && !state.viaRrdtool && this.sendNative(state, values)) return;
     let line = `update ${dir.quoted}${quoteRrdtoolArgument(`/${state.element}.rrd`)}`;
     for (const value of values) line += ` ${value}`;
     const accepted = this.pool.submitLine(`${line}\n`, dir.shard, (error) => {
       if (error) this.onUpdateError(state, error.message, values);
     });
     if (!accepted) this.counters.dropped += values.length;
+  }
+
+  /** The file's path for fs calls: the byte string itself when ASCII, else its bytes. */
+  private fsPath(state: FileState): string | Buffer {
+    const file = `${state.dir.path}/${state.element}.rrd`;
+    return state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
+  }
+
+  /** Updates the file in-process; false when it must go through rrdtool instead. */
+  private sendNative(state: FileState, values: string[]): boolean {
+    try {
+      if (this.native!.updateArguments(this.fsPath(state), values) === 'updated') {
+        this.counters.nativeUpdates += 1;
+        return true;
+      }
+      // Not a file it fully understands (it logged why, once): rrdtool from now on.
+      state.viaRrdtool = true;
+      this.counters.handedToRrdtool += 1;
+      return false;
+    } catch (err) {
+      if (!(err instanceof RrdUpdateError)) throw err;
+      // rrdtool's own words for the cases the error handling recognises.
+      const message = err.kind === 'stale' ? `illegal attempt to update: ${err.message}`
+        : err.kind === 'missing' ? `${err.message}: No such file or directory` : err.message;
+      this.onUpdateError(state, message, values);
+      return true;
+    }
   }
 
   private onUpdateError(state: FileState, message: string, values: string[]): void {
