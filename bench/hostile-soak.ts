@@ -1,8 +1,8 @@
 /**
  * Hostile sources against one gmetad-ts daemon for minutes: an endless document, a gzip
  * bomb, a trickle (one byte per 200 ms, never idle long enough for the 10 s no-data
- * deadline), an endless run of hosts, and a source that lists more hosts than its
- * max_hosts, beside two good sources (emulated gmonds, 500 hosts x 50 metrics and 100 x 20).
+ * deadline), an endless run of hosts, an endless run of metrics with new names (a tree
+ * costs most per byte so), and a source that lists more hosts than its max_hosts, beside two good sources (emulated gmonds, 500 hosts x 50 metrics and 100 x 20).
  * Prints the daemon's RSS over the run (bounded?), how often each limit fired (one error
  * line per poll, naming the source), and whether the good sources were polled on time
  * (interval between polls at the gmond <= step + 5 % + 1 s) and are served.
@@ -51,6 +51,9 @@ async function main(): Promise<void> {
       ['bomb', await startFakeGmond({ kind: 'gzip-bomb', head: HEAD, unit: ' '.repeat(4096) })],
       ['trickle', await startFakeGmond({ kind: 'trickle', body: manyHosts(2), intervalMs: 200 })],
       ['endless-hosts', await startFakeGmond({ kind: 'endless', head: HEAD, unit: HOST })],
+      // One host, an endless run of metrics with new names: the costliest tree per byte.
+      ['endless-metrics', await startFakeGmond({ kind: 'endless', head: HEAD + HOST.replace(/<METRIC[^]*<\/HOST>\n/, ''),
+        unit: '<METRIC NAME="spoof_{n}" VAL="{n}.5" TYPE="float" UNITS="u" TN="0" TMAX="60" DMAX="0" SLOPE="both"><EXTRA_DATA></EXTRA_DATA></METRIC>\n' })],
       ['too-many-hosts', await startFakeGmond({ kind: 'serve', body: manyHosts(2001) })],
     ];
     fakes.push(...hostile.map(([, f]) => f));

@@ -11,7 +11,10 @@
  *
  * Defaults fit the largest real clusters with room: 10,000 hosts x 100 metrics is about
  * 320 MB of XML (bench/: 1,000 x 100 = 32 MB), so 1 GiB leaves 3x; 50,000 hosts is 5x that
- * cluster; 60 s is ten times what a 1 GiB document takes to read and parse here (~5 s).
+ * cluster, 2,000,000 metrics 2x; 60 s is ten times what a 1 GiB document takes to read and
+ * parse here (~5 s). max_metrics is what bounds memory: a metric costs ~170 bytes of heap
+ * when names repeat from host to host, as in real clusters, but ~800 when every name is new
+ * (a hostile source), so 2M is at most ~1.6 GB, where 1 GiB of such XML would be ~5 GB.
  */
 import { invalid } from './errors';
 import type { DataSourceConfig, SourceLimits } from './types';
@@ -19,6 +22,7 @@ import type { DataSourceConfig, SourceLimits } from './types';
 export const DEFAULT_SOURCE_LIMITS: SourceLimits = Object.freeze({
   maxDocumentBytes: 1024 * 1024 * 1024,
   maxHosts: 50_000,
+  maxMetrics: 2_000_000,
   maxPollSeconds: 60,
 });
 
@@ -26,6 +30,7 @@ export const DEFAULT_SOURCE_LIMITS: SourceLimits = Object.freeze({
 export const LIMIT_NAMES: Readonly<Record<keyof SourceLimits, string>> = Object.freeze({
   maxDocumentBytes: 'max_document_bytes',
   maxHosts: 'max_hosts',
+  maxMetrics: 'max_metrics',
   maxPollSeconds: 'max_poll_seconds',
 });
 
@@ -67,7 +72,7 @@ export function parseLimitsSection(draft: LimitsDraft, directives: readonly Limi
     const value = parseLimitValue(key, text);
     if (value === null) {
       const expected = key === 'maxDocumentBytes' ? 'a positive number of bytes, optionally with K, M or G (KiB, MiB, GiB)'
-        : key === 'maxHosts' ? 'a positive integer' : 'a positive number of seconds';
+        : key === 'maxHosts' || key === 'maxMetrics' ? 'a positive integer' : 'a positive number of seconds';
       throw invalid(file, d.line, `limits ${d.key}`, `invalid value "${text}" (expected ${expected})`);
     }
     if (d.values.length === 1) {
@@ -89,7 +94,7 @@ function parseLimitValue(key: keyof SourceLimits, text: string): number | null {
     const bytes = Number(m[1]) * unit;
     return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
   }
-  if (key === 'maxHosts') {
+  if (key === 'maxHosts' || key === 'maxMetrics') {
     if (!/^\d+$/.test(text)) return null;
     const n = Number(text);
     return Number.isSafeInteger(n) && n > 0 ? n : null;

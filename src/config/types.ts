@@ -27,6 +27,8 @@ export interface SourceLimits {
   readonly maxDocumentBytes: number;
   /** HOST elements kept from one document; also the most hosts a cluster keeps while absent. */
   readonly maxHosts: number;
+  /** METRIC elements of hosts in one document; also the most metrics a source keeps in all. */
+  readonly maxMetrics: number;
   /** The whole poll: connect, failover, read and parse. */
   readonly maxPollSeconds: number;
 }

@@ -258,7 +258,7 @@ export class GmetadDaemon {
       const poller = new SourcePoller(ds, {
         connector: new TcpConnector(),
         parserFactory: this.parsePool.factory({
-          source: ds.name, settings: { ...settings, maxHosts: ds.limits.maxHosts }, stats: this.stats,
+          source: ds.name, settings: { ...settings, maxHosts: ds.limits.maxHosts, maxMetrics: ds.limits.maxMetrics }, stats: this.stats,
         }),
         onSnapshot: (snapshot) => this.store.publish(snapshot),
         onFailure: (reason) => this.store.fail(ds.name, reason),
@@ -274,7 +274,7 @@ export class GmetadDaemon {
 
 function sameSource(a: DataSourceConfig, b: DataSourceConfig): boolean {
   return a.step === b.step
-    && a.limits.maxDocumentBytes === b.limits.maxDocumentBytes && a.limits.maxHosts === b.limits.maxHosts
+    && a.limits.maxDocumentBytes === b.limits.maxDocumentBytes && a.limits.maxHosts === b.limits.maxHosts && a.limits.maxMetrics === b.limits.maxMetrics
     && a.limits.maxPollSeconds === b.limits.maxPollSeconds
     && a.addresses.length === b.addresses.length
     && a.addresses.every((x, i) => x.host === b.addresses[i].host && x.port === b.addresses[i].port);

@@ -15,6 +15,8 @@ export interface GangliaDocumentOptions {
   readonly parser?: ParserKind;
   /** More HOST elements kept than this aborts the document (limits max_hosts). */
   readonly maxHosts?: number;
+  /** More METRIC elements kept than this aborts the document (limits max_metrics). */
+  readonly maxMetrics?: number;
 }
 
 /** One document, parsed synchronously on the calling thread (a parse worker, or a test). */
@@ -33,7 +35,7 @@ export function gangliaDocuments(options: GangliaDocumentOptions): (pollTime: nu
   return (pollTime: number): GangliaDocument => {
     const builder = new SnapshotBuilder({
       source: options.source, pollTime, scalable: options.scalable, policy: options.policy, interner,
-      maxHosts: options.maxHosts,
+      maxHosts: options.maxHosts, maxMetrics: options.maxMetrics,
     });
     const parser = createXmlParser(builder, options.parser ?? 'fast');
     const bom = new ByteOrderMark();

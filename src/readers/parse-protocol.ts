@@ -8,6 +8,8 @@ export interface SourceSettings {
   readonly summary: SummaryPolicyOptions;
   /** limits max_hosts (config/limits). */
   readonly maxHosts?: number;
+  /** limits max_metrics. */
+  readonly maxMetrics?: number;
 }
 
 export type ToWorker =

@@ -35,7 +35,7 @@ function documentsFor(source: string, settings: SourceSettings): (pollTime: numb
     entry = {
       settingsKey: key,
       documents: gangliaDocuments({
-        source, scalable: settings.scalable, policy: buildSummaryPolicy(settings.summary), maxHosts: settings.maxHosts,
+        source, scalable: settings.scalable, policy: buildSummaryPolicy(settings.summary), maxHosts: settings.maxHosts, maxMetrics: settings.maxMetrics,
       }),
     };
     sources.set(source, entry);

@@ -51,6 +51,8 @@ export interface SnapshotBuilderOptions {
   readonly interner?: Interner;
   /** Hosts kept (in clusters) beyond this abort the document: LimitExceeded max_hosts. */
   readonly maxHosts?: number;
+  /** METRIC and METRICS elements beyond this abort the document: LimitExceeded max_metrics. */
+  readonly maxMetrics?: number;
 }
 
 /** The document is not a usable Ganglia document (wrong root, truncated). */
@@ -180,6 +182,9 @@ export class SnapshotBuilder implements XmlSink {
   private readonly lastShapes = new Map<string, MetricShape>();
   private readonly maxHosts: number;
   private hostsKept = 0;
+  private readonly maxMetrics: number;
+  /** METRIC and METRICS elements so far: each may cost a tree or summary entry. */
+  private metricElements = 0;
 
   constructor(options: SnapshotBuilderOptions) {
     this.source = options.source;
@@ -190,6 +195,7 @@ export class SnapshotBuilder implements XmlSink {
     this.policy = options.policy;
     this.interner = options.interner ?? new Interner();
     this.maxHosts = options.maxHosts ?? Infinity;
+    this.maxMetrics = options.maxMetrics ?? Infinity;
     this.interner.nextGeneration();
   }
 
@@ -377,6 +383,7 @@ export class SnapshotBuilder implements XmlSink {
     const host = this.host;
     if (host === null || this.metric !== null) return Frame.Ignored;
     this.metricsReceived++;
+    this.countMetricElement();
     // A down host inside a grid contributes nothing but its HOSTS DOWN count.
     if (host.fields === null && !host.up) return Frame.Ignored;
     const name = attrs.NAME;
@@ -475,7 +482,14 @@ export class SnapshotBuilder implements XmlSink {
     summary.addSummary({ hostsUp: toInt(attrs.UP), hostsDown: toInt(attrs.DOWN), metrics: EMPTY_SUMMARY.metrics });
   }
 
+  private countMetricElement(): void {
+    if (++this.metricElements > this.maxMetrics) {
+      throw new LimitExceeded('max_metrics', `the document lists more than ${this.maxMetrics} metrics`);
+    }
+  }
+
   private openMetrics(attrs: Attributes): Frame {
+    this.countMetricElement();
     if (!this.scalable || this.currentSummary() === null || this.host !== null || this.metricSummary !== null) {
       return Frame.Ignored;
     }

@@ -8,9 +8,10 @@
  * that is served. A parent gmetad or gweb reading it sees the growing TN and counts the host
  * down, as they do with the C gmetad.
  *
- * Unlike C, the number of hosts a cluster keeps is bounded (max_hosts, oldest absent
- * ones dropped first), so a source spoofing new host names every poll cannot grow the
- * daemon's memory without bound.
+ * Unlike C, what is kept is bounded: a cluster keeps at most max_hosts hosts (the absent
+ * ones silent the longest go first) and a source at most max_metrics metrics (absent ones
+ * beyond that are dropped), so a source spoofing new host or metric names every poll
+ * cannot grow the daemon's memory without bound.
  *
  * The expiry rule itself is one for the whole daemon (the builder at poll time, the dumps and
  * queries at request time, the RRD writer, this merge): isExpired below.
@@ -39,29 +40,43 @@ export function isExpired(item: { readonly t0: number; readonly dmax: number }, 
  * snapshot) that it no longer lists and that have not expired. Returns `polled` itself
  * when nothing is kept, so the common case costs one pass and no allocation.
  */
-export function keepAbsent(previous: SourceSnapshot | null, polled: SourceSnapshot, maxHosts: number): SourceSnapshot {
+export function keepAbsent(
+  previous: SourceSnapshot | null,
+  polled: SourceSnapshot,
+  maxHosts: number,
+  maxMetrics = Infinity,
+): SourceSnapshot {
   if (previous === null) return polled;
   const before = new Map<string, Cluster>();
   for (const node of previous.nodes) if (node.kind === 'cluster') before.set(node.name, node);
   if (before.size === 0) return polled;
+  const budget = { metrics: maxMetrics };
+  for (const node of polled.nodes) {
+    if (node.kind === 'cluster') for (const h of node.hosts.values()) budget.metrics -= h.metrics.size;
+  }
   let changed = false;
   const nodes: TreeNode[] = polled.nodes.map((node) => {
     const old = node.kind === 'cluster' ? before.get(node.name) : undefined;
     if (node.kind !== 'cluster' || old === undefined) return node;
-    const merged = mergeCluster(old, node, polled.polledAt, maxHosts);
+    const merged = mergeCluster(old, node, polled.polledAt, maxHosts, budget);
     if (merged !== node) changed = true;
     return merged;
   });
   return changed ? { ...polled, nodes } : polled;
 }
 
-function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: number): Cluster {
+/** How many more metrics may be kept while absent (max_metrics minus those polled). */
+interface Budget {
+  metrics: number;
+}
+
+function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: number, budget: Budget): Cluster {
   let hosts: Map<string, Host> | null = null;
   const copy = (): Map<string, Host> => (hosts ??= new Map(fresh.hosts));
   for (const [name, host] of fresh.hosts) {
     const before = old.hosts.get(name);
     if (before === undefined) continue;
-    const merged = mergeMetrics(before, host, now);
+    const merged = mergeMetrics(before, host, now, budget);
     if (merged !== host) copy().set(name, merged);
   }
   const absent: Host[] = [];
@@ -73,13 +88,18 @@ function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: numbe
     // Over the bound: the ones silent the longest go first.
     if (absent.length > room) absent.sort((a, b) => b.t0 - a.t0).length = room;
     const map = copy();
-    for (const host of absent) map.set(host.name, host.up ? hostWith(host, { up: false }) : host);
+    for (const host of absent) {
+      // Past max_metrics (counting what was polled), absent hosts are dropped, not kept.
+      if (host.metrics.size > budget.metrics) continue;
+      budget.metrics -= host.metrics.size;
+      map.set(host.name, host.up ? hostWith(host, { up: false }) : host);
+    }
   }
   return hosts === null ? fresh : { ...fresh, hosts };
 }
 
 /** `fresh` with the unexpired metrics `before` had and `fresh` does not list. */
-function mergeMetrics(before: Host, fresh: Host, now: number): Host {
+function mergeMetrics(before: Host, fresh: Host, now: number, budget: Budget): Host {
   // The common case, answered without reading the metrics when both are image views.
   if (listsEveryMetricOf(fresh, before) === true) return fresh;
   let metrics: Map<string, Metric> | null = null;
@@ -87,7 +107,8 @@ function mergeMetrics(before: Host, fresh: Host, now: number): Host {
   for (const name of before.metrics.keys()) {
     if (fresh.metrics.has(name)) continue;
     const metric = before.metrics.get(name)!;
-    if (isExpired(metric, now)) continue;
+    if (isExpired(metric, now) || budget.metrics <= 0) continue;
+    budget.metrics -= 1;
     (metrics ??= new Map(fresh.metrics)).set(name, metric);
   }
   return metrics === null ? fresh : hostWith(fresh, { metrics });

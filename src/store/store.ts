@@ -100,7 +100,7 @@ export class Store {
     if (!old) return; // source removed while it was polling
     // Served: with the hosts and metrics it stopped listing, ageing until DMAX (as C).
     // Listeners get the snapshot as polled: nothing is written for absent hosts.
-    const kept = keepAbsent(old.snapshot, snapshot, old.config.limits.maxHosts);
+    const kept = keepAbsent(old.snapshot, snapshot, old.config.limits.maxHosts, old.config.limits.maxMetrics);
     const state: SourceState = {
       ...old, snapshot: kept, dead: false, lastSuccess: snapshot.polledAt, lastError: null, consecutiveFailures: 0,
     };

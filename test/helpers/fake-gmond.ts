@@ -32,7 +32,8 @@ export type FakeGmondBehaviour =
   | { readonly kind: 'reset' }
   /**
    * Writes `head`, then `unit` again and again, as fast as the client reads, never ending:
-   * a document without end (e.g. an endless run of HOST elements).
+   * a document without end (e.g. an endless run of HOST elements). Each `{n}` in `unit`
+   * becomes a new number every time (endless new names).
    */
   | { readonly kind: 'endless'; readonly head: string; readonly unit: string }
   /** The same endless document, gzipped on the fly: a few MB on the wire, unbounded inflated. */
@@ -169,10 +170,19 @@ function serve(socket: net.Socket, b: FakeGmondBehaviour, later: (ms: number, fn
 
 /** Writes `head` then `unit` repeated (in 64 KiB batches) into `out` while `socket` lives. */
 function writeForever(out: NodeJS.WritableStream & { destroyed?: boolean }, socket: net.Socket, head: string, unit: string): void {
-  const batch = Buffer.from(unit.repeat(Math.max(1, Math.floor(65536 / Math.max(1, unit.length)))), 'latin1');
+  const perBatch = Math.max(1, Math.floor(65536 / Math.max(1, unit.length)));
+  const numbered = unit.includes('{n}');
+  const fixed = numbered ? null : Buffer.from(unit.repeat(perBatch), 'latin1');
+  let n = 0;
+  const nextBatch = (): Buffer => {
+    if (fixed !== null) return fixed;
+    const parts: string[] = [];
+    for (let i = 0; i < perBatch; i++, n++) parts.push(unit.replaceAll('{n}', String(n)));
+    return Buffer.from(parts.join(''), 'latin1');
+  };
   const pump = (): void => {
     while (!socket.destroyed && !out.destroyed) {
-      if (!out.write(batch)) {
+      if (!out.write(nextBatch())) {
         out.once('drain', pump);
         return;
       }

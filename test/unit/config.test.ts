@@ -465,17 +465,17 @@ test('gmetad.conf.example loads cleanly and runs as an ordinary user', () => {
 test('limits { }: defaults, for every source, per data_source; printed by -t and read back', () => {
   const text = 'data_source "a" 127.0.0.1:9\ndata_source "big" 15 10.0.0.1\n'
     + 'limits {\n  max_document_bytes 512MiB\n  max_hosts 20000\n  max_poll_seconds 90\n'
-    + '  max_hosts "big" 200000\n  max_document_bytes "big" 4G\n}\n';
+    + '  max_hosts "big" 200000\n  max_document_bytes "big" 4G\n  max_metrics "big" 300\n}\n';
   const { config, warnings } = parse(text);
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.dataSources.map((ds) => ds.limits), [
-    { maxDocumentBytes: 512 * 1024 ** 2, maxHosts: 20000, maxPollSeconds: 90 },
-    { maxDocumentBytes: 4 * 1024 ** 3, maxHosts: 200000, maxPollSeconds: 90 },
+    { maxDocumentBytes: 512 * 1024 ** 2, maxHosts: 20000, maxMetrics: 2000000, maxPollSeconds: 90 },
+    { maxDocumentBytes: 4 * 1024 ** 3, maxHosts: 200000, maxMetrics: 300, maxPollSeconds: 90 },
   ]);
   assert.deepEqual(config.pluginSections, [], 'limits is not a plugin section');
   assertRoundTrip(config);
   assert.deepEqual(parse('data_source "a" 127.0.0.1:9').config.dataSources[0].limits,
-    { maxDocumentBytes: 1073741824, maxHosts: 50000, maxPollSeconds: 60 });
+    { maxDocumentBytes: 1073741824, maxHosts: 50000, maxMetrics: 2000000, maxPollSeconds: 60 });
   assert.match(describeConfig(parse('data_source "a" 127.0.0.1:9').config), /^limits \{\n {2}# max_document_bytes 1073741824 \(default\)$/m);
 });
 
@@ -485,7 +485,7 @@ test('limits { }: a bad value, an unknown limit or an unknown data_source names 
     `${FILE}:3: limits max_hosts: invalid value "lots" (expected a positive integer)`);
   assertInvalid(`${ds}limits {\n  max_document_bytes 0\n}\n`, 3, 'limits max_document_bytes',
     `${FILE}:3: limits max_document_bytes: invalid value "0" (expected a positive number of bytes, optionally with K, M or G (KiB, MiB, GiB))`);
-  assertInvalid(`${ds}limits {\n  max_metrics 5\n}\n`, 3, 'limits max_metrics',
-    `${FILE}:3: limits max_metrics: unknown limit (expected max_document_bytes, max_hosts, max_poll_seconds)`);
+  assertInvalid(`${ds}limits {\n  max_clusters 5\n}\n`, 3, 'limits max_clusters',
+    `${FILE}:3: limits max_clusters: unknown limit (expected max_document_bytes, max_hosts, max_metrics, max_poll_seconds)`);
   assertInvalid(`${ds}limits {\n\n  max_hosts "b" 5\n}\n`, 4, 'limits', `${FILE}:4: limits: no data_source named "b"`);
 });

@@ -85,3 +85,14 @@ test('at most max_hosts per cluster: the hosts silent the longest go first (spoo
   store.publish(poll(T_NOW + 15, [host('p1'), host('p2')]));
   assert.deepEqual([...served(store).hosts.keys()].sort(), ['mid', 'new', 'p1', 'p2']);
 });
+
+test('at most max_metrics per source: absent metrics and hosts beyond it are dropped (spoofed metric names cannot grow memory)', () => {
+  const { store } = storeWith({ ...SOURCE, limits: { ...DEFAULT_SOURCE_LIMITS, maxMetrics: 4 } });
+  const m = (name: string) => metric(name, { t0: T_NOW, dmax: 0 });
+  store.publish(poll(T_NOW, [host('h', [m('a'), m('b'), m('c')]), host('gone', [m('x'), m('y')], { dmax: 0 })]));
+  store.publish(poll(T_NOW + 15, [host('h', [m('a'), m('b')])]));
+  // 2 polled + 1 absent metric fit in 4; the absent host's 2 metrics would not.
+  const c = served(store);
+  assert.deepEqual([...c.hosts.keys()], ['h']);
+  assert.deepEqual([...c.hosts.get('h')!.metrics.keys()], ['a', 'b', 'c']);
+});

@@ -575,6 +575,19 @@ describe('SourcePoller: per-source limits (hostile sources)', () => {
     assert.equal(cluster.kind === 'cluster' ? cluster.hosts.size : -1, 101);
   });
 
+  test('a document with more metrics than max_metrics is cut there (every name new: ~800 bytes of heap each)', async (t) => {
+    const metricsUnit = (i: number) => `<METRIC NAME="m${i}" VAL="1" TYPE="float" UNITS="" TN="0" TMAX="60" DMAX="0" SLOPE="both"/>\n`;
+    const body = HEAD + hostUnit().replace('</HOST>\n', Array.from({ length: 1000 }, (_, i) => metricsUnit(i)).join('') + '</HOST>\n')
+      + '</CLUSTER>\n</GANGLIA_XML>\n';
+    const g = await fake(t, { kind: 'serve', body });
+    const parserFactory = inlineDocumentFactory({ source: 'x', scalable: true, policy: { summarize: () => true }, maxMetrics: 1000 });
+    const o = failed(await setup(limited('metrics', g.port, { maxMetrics: 1000 }), { parserFactory }).poller.pollOnce());
+    assert.equal(o.reason, `data_source "metrics": 127.0.0.1:${g.port}: max_metrics exceeded: the document lists more than 1000 metrics; `
+      + 'poll aborted, last good data kept');
+    const fits = inlineDocumentFactory({ source: 'x', scalable: true, policy: { summarize: () => true }, maxMetrics: 1001 });
+    succeeded(await setup(limited('metrics', g.port, { maxMetrics: 1001 }), { parserFactory: fits }).poller.pollOnce());
+  });
+
   test('max_poll_seconds is the default whole-poll deadline', () => {
     const s = setup(limited('slow', 1, { maxPollSeconds: 7 }), { timeouts: { connectMs: 1000, idleMs: 1000 } });
     // The deadline the poller arms comes from the source's limits when no override is given.
