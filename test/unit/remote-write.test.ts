@@ -39,7 +39,7 @@ function summary(name: string, sum: number, num: number, units = ''): MetricSumm
   return { name, sum, num, units, precision: 2, slope: 'both', source: 'gmond', extra: [] };
 }
 
-test('samples: sorted labels, shared label objects, converted values, summaries; the body decodes back', () => {
+test('sample groups: sorted labels, shared label objects, converted values, summaries; the body decodes back', () => {
   const values: ExportedValues = {
     source: 'src', time: 1_700_000_000, invalid: 0,
     hosts: [{ grid: 'G', cluster: 'C', host: 'h1', metrics: [{ name: 'load_one', units: '', value: 0.25 }, { name: 'cpu_user', units: '%', value: 3 }] }],
@@ -49,10 +49,10 @@ test('samples: sorted labels, shared label objects, converted values, summaries;
     ],
   };
   const builder = new SeriesBuilder(new FamilyNames('ganglia_'), 'ganglia_', [{ name: 'dc', value: 'ams' }]);
-  const samples = builder.samples(values, 1_700_000_000_000);
-  assert.equal(samples.length, 2 + 4 + 2);
-  assert.equal(samples[0].labels[1], samples[1].labels[1], 'one label set per host');
-  const decoded = writeRequestMessage().decode(uncompress(writeRequestBody(samples))).toJSON() as {
+  const groups = builder.groups(values, 1_700_000_000_000);
+  assert.deepEqual(groups.map((g) => g.values.length), [2, 4, 2], 'one group per host and per summary');
+  assert.equal(groups[0].rests[0], groups[0].rests[1], 'one label set per host');
+  const decoded = writeRequestMessage().decode(uncompress(writeRequestBody(groups))).toJSON() as {
     timeseries: { labels: { name: string; value: string }[]; samples: { value?: number; timestamp: string }[] }[];
   };
   const flat = decoded.timeseries.map((ts) => [ts.labels.map((l) => `${l.name}=${l.value}`).join(','), ts.samples[0].value ?? 0, ts.samples[0].timestamp]);
@@ -73,8 +73,8 @@ test('label values are the text Ganglia sent: bytes re-read as UTF-8', () => {
     source: 's', time: 1, invalid: 0, summaries: [],
     hosts: [{ grid: 'G', cluster: 'C', host: Buffer.from('nœud', 'utf8').toString('latin1'), metrics: [{ name: 'x', units: '', value: 1 }] }],
   };
-  const [sample] = new SeriesBuilder(new FamilyNames('ganglia_'), 'ganglia_').samples(values, 1000);
-  assert.equal(sample.labels.find((l) => l.name === 'host')!.value, 'nœud');
+  const [group] = new SeriesBuilder(new FamilyNames('ganglia_'), 'ganglia_').groups(values, 1000);
+  assert.equal(group.rests[0].find((l) => l.name === 'host')!.value, 'nœud');
 });
 
 test('timestamps move forward per source even when two polls end in the same second', () => {

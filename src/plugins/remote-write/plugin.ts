@@ -9,7 +9,7 @@
  *     label "datacenter" "ams1"                   # a constant label on every series (repeatable)
  *     prefix "ganglia_"                           # as prometheus { prefix }
  *     # and the push settings of ../push/push-settings: auth, header, timeout, batch_size
- *     # (default 5000 samples), max_queued_values (default 500000), flush_timeout
+ *     # (default 2000 samples), max_queued_values (default 500000), flush_timeout
  *   }
  *
  * Names, units and labels: those of the /metrics endpoint (./family-names, ./series). Queueing, batching, retries and
@@ -24,11 +24,12 @@ import { RetiringQueues, sameDelivery } from '../push/retiring';
 import { describeUrl, occurrences, parseHttpUrl, type PushSettings, readPushSettings } from '../push/push-settings';
 import { FamilyNames } from './family-names';
 import { SeriesBuilder, SeriesTimestamps } from './series';
-import { type Label, type RemoteSample, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
+import { type Label, type SampleGroup, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
 
 export const REMOTE_WRITE_PLUGIN_NAME = 'remote_write';
 
-const DEFAULT_BATCH_SIZE = 5000;
+/** Samples per request, as Prometheus's own remote-write client sends them (max_samples_per_send): one batch encodes in a few ms. */
+const DEFAULT_BATCH_SIZE = 2000;
 /** Five polls of a 1000-host × 100-metric cluster; ~60 bytes each while queued. */
 const DEFAULT_MAX_QUEUED = 500_000;
 /** Hosts turned into samples between two looks at the clock (about 2500 values). */
@@ -79,15 +80,15 @@ export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
     logger.warn({ metric: ganglia, from, to }, 'remote_write: a cleaner Ganglia metric took this family name; renamed');
   };
   let series = new SeriesBuilder(new FamilyNames(setup.prefix, onRename), setup.prefix, setup.labels);
-  const newQueue = (push: PushSettings): PushQueue<RemoteSample> => {
+  const newQueue = (push: PushSettings): PushQueue<SampleGroup> => {
     const headers = { ...REMOTE_WRITE_HEADERS, ...push.headers };
     logger.info({ url: describeUrl(push.url), batch_size: push.batchSize, max_queued_values: push.maxQueuedValues },
       'remote_write: pushing samples');
-    return new PushQueue<RemoteSample>({
+    return new PushQueue<SampleGroup>({
       name: REMOTE_WRITE_PLUGIN_NAME,
       capacity: push.maxQueuedValues,
       batchSize: push.batchSize,
-      weight: () => 1,
+      weight: (group) => group.values.length,
       logger,
       counters,
       deliver: (batch) => postBatch({ url: push.url, headers, body: writeRequestBody(batch, message), timeoutMs: push.timeoutMs }),
@@ -108,9 +109,9 @@ export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
       await forEachSliced(exportedValueChunks(event, HOSTS_PER_CHUNK), (values) => {
         timestamp ??= timestamps.next(values.source, values.time);
         invalid += values.invalid;
-        const samples = series.samples(values, timestamp);
-        queue.enqueue(samples);
-        count += samples.length;
+        const groups = series.groups(values, timestamp);
+        queue.enqueue(groups);
+        for (const group of groups) count += group.values.length;
       });
       sent.num += count;
       sent.totalMillis += performance.now() - started;

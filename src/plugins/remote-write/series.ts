@@ -8,13 +8,13 @@
  * whole batch that holds a sample whose timestamp it already has with another value, and two
  * polls of one source can end within the same second (a restart after SIGHUP).
  *
- * Label objects are shared: one per family name, one set per host per poll, so a queued
- * sample costs one small object.
+ * Label objects are shared: one per family name, one set per host per poll; a host's samples
+ * travel as one SampleGroup.
  */
 import { toUnicode } from '../prometheus/names';
 import type { ExportedValues, SummaryValues } from '../push/exported-values';
 import { type FamilyMapping, FamilyNames, fixedFamilies, NameLevel } from './family-names';
-import type { Label, RemoteSample } from './write-request';
+import type { Label, SampleGroup } from './write-request';
 
 const NAME_LABEL = '__name__';
 
@@ -35,8 +35,8 @@ export class SeriesBuilder {
     this.fixed = fixedFamilies(prefix);
   }
 
-  /** `timestamp`: epoch ms of every sample of `values`. */
-  samples(values: ExportedValues, timestamp: number): RemoteSample[] {
+  /** The samples of `values`, one group per host and per summary; `timestamp`: epoch ms. */
+  groups(values: ExportedValues, timestamp: number): SampleGroup[] {
     // Every name of the event first: a collision found half-way would otherwise rename a
     // family after some of its samples were built, and send two values for one series and
     // timestamp (a receiver refuses the whole batch).
@@ -48,33 +48,41 @@ export class SeriesBuilder {
       const level = summary.cluster !== null ? NameLevel.Cluster : NameLevel.Grid;
       for (const metric of summary.metrics.values()) this.names.mapping(level, metric.name, metric.units);
     }
-    const out: RemoteSample[] = [];
+    const out: SampleGroup[] = [];
     let i = 0;
     for (const host of values.hosts) {
       const rest = this.labelSet([['grid', host.grid], ['cluster', host.cluster], ['host', host.host]]);
-      for (const metric of host.metrics) {
+      const n = host.metrics.length;
+      const names: Label[] = new Array(n);
+      const vals = new Float64Array(n);
+      for (let j = 0; j < n; j++) {
         const m = hostMappings[i++];
-        out.push({ labels: [this.nameLabel(m.name), ...rest], value: metric.value * m.rule.factor, timestamp });
+        names[j] = this.nameLabel(m.name);
+        vals[j] = host.metrics[j].value * m.rule.factor;
       }
+      out.push({ timestamp, names, rests: new Array(n).fill(rest), values: vals });
     }
-    for (const summary of values.summaries) this.summarySamples(summary, timestamp, out);
+    for (const summary of values.summaries) out.push(this.summaryGroup(summary, timestamp));
     return out;
   }
 
-  private summarySamples(summary: SummaryValues, timestamp: number, out: RemoteSample[]): void {
+  private summaryGroup(summary: SummaryValues, timestamp: number): SampleGroup {
     const cluster = summary.cluster !== null;
     const level = cluster ? NameLevel.Cluster : NameLevel.Grid;
     const scope: [string, string][] = cluster ? [['grid', summary.grid], ['cluster', summary.cluster!]] : [['grid', summary.grid]];
     const rest = this.labelSet(scope);
     const hostsName = this.nameLabel(cluster ? this.fixed.clusterHosts : this.fixed.gridHosts);
     const numName = this.nameLabel(cluster ? this.fixed.clusterNum : this.fixed.gridNum);
-    out.push({ labels: [hostsName, ...this.labelSet([...scope, ['state', 'up']])], value: summary.hostsUp, timestamp });
-    out.push({ labels: [hostsName, ...this.labelSet([...scope, ['state', 'down']])], value: summary.hostsDown, timestamp });
+    const names: Label[] = [hostsName, hostsName];
+    const rests: (readonly Label[])[] = [this.labelSet([...scope, ['state', 'up']]), this.labelSet([...scope, ['state', 'down']])];
+    const vals: number[] = [summary.hostsUp, summary.hostsDown];
     for (const metric of summary.metrics.values()) {
       const m = this.names.mapping(level, metric.name, metric.units);
-      out.push({ labels: [this.nameLabel(m.name), ...rest], value: metric.sum * m.rule.factor, timestamp });
-      out.push({ labels: [numName, ...this.labelSet([...scope, ['metric', metric.name]])], value: metric.num, timestamp });
+      names.push(this.nameLabel(m.name), numName);
+      rests.push(rest, this.labelSet([...scope, ['metric', metric.name]]));
+      vals.push(metric.sum * m.rule.factor, metric.num);
     }
+    return { timestamp, names, rests, values: Float64Array.from(vals) };
   }
 
   private nameLabel(name: string): Label {

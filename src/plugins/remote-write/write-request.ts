@@ -30,12 +30,19 @@ export interface Label {
   readonly value: string;
 }
 
-/** One sample of one series; `labels` sorted by name, `__name__` first (shared between samples). */
-export interface RemoteSample {
-  readonly labels: readonly Label[];
-  readonly value: number;
+/**
+ * Samples taken at one time, one per series: a host's metrics, or one summary's lines. The
+ * queue holds these (three objects for a host's hundred values) rather than an object per
+ * sample: 100k samples per poll would otherwise fill the old generation and lengthen GC pauses.
+ */
+export interface SampleGroup {
   /** Epoch milliseconds. */
   readonly timestamp: number;
+  /** Each sample's `__name__` label. */
+  readonly names: readonly Label[];
+  /** Each sample's other labels, sorted by name (usually one shared array). */
+  readonly rests: readonly (readonly Label[])[];
+  readonly values: Float64Array;
 }
 
 let writeRequestType: protobuf.Type | null = null;
@@ -54,16 +61,17 @@ export function writeRequestMessage(dir = PROMPB_DIR): protobuf.Type {
 }
 
 /** Protobuf-encodes (uncompressed) a WriteRequest of one sample per series. */
-export function encodeWriteRequest(samples: readonly RemoteSample[], type = writeRequestMessage()): Uint8Array {
-  const timeseries = new Array(samples.length);
-  for (let i = 0; i < samples.length; i++) {
-    const s = samples[i];
-    timeseries[i] = { labels: s.labels, samples: [{ value: s.value, timestamp: s.timestamp }] };
+export function encodeWriteRequest(groups: readonly SampleGroup[], type = writeRequestMessage()): Uint8Array {
+  const timeseries: object[] = [];
+  for (const g of groups) {
+    for (let i = 0; i < g.values.length; i++) {
+      timeseries.push({ labels: [g.names[i], ...g.rests[i]], samples: [{ value: g.values[i], timestamp: g.timestamp }] });
+    }
   }
   return type.encode({ timeseries }).finish();
 }
 
 /** The request body: encodeWriteRequest, snappy-compressed. */
-export function writeRequestBody(samples: readonly RemoteSample[], type = writeRequestMessage()): Uint8Array {
-  return compress(encodeWriteRequest(samples, type));
+export function writeRequestBody(groups: readonly SampleGroup[], type = writeRequestMessage()): Uint8Array {
+  return compress(encodeWriteRequest(groups, type));
 }
