@@ -84,14 +84,24 @@ export function valueForSlope(slope: string, value: string): string {
   return BigInt(Math.round(n)).toString();
 }
 
-/** Cluster/grid summary update `ts:SUM:NUM`, SUM printed as in the XML METRICS line. */
-export function summaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'precision' | 'slope'>): string {
+/** Cluster/grid summary values `SUM:NUM`, SUM printed as in the XML METRICS line. */
+export function summaryValues(summary: Pick<MetricSummary, 'sum' | 'num' | 'precision' | 'slope'>): string {
   const sum = Number.isFinite(summary.sum) ? formatSum(summary) : 'U';
-  return `${ts}:${valueForSlope(summary.slope, sum)}:${summary.num}`;
+  return `${valueForSlope(summary.slope, sum)}:${summary.num}`;
 }
 
-/** Root summary update `ts:SUM:NUM` with SUM as `%.5f` (the C gmetad's root format). */
-export function rootSummaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'slope'>): string {
+/** Cluster/grid summary update `ts:SUM:NUM`. */
+export function summaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'precision' | 'slope'>): string {
+  return `${ts}:${summaryValues(summary)}`;
+}
+
+/** Root summary values `SUM:NUM` with SUM as `%.5f` (the C gmetad's root format). */
+export function rootSummaryValues(summary: Pick<MetricSummary, 'sum' | 'num' | 'slope'>): string {
   const sum = Number.isFinite(summary.sum) ? summary.sum.toFixed(5) : 'U';
-  return `${ts}:${valueForSlope(summary.slope, sum)}:${summary.num}`;
+  return `${valueForSlope(summary.slope, sum)}:${summary.num}`;
+}
+
+/** Root summary update `ts:SUM:NUM`. */
+export function rootSummaryUpdate(ts: number, summary: Pick<MetricSummary, 'sum' | 'num' | 'slope'>): string {
+  return `${ts}:${rootSummaryValues(summary)}`;
 }

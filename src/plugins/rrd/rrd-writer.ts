@@ -51,7 +51,7 @@ import { NativeRrdUpdater, RrdUpdateError } from './native';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
 import {
-  createArguments, DEFAULT_RRAS, rootSummaryUpdate, rrdValue, summaryUpdate, valueForSlope,
+  createArguments, DEFAULT_RRAS, rootSummaryValues, rrdValue, summaryValues, valueForSlope,
 } from './rrd-definitions';
 import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
 import { RrdcachedClient } from './rrdcached-client';
@@ -345,7 +345,7 @@ export class RrdWriter {
       const rootStep = step > 0 ? step : this.rootStep;
       let written = 0;
       for (const metric of summary.metrics.values()) {
-        if (this.record(dir, metric.name, ts, rootSummaryUpdate(ts, metric), rootStep, metric.slope)) written += 1;
+        if (this.record(dir, metric.name, ts, rootSummaryValues(metric), rootStep, metric.slope)) written += 1;
       }
       this.forgetUnseenFiles(dir, files.generation, summary.metrics.size);
       this.countSent(written, performance.now() - started);
@@ -558,7 +558,7 @@ export class RrdWriter {
         this.counters.invalid += 1;
         continue;
       }
-      if (this.record(dir, metric.name, ts, `${ts}:${valueForSlope(metric.slope, value)}`, step, metric.slope, known)) written += 1;
+      if (this.record(dir, metric.name, ts, valueForSlope(metric.slope, value), step, metric.slope, known)) written += 1;
     }
     if (dir.files.size > listed) this.forgetUnseenFiles(dir, generation, listed);
     return written;
@@ -569,18 +569,19 @@ export class RrdWriter {
     dir.seen = generation;
     let written = 0;
     for (const metric of node.summary.metrics.values()) {
-      if (this.record(dir, metric.name, ts, summaryUpdate(ts, metric), step, metric.slope)) written += 1;
+      if (this.record(dir, metric.name, ts, summaryValues(metric), step, metric.slope)) written += 1;
     }
     this.forgetUnseenFiles(dir, generation, node.summary.metrics.size);
     return written;
   }
 
   /**
-   * Queues one value (`ts:...` in rrdtool's syntax) for one file; false if it was skipped.
-   * `known` is the file's state when the caller already looked it up.
+   * Writes or queues one value for one file; false if it was skipped. `text` is the value
+   * as rrdtool takes it after `ts:` (`3.50`, `U`, or a summary's `SUM:NUM`). `known` is the
+   * file's state when the caller already looked it up.
    */
   private record(
-    dir: DirState, metricName: string, ts: number, update: string, step: number, slope: string,
+    dir: DirState, metricName: string, ts: number, text: string, step: number, slope: string,
     known: FileState | undefined = dir.files.get(metricName),
   ): boolean {
     let state = known;
@@ -605,9 +606,11 @@ export class RrdWriter {
     state.slope = slope;
     this.counters.values += 1;
     if (state.status === Status.Ready && this.writeBehindMs === 0) {
-      this.send(state, [update]);
+      // The common case: straight into the file (in-process, or through rrdtool/rrdcached).
+      if (this.native === null || state.viaRrdtool || !this.sendNative(state, ts, text)) this.send(state, [`${ts}:${text}`]);
       return true;
     }
+    const update = `${ts}:${text}`;
     if (state.status !== Status.Ready) {
       if (!this.wait(state, update)) return false;
       if (state.status === Status.New) this.enqueueCreate(state);
@@ -616,8 +619,6 @@ export class RrdWriter {
     // Write-behind.
     if (this.pendingCount(state) === 0) state.pendingSince = this.clock();
     if (state.slot >= 0) {
-      const at = update.indexOf(':');
-      const text = update.slice(at + 1);
       if (!this.hostValues!.push(state.slot, ts, text === 'U' ? Number.NaN : Number(text))) {
         this.counters.dropped += 1;
         return false;
@@ -740,7 +741,7 @@ export class RrdWriter {
       }
       return;
     }
-    if (this.native !== null && !state.viaRrdtool && this.sendNative(state, values)) return;
+    if (this.native !== null && !state.viaRrdtool && this.sendNative(state, 0, '', values)) return;
     let line = `update ${dir.quoted}${quoteRrdtoolArgument(`/${state.element}.rrd`)}`;
     for (const value of values) line += ` ${value}`;
     const accepted = this.pool.submitLine(`${line}\n`, dir.shard, (error) => {
@@ -755,10 +756,17 @@ export class RrdWriter {
     return state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
   }
 
-  /** Updates the file in-process; false when it must go through rrdtool instead. */
-  private sendNative(state: FileState, values: string[]): boolean {
+  /**
+   * Updates the file in-process: one value (`ts`, `text`), or `values` (`ts:...` arguments)
+   * when given; false when it must go through rrdtool instead.
+   */
+  private sendNative(state: FileState, ts: number, text: string, values?: string[]): boolean {
     try {
-      if (this.native!.updateArguments(this.fsPath(state), values) === 'updated') {
+      const native = this.native!;
+      const outcome = values !== undefined
+        ? native.updateArguments(this.fsPath(state), values)
+        : native.update(this.fsPath(state), ts, state.dir.summary ? text.split(':') : [text]);
+      if (outcome === 'updated') {
         this.counters.nativeUpdates += 1;
         return true;
       }
@@ -771,7 +779,7 @@ export class RrdWriter {
       // rrdtool's own words for the cases the error handling recognises.
       const message = err.kind === 'stale' ? `illegal attempt to update: ${err.message}`
         : err.kind === 'missing' ? `${err.message}: No such file or directory` : err.message;
-      this.onUpdateError(state, message, values);
+      this.onUpdateError(state, message, values ?? [`${ts}:${text}`]);
       return true;
     }
   }
