@@ -13,11 +13,17 @@ export interface Receiver {
   readonly process: ManagedProcess;
   /** http://127.0.0.1:PORT */
   readonly base: string;
+  /** Headers every request of the test needs (basic auth when the receiver requires it). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-async function httpOk(url: string): Promise<boolean> {
+function basicAuth(user: string, password: string): Record<string, string> {
+  return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+async function httpOk(url: string, headers: Readonly<Record<string, string>> = {}): Promise<boolean> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
     await response.arrayBuffer();
     return response.ok;
   } catch {
@@ -25,8 +31,8 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+async function getJson<T>(url: string, headers: Readonly<Record<string, string>> = {}): Promise<T> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
@@ -40,7 +46,7 @@ export interface PromSeries {
 /** An instant PromQL query through /api/v1/query (Prometheus and VictoriaMetrics alike). */
 export async function promQuery(receiver: Receiver, query: string): Promise<PromSeries[]> {
   const url = `${receiver.base}/api/v1/query?query=${encodeURIComponent(query)}`;
-  const reply = await getJson<{ status: string; data: { resultType: string; result: PromSeries[] } }>(url);
+  const reply = await getJson<{ status: string; data: { resultType: string; result: PromSeries[] } }>(url, receiver.headers);
   if (reply.status !== 'success') throw new Error(`${query}: ${JSON.stringify(reply)}`);
   return reply.data.result;
 }
@@ -53,7 +59,7 @@ export interface PromRawSeries {
 /** Every raw sample of the series `selector` matches in the last `window` (e.g. 1h): a range vector, queried instantly. */
 export async function promRawSamples(receiver: Receiver, selector: string, window: string): Promise<PromRawSeries[]> {
   const url = `${receiver.base}/api/v1/query?query=${encodeURIComponent(`${selector}[${window}]`)}`;
-  const reply = await getJson<{ status: string; data: { resultType: string; result: PromRawSeries[] } }>(url);
+  const reply = await getJson<{ status: string; data: { resultType: string; result: PromRawSeries[] } }>(url, receiver.headers);
   if (reply.status !== 'success' || reply.data.resultType !== 'matrix') throw new Error(`${selector}: ${JSON.stringify(reply).slice(0, 500)}`);
   return reply.data.result;
 }
@@ -75,10 +81,16 @@ export async function startPrometheus(registry: ProcessRegistry): Promise<Receiv
   return { process: child, base };
 }
 
-export async function startVictoriaMetrics(registry: ProcessRegistry): Promise<Receiver> {
+/** VictoriaMetrics; with `basicAuth`, every endpoint (writes and queries) requires it. */
+export async function startVictoriaMetrics(
+  registry: ProcessRegistry,
+  opts: { basicAuth?: { readonly user: string; readonly password: string } } = {},
+): Promise<Receiver> {
   const dir = registry.tempDir('victoria-metrics');
   const port = await freePort();
+  const auth = opts.basicAuth ? [`-httpAuth.username=${opts.basicAuth.user}`, `-httpAuth.password=${opts.basicAuth.password}`] : [];
   const child = await registry.spawn('victoria-metrics', '/usr/bin/victoria-metrics', [
+    ...auth,
     `-storageDataPath=${dir}`,
     `-httpListenAddr=127.0.0.1:${port}`,
     '-retentionPeriod=1',
@@ -88,13 +100,14 @@ export async function startVictoriaMetrics(registry: ProcessRegistry): Promise<R
     '-loggerLevel=WARN',
   ]);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(() => httpOk(`${base}/health`), { process: child, timeoutMs: 30_000, description: 'victoria-metrics ready' });
-  return { process: child, base };
+  const headers = opts.basicAuth ? basicAuth(opts.basicAuth.user, opts.basicAuth.password) : {};
+  await waitFor(() => httpOk(`${base}/health`, headers), { process: child, timeoutMs: 30_000, description: 'victoria-metrics ready' });
+  return { process: child, base, headers };
 }
 
 /** Makes what VictoriaMetrics ingested searchable at once. */
 export async function victoriaFlush(receiver: Receiver): Promise<void> {
-  const response = await fetch(`${receiver.base}/internal/force_flush`, { signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`${receiver.base}/internal/force_flush`, { headers: receiver.headers, signal: AbortSignal.timeout(10_000) });
   await response.arrayBuffer();
 }
 

@@ -281,3 +281,33 @@ test('SIGHUP: a new url gets the samples from then on, the counters carry on, a 
     assert.equal((await child.exited).code, 0, child.output());
   });
 });
+
+test('remote_write with basic auth (credentials in the URL) into a VictoriaMetrics that requires it; a wrong password is refused, not retried', async (t) => {
+  const registry = registryFor(t);
+  await registry.explain(async () => {
+    const vm = await startVictoriaMetrics(registry, { basicAuth: { user: 'gmetad', password: 'p@ss word' } });
+    const cluster = await startFakeGmond({ kind: 'serve', body: clusterXml(Math.floor(Date.now() / 1000)) });
+    t.after(() => cluster.close());
+    const withAuth = vm.base.replace('http://', `http://gmetad:${encodeURIComponent('p@ss word')}@`);
+    const good = await startDaemon(registry, [`data_source "exp" 1 127.0.0.1:${cluster.port}`], [
+      'remote_write {', `  url "${withAuth}/api/v1/write"`, '  label "site" "lab"', '}',
+    ]);
+    await waitFor(async () => {
+      await victoriaFlush(vm);
+      return (await promQuery(vm, 'ganglia_load_one')).length === 2;
+    }, { process: good.child, description: 'samples in the receiver' });
+    assert.doesNotMatch(good.child.output(), /p@ss/, 'the password is not logged');
+
+    const bad = await startDaemon(registry, [`data_source "exp" 1 127.0.0.1:${cluster.port}`], [
+      'remote_write {', `  url "${vm.base}/api/v1/write"`, '  username "gmetad"', '  password "wrong"', '}',
+    ]);
+    const counters = await waitFor(async () => {
+      const c = (await bad.status()).plugins.remote_write;
+      return Number(c.requests) >= 2 ? c : null;
+    }, { process: bad.child, description: 'two refused requests' });
+    assert.equal(counters.retries, 0);
+    assert.equal(counters.sent, 0);
+    assert.ok(Number(counters.rejected) > 0);
+    assert.match(String(counters.lastError), /^HTTP 401/);
+  });
+});
