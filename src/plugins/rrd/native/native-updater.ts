@@ -111,6 +111,7 @@ export class NativeRrdUpdater {
   private scratch: Buffer = Buffer.alloc(0);
   private view: HeaderView = new HeaderView(this.scratch);
   private readonly rows: RowWrite[] = [];
+  private lastLayout: RrdLayout | null = null;
   private readonly betweenWrites: (() => void) | undefined;
 
   constructor(options: NativeRrdUpdaterOptions = {}) {
@@ -226,11 +227,15 @@ export class NativeRrdUpdater {
     const key = keyOf(path);
     let entry = this.files.get(key);
     const known = entry?.layout ?? null;
-    const wanted = known ? known.headerLength : FIRST_READ;
+    // A file not seen yet most likely has the structure of the last one (a tree has few).
+    const guess = known ?? this.lastLayout;
+    const wanted = guess ? guess.headerLength : FIRST_READ;
     let got = this.read(fd, path, wanted);
     let layout = known;
     let reason = 'unsupported';
-    if (known === null || got < known.headerLength || this.scratch.compare(known.staticBytes, 0, known.liveOffset, 0, known.liveOffset) !== 0) {
+    if (known === null && guess !== null && this.hasStatic(guess, got) && fstatSize(fd, path) === guess.fileLength) {
+      layout = guess;
+    } else if (known === null || !this.hasStatic(known, got)) {
       layout = null;
       const staticLen = got >= STAT_HEAD_SIZE ? staticLength(this.scratch.subarray(0, got)) : null;
       if (staticLen !== null) {
@@ -257,6 +262,7 @@ export class NativeRrdUpdater {
     if (layout === null) return this.handBack(key, path, entry, reason);
     const liveProblem = checkLive(layout, this.scratch);
     if (liveProblem !== null) return this.handBack(key, path, entry, liveProblem);
+    this.lastLayout = layout;
     if (entry === undefined) {
       if (this.files.size >= this.maxFiles) this.files.delete(this.files.keys().next().value as string);
       this.files.set(key, { layout, unsupported: null });
@@ -265,6 +271,11 @@ export class NativeRrdUpdater {
       entry.unsupported = null;
     }
     return layout;
+  }
+
+  /** Whether the scratch buffer (`got` bytes read) holds a whole header with this static part. */
+  private hasStatic(layout: RrdLayout, got: number): boolean {
+    return got >= layout.headerLength && this.scratch.compare(layout.staticBytes, 0, layout.liveOffset, 0, layout.liveOffset) === 0;
   }
 
   private handBack(key: string, path: fs.PathLike, entry: FileEntry | undefined, reason: string): null {
