@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config';
 import { parseRiemannAttributes } from '../../src/config/riemann-attributes';
-import { hostEvents, strtod, strtol } from '../../src/plugins/riemann/events';
+import { eventFrame, hostEventFrames, hostEvents, riemannTypes, strtod, strtol } from '../../src/plugins/riemann/events';
 import { cluster, host, metric } from '../helpers/tree-builders';
 
 test('strtol and strtod read the leading number as C does', () => {
@@ -33,4 +33,15 @@ test('a down host sends its heartbeat only; a LOCATION with commas stays one att
   assert.equal(events[0].time, undefined);
   assert.deepEqual(events[0].tags, []);
   assert.deepEqual(events[0].attributes.find((a) => a.key === 'location'), { key: 'location', value: '1,2,3' });
+});
+
+test('the per-host shared part plus each event\'s own fields decode as the whole event', () => {
+  const { Event, Msg } = riemannTypes();
+  const c = cluster('C', [host('h', [metric('a', { val: '1.5' }), metric('b', { val: 'x', type: 'string' })], { tags: 't1,t2' })], { localtime: 99 });
+  const h = c.hosts.get('h')!;
+  const options = { gridname: 'G', attributes: [{ key: 'env', value: 'prod' }] };
+  const split = Msg.toObject(Msg.decode(Buffer.concat(hostEventFrames(c, h, options, Event))), { longs: Number });
+  const whole = Msg.toObject(Msg.decode(Buffer.concat(hostEvents(c, h, options).map((e) => eventFrame(e, Event)))), { longs: Number });
+  assert.deepEqual(split, whole);
+  assert.equal((split.events as unknown[]).length, 3);
 });

@@ -18,9 +18,12 @@
  * attribute values are kept whole: it re-splits its own "grid=..,cluster=..,location=.."
  * string at "," and "=", so a LOCATION such as "1,2,3" or an empty IP crashes it.
  *
- * Each Event is encoded once with protobufjs from the official riemann.proto and framed as
- * a Msg field (tag 6), so a Msg of several events is the concatenation of their frames:
- * TCP sends a host's frames behind a 4-byte length, UDP packs frames into datagrams.
+ * Each Event is encoded with protobufjs from the official riemann.proto and framed as a Msg
+ * field (tag 6), so a Msg of several events is the concatenation of their frames: TCP sends
+ * a host's frames behind a 4-byte length, UDP packs frames into datagrams. What all events of
+ * a host share (host, time, tags, attributes) is encoded once per host and prepended to each
+ * event's own fields: concatenated encodings of a message parse as their merge (protobuf's
+ * wire-format rule), which saves re-encoding six attributes per metric.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -79,38 +82,60 @@ export interface EventFields {
   metric_d?: number;
 }
 
-/** The events of one host, heartbeat first, then its metrics in arrival order. */
-export function hostEvents(cluster: Cluster, host: Host, options: RiemannEventOptions): EventFields[] {
-  const tags = host.tags.split(',').filter((t) => t !== '');
-  const attributes: RiemannAttribute[] = [
-    { key: 'grid', value: options.gridname },
-    { key: 'cluster', value: cluster.name },
-    { key: 'ip', value: host.ip },
-    { key: 'location', value: host.location },
-    ...options.attributes,
-  ];
-  const base = (service: string, description: string, ttl: number): EventFields => ({
-    host: host.name, service, description, ttl, tags, attributes,
+/** What every event of a host carries. */
+export function sharedFields(cluster: Cluster, host: Host, options: RiemannEventOptions): Pick<EventFields, 'host' | 'tags' | 'attributes' | 'time'> {
+  return {
+    host: host.name,
+    tags: host.tags.split(',').filter((t) => t !== ''),
+    attributes: [
+      { key: 'grid', value: options.gridname },
+      { key: 'cluster', value: cluster.name },
+      { key: 'ip', value: host.ip },
+      { key: 'location', value: host.location },
+      ...options.attributes,
+    ],
     ...(cluster.localtime > 0 ? { time: cluster.localtime } : {}),
-  });
-  const heartbeat = base('heartbeat', 'seconds', host.tmax * 4);
+  };
+}
+
+/** Each event's own fields: the heartbeat first, then the metrics of an up host in arrival order. */
+export function ownFields(host: Host): Omit<EventFields, 'host' | 'tags' | 'attributes' | 'time'>[] {
   // The C gmetad prints REPORTED with %d before strtol reads it back: a signed 32-bit value.
-  heartbeat.metric_sint64 = host.reported | 0;
-  const events = [heartbeat];
+  const events: Omit<EventFields, 'host' | 'tags' | 'attributes' | 'time'>[] = [
+    { service: 'heartbeat', description: 'seconds', ttl: host.tmax * 4, metric_sint64: host.reported | 0 },
+  ];
   if (!host.up) return events;
-  for (const metric of host.metrics.values()) events.push(metricEvent(base, metric));
+  for (const metric of host.metrics.values()) events.push(metricFields(metric));
   return events;
 }
 
-function metricEvent(base: (service: string, description: string, ttl: number) => EventFields, metric: Metric): EventFields {
-  const event = base(metric.name, metric.units, metric.tmax);
+/** The events of one host, whole (for tests and readers; the plugin encodes the two parts apart). */
+export function hostEvents(cluster: Cluster, host: Host, options: RiemannEventOptions): EventFields[] {
+  const shared = sharedFields(cluster, host, options);
+  return ownFields(host).map((own) => ({ ...shared, ...own }) as EventFields);
+}
+
+function metricFields(metric: Metric): Omit<EventFields, 'host' | 'tags' | 'attributes' | 'time'> {
+  const event: Omit<EventFields, 'host' | 'tags' | 'attributes' | 'time'> = { service: metric.name, description: metric.units, ttl: metric.tmax };
   if (INT_TYPES.has(metric.type)) event.metric_sint64 = strtol(metric.val);
   else if (FLOAT_TYPES.has(metric.type)) event.metric_d = strtod(metric.val);
   else event.state = metric.val;
   return event;
 }
 
-/** The bytes of `events` as a Msg's repeated field 6: concatenate frames to build a Msg. */
+/** The frames (Msg field 6) of all events of one host. */
+export function hostEventFrames(cluster: Cluster, host: Host, options: RiemannEventOptions, Event: protobuf.Type): Buffer[] {
+  const shared = Event.encode(sharedFields(cluster, host, options)).finish();
+  return ownFields(host).map((own) => {
+    const body = Event.encode(own).finish();
+    const writer = protobuf.Writer.create();
+    writer.uint32((6 << 3) | 2).uint32(shared.length + body.length);
+    const head = writer.finish();
+    return Buffer.concat([head, shared, body], head.length + shared.length + body.length);
+  });
+}
+
+/** The frame (Msg field 6) of one whole event. */
 export function eventFrame(event: EventFields, Event: protobuf.Type): Buffer {
   const body = Event.encode(event).finish();
   const writer = protobuf.Writer.create();

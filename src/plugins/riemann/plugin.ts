@@ -25,7 +25,7 @@ import { authoritativeClusters } from '../authoritative-clusters';
 import { BatchBuilder } from '../transport/batch-queue';
 import { DatagramSender } from '../transport/datagram-sender';
 import { StreamSender } from '../transport/stream-sender';
-import { eventFrame, hostEvents, riemannTypes, tcpFrame, type RiemannEventOptions } from './events';
+import { hostEventFrames, riemannTypes, tcpFrame, type RiemannEventOptions } from './events';
 
 export const RIEMANN_PLUGIN_NAME = 'riemann';
 
@@ -133,7 +133,7 @@ export function createRiemannPlugin(context: PluginContext): GmetadPlugin {
       let started = performance.now();
       for (const cluster of authoritativeClusters(event.snapshot.nodes)) {
         for (const host of cluster.hosts.values()) {
-          const frames = hostEvents(cluster, host, settings.events).map((e) => eventFrame(e, Event));
+          const frames = hostEventFrames(cluster, host, settings.events, Event);
           events += frames.length;
           if (udp) {
             for (const frame of frames) builder.addBytes(frame);
