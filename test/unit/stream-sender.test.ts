@@ -99,3 +99,22 @@ test('a receiver that stops reading cannot grow memory past the bound', async ()
     await sender.close();
   }
 });
+
+test('flush gives up on a receiver that accepts but does not read, counting what is left', async () => {
+  const rx = await listen();
+  rx.server.on('connection', (s) => s.pause());
+  const sender = new StreamSender({
+    host: '127.0.0.1', port: rx.port, connectTimeoutMs: 500, maxQueueBytes: 64 << 20, logger: silent, flushTimeoutMs: 300,
+  });
+  try {
+    const big = Buffer.alloc(64 * 1024, 0x62);
+    for (let i = 0; i < 400; i++) sender.send({ data: big, items: 1 }); // 25 MiB: more than the socket buffers hold
+    await sender.flush();
+    assert.ok(sender.counters.dropped > 0, JSON.stringify(sender.counters));
+    assert.equal(sender.counters.queuedItems, 0);
+  } finally {
+    for (const s of rx.sockets) s.destroy();
+    rx.server.close();
+    await sender.close();
+  }
+});

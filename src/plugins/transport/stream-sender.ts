@@ -12,7 +12,8 @@
  * - A receiver that stops reading cannot hold memory: the queue is bounded, and a
  *   connection with unconfirmed writes and no progress for `stallTimeoutMs` is dropped.
  * - flush() (SIGTERM) sends what is queued, but gives up at once, counting the rest as
- *   dropped, when the receiver is unreachable: shutdown never waits on a dead receiver.
+ *   dropped, when the receiver is unreachable, and after flushTimeoutMs when it does not
+ *   read: shutdown never waits on a dead or stuck receiver.
  */
 import * as net from 'node:net';
 import { Backoff, type BackoffOptions } from './backoff';
@@ -35,6 +36,8 @@ export interface StreamSenderOptions {
   readonly maxQueueBytes: number;
   /** A connection whose writes make no progress this long is closed (default 30 s). */
   readonly stallTimeoutMs?: number;
+  /** flush() gives up after this long, counting what is left as dropped (default 10 s). */
+  readonly flushTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
   readonly logger: SenderLogger;
   /** Items confirmed written (for the /status counters). */
@@ -105,8 +108,14 @@ export class StreamSender {
       this.retryTimer = null;
     }
     const done = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    // A receiver that accepts but does not read must not hold shutdown either.
+    const timer = setTimeout(() => {
+      this.failedDuringFlush = true;
+      this.settleFlush();
+    }, this.options.flushTimeoutMs ?? 10_000);
     this.pump();
     await done;
+    clearTimeout(timer);
   }
 
   /** flush(), then closes the connection; later sends are dropped (counted). */
@@ -134,7 +143,7 @@ export class StreamSender {
     if (!this.idle() && !this.failedDuringFlush) return;
     if (this.failedDuringFlush) {
       const lost = this.queue.dropAll();
-      if (lost > 0) this.options.logger.warn({ receiver: this.address, dropped: lost }, 'receiver unreachable at shutdown; values dropped');
+      if (lost > 0) this.options.logger.warn({ receiver: this.address, dropped: lost }, 'receiver unreachable at shutdown or not reading; values dropped');
     }
     const waiters = this.flushWaiters;
     this.flushWaiters = [];
