@@ -159,6 +159,12 @@ test('the scrape cache renders once for concurrent scrapes of the same tree and 
   assert.equal(renders, 1);
   await cache.get('2:100', render);
   assert.equal(renders, 2);
+  // Let go after releaseAfterMs: the same key renders again (no 10 MB copy kept between scrapes).
+  const shortLived = new ScrapeCache(0);
+  await shortLived.get('3:100', render);
+  await new Promise((r) => setTimeout(r, 10));
+  await shortLived.get('3:100', render);
+  assert.equal(renders, 4);
 });
 
 test('health: polls, sources, writers, and each plugin\'s deliveries and own numeric counters (the RRD writer\'s)', async () => {

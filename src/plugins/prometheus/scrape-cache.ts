@@ -2,7 +2,8 @@
  * One rendering of the exposition serves every scrape of the same tree in the same second:
  * two Prometheus servers (an HA pair) scraping together cost one render. The text is kept as
  * the chunks the renderer produced, and gzipped once (off the event loop, in zlib's
- * thread pool) the first time a client asks for gzip.
+ * thread pool) the first time a client asks for gzip. It is let go shortly after (the text of
+ * 100k series is ~10 MB): between scrapes the daemon holds no copy of it.
  */
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -25,6 +26,10 @@ interface Entry {
 
 export class ScrapeCache {
   private entry: Entry | null = null;
+  private releaseTimer: NodeJS.Timeout | null = null;
+
+  /** `releaseAfterMs`: how long a rendering is kept once made (scrapes that arrive together share it). */
+  constructor(private readonly releaseAfterMs = 2000) {}
 
   /** The rendering for `key` (tree version + second), made by `render` if not cached. */
   get(key: string, render: () => Promise<RenderedScrape>): Promise<RenderedScrape> {
@@ -32,8 +37,13 @@ export class ScrapeCache {
       const rendered = render();
       const entry: Entry = { key, rendered, gzipped: null };
       this.entry = entry;
-      // A failed render is not kept.
-      rendered.catch(() => { if (this.entry === entry) this.entry = null; });
+      const forget = () => { if (this.entry === entry) this.entry = null; };
+      // A failed render is not kept; a good one is let go after releaseAfterMs.
+      rendered.then(() => {
+        if (this.releaseTimer) clearTimeout(this.releaseTimer);
+        this.releaseTimer = setTimeout(forget, this.releaseAfterMs);
+        this.releaseTimer.unref();
+      }, forget);
     }
     return this.entry.rendered;
   }
