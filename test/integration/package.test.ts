@@ -129,6 +129,7 @@ describe('npm pack, npm install -g, and the installed systemd unit', { timeout: 
       'docs/migrating.md',
       'gmetad.conf.example',
       'README.md',
+      'LICENSE',
       'package.json',
     ]) {
       assert.ok(files.includes(needed), `tarball has ${needed}`);
