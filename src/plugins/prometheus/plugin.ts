@@ -30,6 +30,7 @@ import { ScrapeCache, type RenderedScrape } from './scrape-cache';
 export const PROMETHEUS_PLUGIN_NAME = 'prometheus';
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+const MAX_CONNECTIONS = 64;
 
 export interface PrometheusSettings {
   readonly port: number;
@@ -154,6 +155,9 @@ export async function createPrometheusPlugin(context: PluginContext): Promise<Gm
 
   const bind = async (s: PrometheusSettings): Promise<Bound> => {
     const server = http.createServer({ requestTimeout: s.scrapeTimeoutMs, headersTimeout: Math.min(s.scrapeTimeoutMs, 10_000) }, handle);
+    // Scrapers are a handful of Prometheus servers; a flood of connections is refused by the
+    // kernel's backlog and Node's limit instead of each holding memory and a file descriptor.
+    server.maxConnections = MAX_CONNECTIONS;
     const connections = new ConnectionSet();
     server.on('connection', (socket) => connections.add(socket));
     server.on('clientError', (_err, socket) => socket.destroy());
