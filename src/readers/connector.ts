@@ -24,11 +24,8 @@ export class ConnectError extends Error {
   }
 }
 
-/** `host:port`, with IPv6 literals bracketed so the port stays unambiguous. */
-export function formatAddress(address: SourceAddress): string {
-  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}`;
-}
+/** `host:port` as in gmetad.conf (one formatter with the config's one parser). */
+export { formatAddress } from '../config/address';
 
 const REASONS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',

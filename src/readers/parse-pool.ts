@@ -20,6 +20,16 @@ const LOW_WATER_BYTES = 2 * 1024 * 1024;
 
 const WORKER_FILE = path.join(__dirname, 'parse-worker.js');
 
+/**
+ * The bytes to move to a worker: a socket read owns its whole ArrayBuffer and is moved as
+ * is (the caller does not use it again); anything else (a slice of a shared pool, gunzip
+ * output) is copied once into a buffer of its own.
+ */
+function ownBytes(chunk: Buffer): Uint8Array {
+  const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+  return whole ? chunk : new Uint8Array(chunk);
+}
+
 /** One poll in a worker, as the poller's DocumentParser. */
 class WorkerDocument implements DocumentParser {
   private inFlight = 0;
@@ -33,9 +43,15 @@ class WorkerDocument implements DocumentParser {
   write(chunk: Buffer): boolean {
     if (this.error !== null) throw this.error;
     if (this.closed) return true;
-    const bytes = new Uint8Array(chunk); // our own copy, moved to the worker
-    this.inFlight += bytes.byteLength;
-    this.slot.post({ type: 'chunk', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    this.inFlight += chunk.byteLength;
+    const bytes = ownBytes(chunk);
+    try {
+      this.slot.post({ type: 'chunk', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    } catch {
+      // Not transferable after all (a buffer node keeps for itself): send a copy.
+      const copy = new Uint8Array(chunk);
+      this.slot.post({ type: 'chunk', id: this.id, bytes: copy }, [copy.buffer as ArrayBuffer]);
+    }
     return this.inFlight <= HIGH_WATER_BYTES;
   }
 

@@ -1,5 +1,5 @@
 /**
- * Turning rendered pieces into ~64 KiB latin1 Buffers, and sharing the full dump between
+ * Turning rendered pieces into ~256 KiB latin1 Buffers, and sharing the full dump between
  * clients: dumps that start in the same second from the same TreeView read one shared
  * list of Buffers, rendered once, on demand of the fastest reader. Chunks are dropped as
  * soon as no reader (present or, within that second, future) can need them, so memory
@@ -8,7 +8,8 @@
 
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 
-export const CHUNK_BYTES = 64 * 1024;
+/** Large enough that a 300 MB dump is ~1200 socket writes and buffers (64 KiB: ~10 % slower). */
+export const CHUNK_BYTES = 256 * 1024;
 
 /** Latin1 text (one char per byte) or bytes that stay valid until the next piece is pulled. */
 export type Piece = string | Uint8Array;

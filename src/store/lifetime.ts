@@ -16,7 +16,7 @@
  * The expiry rule itself is one for the whole daemon (the builder at poll time, the dumps and
  * queries at request time, the RRD writer, this merge): isExpired below.
  */
-import { listsEveryMetricOf } from './image/views';
+import { listsEveryMetricOf, listsEverythingOf } from './image/views';
 import type { Cluster, Host, Metric, SourceSnapshot, TreeNode } from './model';
 
 /** TN at `now` of an item whose TN was 0 at `t0`: whole seconds, never negative. */
@@ -71,6 +71,8 @@ interface Budget {
 }
 
 function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: number, budget: Budget): Cluster {
+  // The steady state, told from the images without a view per host (store/image/views).
+  if (listsEverythingOf(fresh, old) === true) return fresh;
   let hosts: Map<string, Host> | null = null;
   const copy = (): Map<string, Host> => (hosts ??= new Map(fresh.hosts));
   for (const [name, host] of fresh.hosts) {

@@ -13,6 +13,7 @@
  * jittered exponential backoff. A batch that was in flight when the connection broke is
  * sent again (some of it may then fail as already applied: harmless, counted as errors).
  */
+import { parseAddress } from '../../config/address';
 import * as net from 'node:net';
 import { Fifo } from './fifo';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
@@ -36,35 +37,10 @@ export function parseRrdcachedAddress(text: string): RrdcachedAddress {
     return { kind: 'unix', path };
   }
   if (address.startsWith('/')) return { kind: 'unix', path: address };
-  let host: string;
-  let portText: string | undefined;
-  if (address.startsWith('[')) {
-    const close = address.indexOf(']');
-    if (close < 0) throw new RangeError(`bad rrdcached address "${text}"`);
-    host = address.slice(1, close);
-    const rest = address.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) throw new RangeError(`bad rrdcached address "${text}"`);
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else {
-    const colon = address.indexOf(':');
-    if (colon >= 0 && address.indexOf(':', colon + 1) >= 0) {
-      host = address; // bare IPv6 address without brackets: no port
-    } else if (colon >= 0) {
-      host = address.slice(0, colon);
-      portText = address.slice(colon + 1);
-    } else {
-      host = address;
-    }
-  }
-  let port = RRDCACHED_DEFAULT_PORT;
-  if (portText !== undefined) {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw new RangeError(`bad port in rrdcached address "${text}"`);
-    }
-    port = Number(portText);
-  }
-  if (host === '') throw new RangeError(`bad rrdcached address "${text}"`);
-  return { kind: 'tcp', host, port };
+  // host[:port] is parsed by the config's one address parser.
+  const parsed = parseAddress(address, RRDCACHED_DEFAULT_PORT);
+  if (!parsed.ok) throw new RangeError(`bad rrdcached address "${text}": ${parsed.reason}`);
+  return { kind: 'tcp', host: parsed.address.host, port: parsed.address.port };
 }
 
 /** `rrdcached_address` from gmetad.conf, else the RRDCACHED_ADDRESS environment variable (as librrd). */

@@ -8,6 +8,7 @@
 import type { Cluster, ExtraData, Grid, Host, Metric, SourceSnapshot, Summary, TreeNode } from '../model';
 import {
   type ClusterRecord, HOST_FIELDS, HostField, METRIC_FIELDS, MetricField, type ShapeRecord, type SourceImage,
+  type StringTable,
 } from './format';
 
 /** Decodes strings and numbers of one image. */
@@ -25,6 +26,18 @@ export class ImageReader {
     this.polledAt = image.polledAt;
     const b = image.strings.bytes;
     this.text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  private fragments: Uint8Array[] | null = null;
+
+  /** The pre-rendered METRIC fragments (format.FRAGMENTS_PER_SHAPE per shape), as views made once. */
+  get fragmentViews(): readonly Uint8Array[] {
+    if (this.fragments === null) {
+      const { bytes, offsets } = this.image.fragments;
+      this.fragments = [];
+      for (let i = 0; i + 1 < offsets.length; i++) this.fragments.push(bytes.subarray(offsets[i], offsets[i + 1]));
+    }
+    return this.fragments;
   }
 
   /** The original text of string `i`. */
@@ -175,17 +188,59 @@ const coverage = new WeakMap<readonly string[], WeakMap<readonly string[], boole
  */
 export function listsEveryMetricOf(fresh: Host, before: Host): boolean | undefined {
   if (!(fresh instanceof ImageHost) || !(before instanceof ImageHost)) return undefined;
-  const a = before.metricNames;
-  const b = fresh.metricNames;
-  let byFresh = coverage.get(a);
-  if (byFresh === undefined) coverage.set(a, (byFresh = new WeakMap()));
-  let covered = byFresh.get(b);
+  return covers(fresh.metricNames, before.metricNames);
+}
+
+/** Whether every name of `before` is in `after`; cached per pair of shared lists. */
+function covers(after: readonly string[], before: readonly string[]): boolean {
+  if (after === before) return true;
+  let byAfter = coverage.get(before);
+  if (byAfter === undefined) coverage.set(before, (byAfter = new WeakMap()));
+  let covered = byAfter.get(after);
   if (covered === undefined) {
-    const names = new Set(b);
-    covered = a.every((name) => names.has(name));
-    byFresh.set(b, covered);
+    const names = new Set(after);
+    covered = before.every((name) => names.has(name));
+    byAfter.set(after, covered);
   }
   return covered;
+}
+
+/**
+ * Whether `fresh` lists every host and every metric `old` lists, answered without making a
+ * view per host when both are image clusters with the same hosts in the same order (the
+ * steady state of a source): a byte comparison per host name and a shared-list comparison
+ * per host. Undefined when that cannot be told cheaply (then the caller compares names).
+ */
+export function listsEverythingOf(fresh: Cluster, old: Cluster): boolean | undefined {
+  const f = rowsOfCluster.get(fresh);
+  const o = rowsOfCluster.get(old);
+  if (f === undefined || o === undefined || f.hostCount !== o.hostCount) return undefined;
+  const fh = f.reader.hosts;
+  const oh = o.reader.hosts;
+  const fs = f.reader.image.strings;
+  const os = o.reader.image.strings;
+  for (let i = 0; i < f.hostCount; i++) {
+    const fi = fh[(f.firstHost + i) * HOST_FIELDS + HostField.Name];
+    const oi = oh[(o.firstHost + i) * HOST_FIELDS + HostField.Name];
+    if (!sameBytes(fs, fi, os, oi)) return undefined;
+  }
+  const fl = f.reader.image.layouts;
+  const ol = o.reader.image.layouts;
+  for (let i = 0; i < f.hostCount; i++) {
+    const before = ol[oh[(o.firstHost + i) * HOST_FIELDS + HostField.Layout]];
+    const after = fl[fh[(f.firstHost + i) * HOST_FIELDS + HostField.Layout]];
+    if (!covers(after, before)) return false;
+  }
+  return true;
+}
+
+function sameBytes(a: StringTable, i: number, b: StringTable, j: number): boolean {
+  const aStart = a.offsets[i];
+  const length = a.offsets[i + 1] - aStart;
+  const bStart = b.offsets[j];
+  if (b.offsets[j + 1] - bStart !== length || a.raw.has(i) !== b.raw.has(j)) return false;
+  for (let k = 0; k < length; k++) if (a.bytes[aStart + k] !== b.bytes[bStart + k]) return false;
+  return true;
 }
 
 /** Where a cluster's hosts are in its image, for renderers that copy bytes. */
