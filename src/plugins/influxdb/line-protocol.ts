@@ -22,6 +22,7 @@ export interface InfluxLine {
 }
 
 const MEASUREMENT_SPECIAL = /[, \n\r]/;
+const MAX_CACHED_KEYS = 100_000;
 const KEY_SPECIAL = /[,= \n\r]/;
 
 export function escapeMeasurement(name: string): string {
@@ -79,6 +80,8 @@ export class LineBuilder {
   private key(name: string): string {
     let key = this.keys.get(name);
     if (key === undefined) {
+      // Names come from the network: the cache is bounded (a hostile source cannot grow it forever).
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
       key = escapeKey(toUnicode(name));
       this.keys.set(name, key);
     }

@@ -17,6 +17,7 @@ import { type FamilyMapping, FamilyNames, fixedFamilies, NameLevel } from './fam
 import type { Label, SampleGroup } from './write-request';
 
 const NAME_LABEL = '__name__';
+const MAX_NAME_LABELS = 100_000;
 
 function byName(a: Label, b: Label): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -88,6 +89,8 @@ export class SeriesBuilder {
   private nameLabel(name: string): Label {
     let label = this.nameLabels.get(name);
     if (!label) {
+      // Bounded like FamilyNames: names come from the network.
+      if (this.nameLabels.size >= MAX_NAME_LABELS) this.nameLabels.clear();
       label = { name: NAME_LABEL, value: name };
       this.nameLabels.set(name, label);
     }
