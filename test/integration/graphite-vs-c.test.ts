@@ -98,3 +98,10 @@ test('UDP, graphite_prefix and graphite_path: exactly the C gmetad\'s lines', as
   // Whole lines packed into datagrams: fewer datagrams than lines.
   assert.ok(ourCapture.connections < ourCapture.lines.length);
 });
+
+test('scalable off: the hosts of a child grid\'s clusters are sent, as by the C gmetad', async (t) => {
+  const { c, ours } = await runBoth(registryFor(t), [CHILD_GRID, ANCHOR], 'tcp', ['scalable off']);
+  assert.ok(ours.has('Inner.inner1.load_one 2 1795255600'), [...ours].join('\n'));
+  assert.deepEqual(minus(c, ours), []);
+  assert.deepEqual(minus(ours, c), []);
+});
