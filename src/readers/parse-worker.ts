@@ -4,6 +4,8 @@
  * buffers are transferred, not copied. Everything it allocates for a poll is garbage for
  * this thread's collector, never the main thread's.
  */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { encodeSnapshot } from '../store/image/encode';
 import { transferList } from '../store/image/format';
@@ -20,6 +22,22 @@ interface SourceEntry {
 
 const port = parentPort;
 if (port === null) throw new Error('parse-worker.js runs only as a worker thread');
+
+/**
+ * After a large document this worker collects at once: the object tree it built is garbage
+ * as soon as the image is sent, and waiting for V8 to notice lets the worker's heap grow to
+ * several trees (RSS). Marking costs little since almost nothing is alive. This is the
+ * worker's own heap: the port thread never stops for it, and `gc` stays hidden from it.
+ */
+const COLLECT_AFTER_METRICS = 20_000;
+const collect = ((): (() => void) | null => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();
 
 const sources = new Map<string, SourceEntry>();
 const polls = new Map<number, GangliaDocument>();
@@ -74,6 +92,7 @@ port.on('message', (message: ToWorker) => {
       try {
         const image = encodeSnapshot(document.finish());
         post({ type: 'done', id: message.id, image, metricsReceived: document.metricsReceived }, transferList(image));
+        if (collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
       } catch (err) {
         fail(message.id, err, true);
       }
