@@ -61,8 +61,19 @@ function documentsFor(source: string, settings: SourceSettings): (pollTime: numb
   return entry.documents;
 }
 
-function fail(id: number, err: unknown, atEnd: boolean): void {
+/**
+ * Drops a poll that will not be finished (failed, or aborted by the main thread: a limit,
+ * the deadline). A hostile document may have built a large tree by then: collect it now,
+ * so memory goes back to its steady level before the next poll rather than doubling.
+ */
+function drop(id: number): void {
+  const document = polls.get(id);
   polls.delete(id);
+  if (document !== undefined && collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
+}
+
+function fail(id: number, err: unknown, atEnd: boolean): void {
+  drop(id);
   const message = err instanceof Error ? err.message : String(err);
   post({ type: 'error', id, message, atEnd, ...(err instanceof LimitExceeded ? { limit: err.limit } : {}) });
 }
@@ -95,11 +106,12 @@ port.on('message', (message: ToWorker) => {
         if (collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
       } catch (err) {
         fail(message.id, err, true);
+        if (collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
       }
       return;
     }
     case 'abort':
-      polls.delete(message.id);
+      drop(message.id);
       return;
     case 'forget':
       sources.delete(message.source);
