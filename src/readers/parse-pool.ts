@@ -111,7 +111,7 @@ class WorkerDocument implements DocumentParser {
   private close(): void {
     this.closed = true;
     this.finished = null;
-    this.slot.documents.delete(this.id);
+    this.slot.remove(this.id);
   }
 }
 
@@ -127,10 +127,21 @@ class WorkerSlot {
     this.start().postMessage(message, transfer);
   }
 
+  /** A poll in flight keeps the process alive until its worker answers; an idle worker does not. */
+  add(document: WorkerDocument): void {
+    this.documents.set(document.id, document);
+    this.worker?.ref();
+  }
+
+  remove(id: number): void {
+    this.documents.delete(id);
+    if (this.documents.size === 0) this.worker?.unref();
+  }
+
   private start(): Worker {
     if (this.worker !== null) return this.worker;
     const worker = new Worker(this.file);
-    worker.unref();
+    if (this.documents.size === 0) worker.unref();
     worker.on('message', (message: FromWorker) => this.documents.get(message.id)?.receive(message));
     const died = (why: string): void => {
       if (this.worker !== worker) return;
@@ -172,7 +183,7 @@ export class ParsePool {
       const slot = this.slotOf(options.source);
       const id = this.nextId++;
       const document = new WorkerDocument(slot, id, options.stats);
-      slot.documents.set(id, document);
+      slot.add(document);
       slot.post({ type: 'begin', id, source: options.source, pollTime, settings: options.settings });
       return document;
     };

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { DocumentError, LimitExceeded } from '../../src/readers/document';
@@ -211,4 +212,30 @@ test('image views through keepAbsent: a host and a metric the next poll omits ar
   const fromObjectsCluster = fromObjects.nodes[0];
   assert.ok(fromObjectsCluster.kind === 'cluster' && fromObjectsCluster.hosts.get(other)!.metrics.has(dropMetric));
   assert.equal(text(fullDumpPieces(view(fromImages.nodes), later + 5)), text(fullDumpPieces(view(fromObjects.nodes), later + 5)));
+});
+
+test('parse pool: a worker that dies fails the polls in flight with a clear error; the next poll gets a new worker', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-pool-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A worker that dies on its first chunk, then (restarted) one that is the real worker.
+  const flag = path.join(dir, 'died-once');
+  const file = path.join(dir, 'worker.js');
+  fs.writeFileSync(file, `
+const fs = require('fs');
+if (!fs.existsSync(${JSON.stringify(flag)})) {
+  require('worker_threads').parentPort.on('message', (m) => { if (m.type === 'chunk') { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(3); } });
+} else {
+  require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'readers', 'parse-worker.js'))});
+}
+`);
+  const pool = new ParsePool(1, file);
+  t.after(() => pool.close());
+  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
+  const factory = pool.factory({ source: 'src', settings });
+  const doomed = factory(NOW);
+  doomed.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
+  await assert.rejects(doomed.finish(), (err: unknown) => err instanceof DocumentError && /parse worker exited with code 3/.test(err.message));
+  const next = factory(NOW);
+  next.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
+  assert.deepEqual(plain(await next.finish()), plain(parse(fixture('gmond.xml'))));
 });
