@@ -3,8 +3,9 @@
  * bomb, a trickle (one byte per 200 ms, never idle long enough for the 10 s no-data
  * deadline), an endless run of hosts, an endless run of metrics with new names (a tree
  * costs most per byte so), and a source that lists more hosts than its max_hosts, beside two good sources (emulated gmonds, 500 hosts x 50 metrics and 100 x 20).
- * Prints the daemon's RSS over the run (bounded?), how often each limit fired (one error
- * line per poll, naming the source), and whether the good sources were polled on time
+ * Prints the daemon's RSS over the run (bounded?) and once the hostile sources are gone
+ * (back to steady?), how often each limit fired (one error line per poll, naming the
+ * source), and whether the good sources were polled on time
  * (interval between polls at the gmond <= step + 5 % + 1 s) and are served.
  *
  *   npm run build && flock /tmp/gmetad-bench.lock node dist/bench/hostile-soak.js [--seconds 300] [--step 5]
@@ -82,6 +83,16 @@ async function main(): Promise<void> {
       const s = sampleProcess(daemon.pid);
       if (s) rss.push({ t: (Date.now() - started) / 1000, kib: s.rssKiB });
     }
+    // Then the hostile sources go away (connection refused): does memory come back down?
+    await Promise.all(hostile.map(([, f]) => f.close()));
+    fakes.length = 0;
+    const calmFrom = Date.now();
+    const calm: number[] = [];
+    while (Date.now() - calmFrom < 40_000 && daemon.isAlive()) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const s = sampleProcess(daemon.pid);
+      if (s && Date.now() - calmFrom > 20_000) calm.push(s.rssKiB);
+    }
     const alive = daemon.isAlive();
     const dump = alive ? (await rawRequest(xmlPort, null, { timeoutMs: 30_000 })).data.toString('latin1') : '';
     await daemon.stop();
@@ -97,6 +108,10 @@ async function main(): Promise<void> {
     process.stdout.write(`RSS MiB: min ${mib(all[0])}, median ${mib(quantile(all, 0.5))}, max ${mib(all[all.length - 1])}; `
       + `after 30 s: 1st half median ${mib(quantile(firstHalf, 0.5))} max ${mib(firstHalf[firstHalf.length - 1])}, `
       + `2nd half median ${mib(quantile(secondHalf, 0.5))} max ${mib(secondHalf[secondHalf.length - 1])}\n`);
+    calm.sort((a, b) => a - b);
+    if (calm.length > 0) {
+      process.stdout.write(`RSS MiB 20-40 s after the hostile sources stopped: median ${mib(quantile(calm, 0.5))}, max ${mib(calm[calm.length - 1])}\n`);
+    }
     for (const [name] of hostile) {
       const errors = lines.filter((l) => l.includes(`"dataSource":"${name}"`) && /exceeded/.test(l));
       const limits = [...new Set(errors.map((l) => /(max_\w+) exceeded/.exec(l)?.[1]))].join(',');
