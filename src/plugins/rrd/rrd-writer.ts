@@ -169,6 +169,11 @@ interface FileState {
   released: boolean;
   /** The native updater handed this file back: its updates go through rrdtool. */
   viaRrdtool: boolean;
+  /**
+   * The file's path for fs calls, once it has been written in-process (the same string the
+   * native updater keys its state by, so keeping it costs nothing more).
+   */
+  fsPath: string | Buffer | null;
 }
 
 /** The files of one data source, by the directories its last poll listed. */
@@ -588,7 +593,7 @@ export class RrdWriter {
     if (state === undefined) {
       state = {
         dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
-        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null,
       };
       if (this.hostValues !== null) {
         if (!dir.summary) state.slot = this.hostValues.allocate();
@@ -752,8 +757,11 @@ export class RrdWriter {
 
   /** The file's path for fs calls: the byte string itself when ASCII, else its bytes. */
   private fsPath(state: FileState): string | Buffer {
-    const file = `${state.dir.path}/${state.element}.rrd`;
-    return state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
+    if (state.fsPath === null) {
+      const file = `${state.dir.path}/${state.element}.rrd`;
+      state.fsPath = state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
+    }
+    return state.fsPath;
   }
 
   /**
