@@ -64,7 +64,9 @@ async function main(): Promise<void> {
       `data_source "Big" 15 127.0.0.1:${big.port}`,
       `data_source "Small" ${smallStep} 127.0.0.1:${small.port}`,
       'gridname "FirstPoll"', `xml_port ${xmlPort}`, `interactive_port ${interactivePort}`, 'setuid off',
-      `rrd_rootdir "${rrdRoot}"`, `RRAs ${BENCH_RRAS.map((r) => `"${r}"`).join(' ')}`, '',
+      `rrd_rootdir "${rrdRoot}"`, `RRAs ${BENCH_RRAS.map((r) => `"${r}"`).join(' ')}`,
+      // The default max_hosts (50,000) would refuse the big source.
+      'limits {', `  max_hosts ${Math.max(50_000, hosts * 2)}`, '}', '',
     ].join('\n'));
     const started = Date.now();
     daemon = startDaemon('ts', tsGmetadCommand(conf, path.resolve(values.main!)), path.join(work, 'daemon.log'));
@@ -89,6 +91,8 @@ async function main(): Promise<void> {
         }
       }
       if (Date.now() > deadline || !daemon.isAlive()) break;
+      // No file after two steps: something refused the source (see the daemon log).
+      if (files === 0 && Date.now() - started > 45_000) throw new Error(`no RRD file of Big after 45 s; see ${path.join(work, 'daemon.log')}`);
       await sleep(250);
     }
     // Two more steps of steady state after the creates.
