@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NativeRrdUpdater, RrdUpdateError } from '../../src/plugins/rrd/native';
+import { parseLayout } from '../../src/plugins/rrd/native/rrd-layout';
 import { rrdDiff, rrdStrtod, rrdStrtodbl } from '../../src/plugins/rrd/native/rrd-numbers';
+import { applyUpdate, finalRowWrites, HeaderView, type RowWrite } from '../../src/plugins/rrd/native/rrd-update';
 import { runDifferential } from '../helpers/rrd-native-differential';
 
 const ENV = { ...process.env, LC_ALL: 'C', RRDCACHED_ADDRESS: '' };
@@ -192,5 +194,76 @@ test('a file changed or replaced by another program is read again before the nex
     assert.throws(() => native.update(file, time + 500, ['1']), (e: unknown) => e instanceof RrdUpdateError && e.kind === 'missing');
     native.forget(file);
     assert.equal(native.size, 0);
+  });
+});
+
+/** What the updater writes for `updates` on `file`: every row run as applied, and what it writes of them. */
+function writePlan(file: string, updates: ReadonlyArray<readonly [number, string, string]>) {
+  const old = fs.readFileSync(file);
+  const parsed = parseLayout(old, old.length);
+  if (!('layout' in parsed)) throw new Error(parsed.unsupported);
+  const layout = parsed.layout;
+  const header = Buffer.from(new ArrayBuffer(layout.headerLength));
+  old.copy(header, 0, 0, layout.headerLength);
+  const view = new HeaderView(header);
+  const rows: RowWrite[] = [];
+  for (const [time, ...values] of updates) applyUpdate(layout, view, time, values, rows);
+  return { old, layout, header, rows, writes: finalRowWrites(layout, rows) };
+}
+
+test('a crash at any point of the row writes leaves every row as it was or as the update leaves it', () => {
+  withDir((dir) => {
+    const file = path.join(dir, 'f.rrd');
+    const twin = path.join(dir, 'twin.rrd');
+    const scenarios: Array<{ name: string; before: string[]; updates: Array<[number, string, string]> }> = [
+      // The last update leaves a PDP open with a known value: one update 3000 steps on closes
+      // it into a row first, then goes round every archive, over that same row again.
+      { name: 'across every archive from an open PDP', before: ['1795255463:5:6', '1795255473:7:8'], updates: [[1795255473 + 45000, '9', '10']] },
+      { name: 'just past the first archive', before: ['1795255463:5:6', '1795255473:7:8'], updates: [[1795255473 + 15 * 51, '9', '10']] },
+      { name: 'across every archive from a closed PDP', before: ['1795255470:5:6'], updates: [[1795255470 + 45000, '9', '10']] },
+      // One call, many updates: together round the archives several times.
+      {
+        name: 'many updates in one call',
+        before: ['1795255463:5:6'],
+        updates: Array.from({ length: 40 }, (_, k): [number, string, string] => [1795255463 + 37 * (k + 1), String(k), String(2 * k)]),
+      },
+    ];
+    let rewrittenRows = 0;
+    for (const { name, before, updates } of scenarios) {
+      rrdtool('create', file, '--step', '15', '--start', '1795255455', 'DS:sum:GAUGE:120:U:U', 'DS:num:GAUGE:120:U:U',
+        'RRA:AVERAGE:0.5:1:50', 'RRA:MAX:0.5:4:20', 'RRA:AVERAGE:0.5:40:10');
+      rrdtool('update', file, ...before);
+      fs.copyFileSync(file, twin);
+      rrdtool('update', twin, ...updates.map((u) => u.join(':')));
+      const final = fs.readFileSync(twin);
+      const { old, layout, header, rows, writes } = writePlan(file, updates);
+      const rowBytes = layout.ds.length * 8;
+      // The applied runs may write a row more than once; what is written holds each row once.
+      const applied = rows.flatMap((w) => Array.from({ length: w.bytes.length / rowBytes }, (_, r) => w.position + r * rowBytes));
+      rewrittenRows += applied.length - new Set(applied).size;
+      const written = writes.flatMap((w) => Array.from({ length: w.bytes.length / rowBytes }, (_, r) => w.position + r * rowBytes));
+      assert.equal(written.length, new Set(written).size, `${name}: a row written twice`);
+      // All of it, then the header: rrdtool's bytes.
+      const done = Buffer.from(old);
+      for (const w of writes) w.bytes.copy(done, w.position);
+      header.copy(done, 0);
+      assert.ok(done.equals(final), `${name}: differs from rrdtool's file`);
+      // Killed after any whole row of any write (the kernel cuts a write short only at a page
+      // boundary, here always a row boundary): each row is the old one or the final one.
+      for (let k = 0; k < writes.length; k++) {
+        for (let cut = 0; cut < writes[k].bytes.length; cut += rowBytes) {
+          const crashed = Buffer.from(old);
+          for (let m = 0; m < k; m++) writes[m].bytes.copy(crashed, writes[m].position);
+          writes[k].bytes.copy(crashed, writes[k].position, 0, cut);
+          for (let at = layout.headerLength; at < crashed.length; at += rowBytes) {
+            const row = crashed.subarray(at, at + rowBytes);
+            assert.ok(row.equals(old.subarray(at, at + rowBytes)) || row.equals(final.subarray(at, at + rowBytes)),
+              `${name}: killed in write ${k} after ${cut} bytes, row at ${at} is neither the old nor the final one`);
+          }
+        }
+      }
+    }
+    // The scenarios do write rows twice, which is what makes the order of the writes matter.
+    assert.ok(rewrittenRows > 0, 'no scenario rewrites a row');
   });
 });

@@ -34,7 +34,8 @@
  *
  * Per call: open, one pread of the header, the row writes, one pwrite of the live header
  * (rows first: a crash between the two leaves the old header, pointing at old rows, and
- * a file rrdtool reads), close. What stays in memory per file is a reference to its
+ * a file rrdtool reads; each row is written once, with its final value, so a crash
+ * anywhere leaves every row either as it was or as the call leaves it), close. What stays in memory per file is a reference to its
  * parsed static header (data sources, archives), shared by all files with the same
  * bytes; every call compares the file's static header with it, so a file replaced or
  * changed by another program (rrdtool tune, restore, a new create) is parsed again.
@@ -48,7 +49,7 @@
 import * as fs from 'node:fs';
 import { type RrdLogger, SILENT_LOGGER } from '../logger';
 import { checkLive, headerLengthFor, parseLayout, readUlong, staticLength, STAT_HEAD_SIZE, type RrdLayout } from './rrd-layout';
-import { applyUpdate, HeaderView, RrdUpdateError, type RowWrite } from './rrd-update';
+import { applyUpdate, finalRowWrites, HeaderView, RrdUpdateError, type RowWrite } from './rrd-update';
 
 export { RrdUpdateError } from './rrd-update';
 export type { RrdUpdateErrorKind } from './rrd-update';
@@ -307,10 +308,13 @@ export class NativeRrdUpdater {
     this.view = new HeaderView(this.scratch);
   }
 
-  /** Rows first, then the live header that points at them. */
+  /**
+   * Rows first, each once with its final value, then the live header that points at
+   * them: a crash in between leaves every row as it was or as these updates leave it.
+   */
   private write(fd: number, path: fs.PathLike, layout: RrdLayout, rows: readonly RowWrite[]): void {
     try {
-      for (const row of rows) writeFully(fd, row.bytes, 0, row.bytes.length, row.position);
+      for (const row of finalRowWrites(layout, rows)) writeFully(fd, row.bytes, 0, row.bytes.length, row.position);
       if (this.betweenWrites !== undefined && rows.length > 0) this.betweenWrites();
       writeFully(fd, this.scratch, layout.liveOffset, layout.headerLength - layout.liveOffset, layout.liveOffset);
     } catch (error) {

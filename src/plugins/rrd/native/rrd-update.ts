@@ -29,8 +29,9 @@ export class RrdUpdateError extends Error {
   }
 }
 
-/** A run of rows to write: `bytes` at file offset `position`. */
+/** A run of rows of archive `rra` to write: `bytes` at file offset `position`. */
 export interface RowWrite {
+  readonly rra: number;
   readonly position: number;
   readonly bytes: Buffer;
 }
@@ -407,10 +408,53 @@ function writeToRras(layout: RrdLayout, view: HeaderView, rows: RowWrite[]): voi
           view.buf.copy(bytes, r * rowBytes + i * VALUE_SIZE, from, from + VALUE_SIZE);
         }
       }
-      rows.push({ position: rra.start + row * rowBytes, bytes });
+      rows.push({ rra: j, position: rra.start + row * rowBytes, bytes });
       row += run - 1;
       count -= run;
     }
     view.setUlong(ptrAt, row);
   }
+}
+
+/** Rows each archive is written in one call to finalRowWrites (reused). */
+let rowsPerRra = new Float64Array(8);
+
+/**
+ * The writes of `rows` that survive: each row once, with the value it ends with.
+ * An archive's rows are written in ring order from its cur_row on, so when one call
+ * writes more rows than the archive holds (an update across a whole archive whose
+ * open PDP is closed first writes that first row twice; several updates in one call
+ * can go round several times), only the last row_cnt of them are final. Writing only
+ * those makes a crash before the header leave every row either as it was or as the
+ * update leaves it, never a value of an intermediate step.
+ */
+export function finalRowWrites(layout: RrdLayout, rows: readonly RowWrite[]): readonly RowWrite[] {
+  const rras = layout.rras;
+  if (rowsPerRra.length < rras.length) rowsPerRra = new Float64Array(rras.length);
+  rowsPerRra.fill(0, 0, rras.length);
+  const rowBytes = layout.ds.length * VALUE_SIZE;
+  let overflow = false;
+  for (const write of rows) {
+    rowsPerRra[write.rra] += write.bytes.length / rowBytes;
+    if (rowsPerRra[write.rra] > rras[write.rra].rowCount) overflow = true;
+  }
+  if (!overflow) return rows;
+  // From the last write back, each archive keeps row_cnt rows: the tail of the sequence.
+  for (let j = 0; j < rras.length; j++) rowsPerRra[j] = rras[j].rowCount;
+  const kept: RowWrite[] = [];
+  for (let k = rows.length - 1; k >= 0; k--) {
+    const write = rows[k];
+    const left = rowsPerRra[write.rra];
+    if (left === 0) continue;
+    const count = write.bytes.length / rowBytes;
+    if (count <= left) {
+      kept.push(write);
+      rowsPerRra[write.rra] = left - count;
+    } else {
+      const skip = (count - left) * rowBytes;
+      kept.push({ rra: write.rra, position: write.position + skip, bytes: write.bytes.subarray(skip) });
+      rowsPerRra[write.rra] = 0;
+    }
+  }
+  return kept.reverse();
 }
