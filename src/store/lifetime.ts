@@ -8,16 +8,26 @@
  * that is served. A parent gmetad or gweb reading it sees the growing TN and counts the host
  * down, as they do with the C gmetad.
  *
+ * A whole CLUSTER (or GRID) the source stops listing is kept too, as C keeps it ("we never
+ * delete a source", cleanup.c): served with its last attributes and summary, its hosts ageing
+ * and going one by one at their DMAX; once all are gone it stays, empty. Its summary still
+ * counts in the root grid while its source answers (C's root summary adds every source whose
+ * data_source is alive). A cluster listed again, by this or another source, replaces it.
+ *
  * Unlike C, what is kept is bounded: a cluster keeps at most max_hosts hosts (the absent
  * ones silent the longest go first) and a source at most max_metrics metrics (absent ones
- * beyond that are dropped), so a source spoofing new host or metric names every poll
- * cannot grow the daemon's memory without bound.
+ * beyond that are dropped); absent clusters are kept while the source's hosts in all stay
+ * within max_hosts (an empty cluster counting as one; the ones absent the longest go first),
+ * so a source spoofing new host, metric or cluster names every poll cannot grow the daemon's
+ * memory without bound. An absent cluster is copied out of its poll's image, so it does not
+ * hold that whole image alive.
  *
  * The expiry rule itself is one for the whole daemon (the builder at poll time, the dumps and
  * queries at request time, the RRD writer, this merge): isExpired below.
  */
 import { listsEveryMetricOf, listsEverythingOf } from './image/views';
 import type { Cluster, Host, Metric, SourceSnapshot, TreeNode } from './model';
+import { clusterRows } from './image/views';
 
 /** TN at `now` of an item whose TN was 0 at `t0`: whole seconds, never negative. */
 export function tnAt(t0: number, now: number): number {
@@ -49,7 +59,10 @@ export function keepAbsent(
   if (previous === null) return polled;
   const before = new Map<string, Cluster>();
   for (const node of previous.nodes) if (node.kind === 'cluster') before.set(node.name, node);
-  if (before.size === 0) return polled;
+  const previousAbsent = previous.absentNodes ?? [];
+  // A kept cluster listed again takes its absent hosts along, as in C (one host table per name).
+  for (const node of previousAbsent) if (node.kind === 'cluster' && !before.has(node.name)) before.set(node.name, node);
+  if (before.size === 0 && previousAbsent.length === 0) return polled;
   const budget = { metrics: maxMetrics };
   for (const node of polled.nodes) {
     if (node.kind === 'cluster') for (const h of node.hosts.values()) budget.metrics -= h.metrics.size;
@@ -62,7 +75,92 @@ export function keepAbsent(
     if (merged !== node) changed = true;
     return merged;
   });
+  const absentNodes = keepAbsentNodes(previous.nodes, previousAbsent, polled, nodes, maxHosts, budget);
+  if (absentNodes.length > 0) return { ...polled, nodes: changed ? nodes : polled.nodes, absentNodes };
   return changed ? { ...polled, nodes } : polled;
+}
+
+/**
+ * The clusters and grids `previous` listed (or kept) that `polled` does not list, most
+ * recently listed first, each cluster with its unexpired hosts only, within the source's
+ * host budget (max_hosts less the hosts served in listed clusters) and the metric budget.
+ */
+function keepAbsentNodes(
+  previouslyListed: readonly TreeNode[],
+  previouslyAbsent: readonly TreeNode[],
+  polled: SourceSnapshot,
+  served: readonly TreeNode[],
+  maxHosts: number,
+  budget: Budget,
+): TreeNode[] {
+  const listed = new Set<string>();
+  for (const node of polled.nodes) listed.add(node.name);
+  let hostRoom = maxHosts;
+  for (const node of served) if (node.kind === 'cluster') hostRoom -= node.hosts.size;
+  const kept: TreeNode[] = [];
+  const seen = new Set<string>();
+  for (const node of [...previouslyListed, ...previouslyAbsent]) {
+    if (listed.has(node.name) || seen.has(node.name)) continue;
+    seen.add(node.name);
+    if (hostRoom <= 0) break;
+    if (node.kind === 'grid') {
+      hostRoom -= 1;
+      kept.push(node);
+      continue;
+    }
+    const absent = absentCluster(node, polled.polledAt, hostRoom, budget);
+    hostRoom -= Math.max(1, absent.hosts.size);
+    kept.push(absent);
+  }
+  return kept;
+}
+
+/**
+ * `cluster` as kept while absent: its hosts that have not expired, marked down, at most
+ * `hostRoom` of them and within the metric budget; copied into plain objects when it is a
+ * view of a poll's image. Returns `cluster` itself when nothing changes.
+ */
+function absentCluster(cluster: Cluster, now: number, hostRoom: number, budget: Budget): Cluster {
+  const fromImage = clusterRows(cluster) !== undefined;
+  let hosts: Map<string, Host> | null = fromImage ? new Map() : null;
+  let count = 0;
+  for (const [name, host] of cluster.hosts) {
+    const size = host.metrics.size;
+    const keep = !isExpired(host, now) && count < hostRoom && size <= budget.metrics;
+    if (keep) {
+      count += 1;
+      budget.metrics -= size;
+    }
+    if (keep && !fromImage && !host.up && hosts === null) continue;
+    if (hosts === null) {
+      // The first change: the hosts before it are kept as they are.
+      hosts = new Map();
+      for (const [n, h] of cluster.hosts) {
+        if (n === name) break;
+        hosts.set(n, h);
+      }
+    }
+    if (!keep) continue;
+    const metrics = fromImage ? copyMetrics(host.metrics) : host.metrics;
+    hosts.set(name, host.up || fromImage ? hostWith(host, { up: false, metrics }) : host);
+  }
+  if (hosts === null) return cluster;
+  return {
+    kind: 'cluster', name: cluster.name, localtime: cluster.localtime, owner: cluster.owner,
+    latlong: cluster.latlong, url: cluster.url, hosts, summary: cluster.summary,
+  };
+}
+
+/** Plain copies of `metrics` (read out of an image view, so the image can be freed). */
+function copyMetrics(metrics: ReadonlyMap<string, Metric>): Map<string, Metric> {
+  const copy = new Map<string, Metric>();
+  for (const [name, m] of metrics) {
+    copy.set(name, {
+      name: m.name, val: m.val, type: m.type, units: m.units, t0: m.t0, tmax: m.tmax, dmax: m.dmax,
+      slope: m.slope, source: m.source, extra: m.extra,
+    });
+  }
+  return copy;
 }
 
 /** How many more metrics may be kept while absent (max_metrics minus those polled). */

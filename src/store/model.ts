@@ -125,4 +125,9 @@ export interface SourceSnapshot {
   readonly polledAt: number;
   /** Top-level CLUSTERs and GRIDs of the document, keyed by their XML NAME. */
   readonly nodes: readonly TreeNode[];
+  /**
+   * Served only, never given to plugins: top-level nodes earlier polls listed and this one
+   * does not, kept as the C gmetad keeps them (store/lifetime). Absent in a polled snapshot.
+   */
+  readonly absentNodes?: readonly TreeNode[];
 }

@@ -147,13 +147,22 @@ export class Store {
     // Sort so that the most recent poll wins a NAME clash, as the C gmetad's overwrite does.
     const answered = sources.filter((s) => s.snapshot !== null)
       .sort((a, b) => a.snapshot!.polledAt - b.snapshot!.polledAt);
+    // Nodes a source no longer lists (kept as C keeps them) yield to any source that lists the
+    // name. Each name counts once in the root summary, for the source that won it, while that
+    // source answers (C: one entry per name, summed when its data_source is alive).
+    const owner = new Map<string, SourceState>();
+    const listed = new Set<string>();
+    for (const state of answered) for (const node of state.snapshot!.nodes) listed.add(node.name);
+    const place = (state: SourceState, node: TreeNode): void => {
+      nodes.delete(node.name);
+      nodes.set(node.name, node);
+      owner.set(node.name, state);
+    };
     for (const state of answered) {
-      for (const node of state.snapshot!.nodes) {
-        nodes.delete(node.name);
-        nodes.set(node.name, node);
-        if (!state.dead) live.push(node.summary);
-      }
+      for (const node of state.snapshot!.absentNodes ?? []) if (!listed.has(node.name)) place(state, node);
     }
+    for (const state of answered) for (const node of state.snapshot!.nodes) place(state, node);
+    for (const [name, node] of nodes) if (!owner.get(name)!.dead) live.push(node.summary);
     this.cachedView = Object.freeze({
       version: this.version,
       gridname: this.options.gridname,

@@ -204,7 +204,11 @@ export class ExpositionRenderer {
 
     // Nodes of sources that stopped answering are left out, as their hosts are.
     const dead = new Set<TreeNode>();
-    for (const s of view.sources) if (s.dead && s.snapshot) for (const node of s.snapshot.nodes) dead.add(node);
+    for (const s of view.sources) {
+      if (!s.dead || !s.snapshot) continue;
+      for (const node of s.snapshot.nodes) dead.add(node);
+      for (const node of s.snapshot.absentNodes ?? []) dead.add(node);
+    }
 
     const gridsSeen = new Set<string>([grid]);
     summarize(view.rootSummary, Level.Grid, labels([['grid', grid]]), gridHosts, gridNum);
