@@ -125,9 +125,10 @@ export async function startOutputFuzzer(extraCheck?: DumpCheck): Promise<OutputF
     }
     counts.accepted++;
     store.publish(snapshot);
-    // What the store serves: this document plus hosts earlier ones listed (kept until DMAX).
+    // What the store serves: this document plus hosts and clusters earlier ones listed (kept until DMAX).
     const expected = new Set<string>();
-    metricValues(store.source('fuzz')!.snapshot!.nodes, expected);
+    const served = store.source('fuzz')!.snapshot!;
+    metricValues([...served.nodes, ...(served.absentNodes ?? [])], expected);
     const first = snapshot.nodes[0];
     const firstHost = first?.kind === 'cluster' ? first.hosts.values().next().value : undefined;
     const firstMetric = firstHost?.metrics.values().next().value;
