@@ -4,8 +4,29 @@
  * yardstick the fast parser is tested against.
  */
 import * as sax from 'sax';
+import saxModule from 'sax';
+import { MAX_TOKEN } from './fast-parser';
 import type { Attributes, StreamingXmlParser, XmlSink } from './xml-parser';
 import { XmlParseError } from './xml-parser';
+
+/**
+ * sax fails any internal buffer (attribute value, comment, ...) past MAX_BUFFER_LENGTH (64 KiB
+ * by default), checked at most once per write. The limit here is the fast parser's, exact,
+ * counted per token below; sax's own check stays only as a backstop past it. (sax reads this
+ * module-wide value at check time; this daemon is its only user in the process.)
+ */
+(saxModule as unknown as { MAX_BUFFER_LENGTH: number }).MAX_BUFFER_LENGTH = 2 * MAX_TOKEN;
+
+/** sax's states outside markup (before the root, text, an entity in text). */
+const STATE = (saxModule as unknown as { STATE: Record<string, number> }).STATE;
+const OUTSIDE_MARKUP: ReadonlySet<number> = new Set([STATE.BEGIN, STATE.BEGIN_WHITESPACE, STATE.TEXT, STATE.TEXT_ENTITY]);
+
+/** What this module reads of sax's parser state (untyped in @types/sax). */
+interface SaxPosition {
+  readonly position: number;
+  readonly startTagPosition: number;
+  readonly state: number;
+}
 
 const LINE_BREAKS = /\r\n|[\t\n\r]/g;
 
@@ -54,18 +75,42 @@ class SaxXmlParser implements StreamingXmlParser {
       } catch (err) {
         return this.positioned((err as Error).message);
       }
+      this.checkToken();
       sink.openTag(tag.name, attrs);
     };
     this.parser.onclosetag = (name: string) => {
+      this.checkToken();
       this.depth--;
       sink.closeTag(name);
     };
+    // Every kind of token ends in one of these, at its `>`.
+    const tokenEnded = (): void => this.checkToken();
+    // sax reports a comment at its `--`, one char before its `>`.
+    this.parser.oncomment = () => this.checkToken(1);
+    this.parser.onclosecdata = tokenEnded;
+    this.parser.ondoctype = tokenEnded;
+    this.parser.onprocessinginstruction = tokenEnded;
+    (this.parser as unknown as { onsgmldeclaration: () => void }).onsgmldeclaration = tokenEnded;
+  }
+
+  /**
+   * The fast parser's limit, exactly: a token from its `<` to its `>` inclusive may be
+   * MAX_TOKEN bytes (latin1: one char each). sax's positions count chars consumed, so at a
+   * token's `>` (or after a write that ends inside one) it spans position - startTagPosition + 1.
+   * One difference is left: inside a DOCTYPE's internal subset sax restarts the count at each
+   * declaration's `<`, so there the limit applies per declaration, not to the whole DOCTYPE.
+   */
+  private checkToken(before = 0): void {
+    const p = this.parser as unknown as SaxPosition;
+    if (p.position - p.startTagPosition + 1 + before > MAX_TOKEN) this.positioned(`token longer than ${MAX_TOKEN} bytes`);
   }
 
   write(chunk: string): void {
     this.checkUsable();
     try {
       this.parser.write(chunk);
+      // An unfinished token is held by sax: refuse it once it is past the limit.
+      if (!OUTSIDE_MARKUP.has((this.parser as unknown as SaxPosition).state)) this.checkToken();
     } catch (err) {
       throw this.fail(err);
     }

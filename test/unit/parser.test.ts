@@ -233,27 +233,37 @@ test('an oversized token is rejected instead of buffered forever', () => {
   }, XmlParseError);
 });
 
-test('the token limit is exact: 1 MiB from < to > passes, one byte more fails, however the chunks fall', () => {
-  assert.equal(MAX_TOKEN, 1048576);
-  /** A start tag of exactly `size` bytes: `<A x="...">`. */
-  const tag = (size: number) => `<A x="${'y'.repeat(size - '<A x="">'.length)}">`;
-  assert.equal(tag(MAX_TOKEN).length, MAX_TOKEN);
-  for (const chunk of [MAX_TOKEN + 100, 65536, 1000]) {
-    const feed = (size: number) => {
+for (const [kind, create] of [['fast', createFastParser], ['sax', createSaxParser]] as const) {
+  test(`the token limit is exact (${kind}): 1 MiB from < to > passes, one byte more fails, however the chunks fall`, () => {
+    assert.equal(MAX_TOKEN, 1048576);
+    /** A start tag of exactly `size` bytes: `<A x="...">`. */
+    const tag = (size: number) => `<A x="${'y'.repeat(size - '<A x="">'.length)}">`;
+    assert.equal(tag(MAX_TOKEN).length, MAX_TOKEN);
+    const feed = (doc: string, chunk: number) => {
       const events: Event[] = [];
-      const parser = createFastParser(recordingSink(events));
-      const doc = `${tag(size)}</A>`;
+      const parser = create(recordingSink(events));
       for (let at = 0; at < doc.length; at += chunk) parser.write(doc.slice(at, at + chunk));
       parser.end();
       return events.length;
     };
-    assert.equal(feed(MAX_TOKEN), 2, `chunks of ${chunk}: a tag of exactly the limit is accepted`);
-    assert.throws(() => feed(MAX_TOKEN + 1), /token longer than 1048576 bytes/, `chunks of ${chunk}`);
-  }
-  // Comments and CDATA are tokens too.
-  const comment = `<A><!--${'c'.repeat(MAX_TOKEN)}--></A>`;
-  assert.throws(() => { const p = createFastParser(recordingSink([])); p.write(comment); p.end(); }, /token longer/);
-});
+    for (const chunk of [MAX_TOKEN + 100, 65536, 1000]) {
+      assert.equal(feed(`${tag(MAX_TOKEN)}</A>`, chunk), 2, `chunks of ${chunk}: a tag of exactly the limit is accepted`);
+      assert.throws(() => feed(`${tag(MAX_TOKEN + 1)}</A>`, chunk), /token longer than 1048576 bytes/, `chunks of ${chunk}`);
+      // A tag that never ends is refused once past the limit, before the end of the input.
+      assert.throws(() => feed(`<A x="${'y'.repeat(2 * MAX_TOKEN)}`, chunk), /token longer than 1048576 bytes/, `unended, chunks of ${chunk}`);
+      // Comments, end tags and CDATA are tokens too: exactly the limit passes, one more fails.
+      const comment = (size: number) => `<A><!--${'c'.repeat(size - '<!---->'.length)}--></A>`;
+      assert.equal(feed(comment(MAX_TOKEN), chunk), 2, `comment at the limit, chunks of ${chunk}`);
+      assert.throws(() => feed(comment(MAX_TOKEN + 1), chunk), /token longer than 1048576 bytes/, `comment, chunks of ${chunk}`);
+      const endTag = (size: number) => `<A></A${' '.repeat(size - '</A>'.length)}>`;
+      assert.equal(feed(endTag(MAX_TOKEN), chunk), 2, `end tag at the limit, chunks of ${chunk}`);
+      assert.throws(() => feed(endTag(MAX_TOKEN + 1), chunk), /token longer than 1048576 bytes/, `end tag, chunks of ${chunk}`);
+      const cdata = (size: number) => `<A><![CDATA[${'d'.repeat(size - '<![CDATA[]]>'.length)}]]></A>`;
+      assert.equal(feed(cdata(MAX_TOKEN), chunk), 2, `CDATA at the limit, chunks of ${chunk}`);
+      assert.throws(() => feed(cdata(MAX_TOKEN + 1), chunk), /token longer than 1048576 bytes/, `CDATA, chunks of ${chunk}`);
+    }
+  });
+}
 
 test('a UTF-8 byte-order mark at the start of a document is accepted (as expat does), split or whole', () => {
   const doc = '\u00ef\u00bb\u00bf<?xml version="1.0" encoding="ISO-8859-1"?>\n<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond">'
