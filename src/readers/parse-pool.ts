@@ -21,6 +21,14 @@ const LOW_WATER_BYTES = 2 * 1024 * 1024;
 const WORKER_FILE = path.join(__dirname, 'parse-worker.js');
 
 /**
+ * A poll that fails or is aborted (a limit, the deadline, a broken document) after this many
+ * bytes gets its worker replaced once the worker is idle: a hostile document grows the
+ * worker's heap (its tree, its source's interner, V8's pages), and a collection returns
+ * little of that to the system, while ending the thread returns all of it.
+ */
+export const RECYCLE_AFTER_BYTES = 16 * 1024 * 1024;
+
+/**
  * The bytes to move to a worker: a socket read owns its whole ArrayBuffer and is moved as
  * is (the caller does not use it again); anything else (a slice of a shared pool, gunzip
  * output) is copied once into a buffer of its own.
@@ -33,6 +41,8 @@ function ownBytes(chunk: Buffer): Uint8Array {
 /** One poll in a worker, as the poller's DocumentParser. */
 class WorkerDocument implements DocumentParser {
   private inFlight = 0;
+  /** Bytes written so far (after gunzip). */
+  private written = 0;
   private error: DocumentError | LimitExceeded | null = null;
   private drainCallbacks: (() => void)[] = [];
   private finished: { resolve: (s: SourceSnapshot) => void; reject: (e: Error) => void } | null = null;
@@ -44,6 +54,7 @@ class WorkerDocument implements DocumentParser {
     if (this.error !== null) throw this.error;
     if (this.closed) return true;
     this.inFlight += chunk.byteLength;
+    this.written += chunk.byteLength;
     const bytes = ownBytes(chunk);
     try {
       this.slot.post({ type: 'chunk', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
@@ -71,6 +82,7 @@ class WorkerDocument implements DocumentParser {
   abort(): void {
     if (this.closed) return;
     this.slot.post({ type: 'abort', id: this.id });
+    this.slot.recycleIfLarge(this.written);
     this.close();
   }
 
@@ -96,6 +108,7 @@ class WorkerDocument implements DocumentParser {
 
   failWith(error: DocumentError | LimitExceeded): void {
     this.error = error;
+    this.slot.recycleIfLarge(this.written);
     this.finished?.reject(error);
     // A paused reader resumes, and its next write reports the error.
     this.drain();
@@ -120,8 +133,16 @@ class WorkerSlot {
   private worker: Worker | null = null;
   readonly documents = new Map<number, WorkerDocument>();
   readonly sources = new Set<string>();
+  /** A large poll failed here: replace the worker as soon as no poll is in flight. */
+  private recycleWanted = false;
+  /** Workers ended to give their memory back (see RECYCLE_AFTER_BYTES). */
+  recycled = 0;
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: string, private readonly recycleAfterBytes: number) {}
+
+  recycleIfLarge(bytes: number): void {
+    if (bytes >= this.recycleAfterBytes && this.worker !== null) this.recycleWanted = true;
+  }
 
   post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
     this.start().postMessage(message, transfer);
@@ -135,7 +156,23 @@ class WorkerSlot {
 
   remove(id: number): void {
     this.documents.delete(id);
-    if (this.documents.size === 0) this.worker?.unref();
+    if (this.documents.size > 0) return;
+    this.worker?.unref();
+    if (this.recycleWanted) this.recycle();
+  }
+
+  /**
+   * Ends the idle worker; the next poll starts a fresh one. The interners of the sources
+   * pinned here go with it (their next poll builds them again, as at start-up) and the
+   * sources stay pinned to this slot.
+   */
+  private recycle(): void {
+    const worker = this.worker;
+    this.recycleWanted = false;
+    if (worker === null) return;
+    this.worker = null; // its exit is then not a death to report
+    this.recycled += 1;
+    void worker.terminate().catch(() => undefined);
   }
 
   private start(): Worker {
@@ -173,8 +210,13 @@ export class ParsePool {
   private readonly assigned = new Map<string, WorkerSlot>();
   private nextId = 1;
 
-  constructor(size = os.availableParallelism(), file = WORKER_FILE) {
-    this.slots = Array.from({ length: Math.max(1, size) }, () => new WorkerSlot(file));
+  constructor(size = os.availableParallelism(), file = WORKER_FILE, recycleAfterBytes = RECYCLE_AFTER_BYTES) {
+    this.slots = Array.from({ length: Math.max(1, size) }, () => new WorkerSlot(file, recycleAfterBytes));
+  }
+
+  /** Workers ended so far to give back a hostile poll's memory. */
+  get recycledWorkers(): number {
+    return this.slots.reduce((n, s) => n + s.recycled, 0);
   }
 
   /** The DocumentParserFactory of one source: every poll of it parses in the same worker. */

@@ -239,3 +239,45 @@ if (!fs.existsSync(${JSON.stringify(flag)})) {
   next.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
   assert.deepEqual(plain(await next.finish()), plain(parse(fixture('gmond.xml'))));
 });
+
+test('parse pool: after a large poll fails or is aborted its worker is replaced once idle (its memory goes back whole); small failures keep it', async (t) => {
+  const pool = new ParsePool(1, undefined, 4096);
+  t.after(() => pool.close());
+  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
+  // write() moves a buffer it owns whole to the worker: each write gets its own copy.
+  const text = fixture('gmond.xml');
+  const gmond = { get length() { return text.length; }, subarray: (a: number, b?: number) => Buffer.from(text.slice(a, b), 'latin1') };
+  assert.ok(gmond.length > 4096);
+  const expected = plain(parse(fixture('gmond.xml')));
+  const good = pool.factory({ source: 'src', settings });
+  assert.deepEqual(plain(await (async () => { const p = good(NOW); p.write(gmond.subarray(0)); return p.finish(); })()), expected);
+
+  // A small broken document: the worker stays.
+  const small = pool.factory({ source: 'bad', settings })(NOW);
+  small.write(Buffer.from('<GANGLIA_XML><CLUSTER NAME="x" <<<', 'latin1'));
+  await assert.rejects(small.finish(), DocumentError);
+  small.abort();
+  assert.equal(pool.recycledWorkers, 0);
+
+  // A large one past a limit while another source's poll is in flight on the same worker:
+  // that poll is not disturbed; the worker goes once it is done.
+  const inFlight = good(NOW);
+  inFlight.write(gmond.subarray(0, 1000));
+  const limited = pool.factory({ source: 'bad', settings: { ...settings, maxHosts: 1 } })(NOW);
+  limited.write(gmond.subarray(0));
+  await assert.rejects(limited.finish(), (err: unknown) => err instanceof LimitExceeded);
+  limited.abort();
+  assert.equal(pool.recycledWorkers, 0, 'not while a poll is in flight');
+  inFlight.write(gmond.subarray(1000));
+  assert.deepEqual(plain(await inFlight.finish()), expected);
+  assert.equal(pool.recycledWorkers, 1, 'replaced once idle');
+  // The next polls run in the fresh worker, as before.
+  assert.deepEqual(plain(await (async () => { const p = good(NOW); p.write(gmond.subarray(0)); return p.finish(); })()), expected);
+
+  // A large poll aborted by the poller (document size, deadline) counts the same.
+  const endless = pool.factory({ source: 'endless', settings })(NOW);
+  endless.write(Buffer.from(fixture('gmond.xml').replace('</GANGLIA_XML>', ''), 'latin1'));
+  endless.abort();
+  assert.equal(pool.recycledWorkers, 2);
+  assert.deepEqual(plain(await (async () => { const p = good(NOW); p.write(gmond.subarray(0)); return p.finish(); })()), expected);
+});
