@@ -30,19 +30,26 @@ interface DocHost {
   readonly metrics: readonly { readonly name: string; readonly val: string }[];
 }
 
-function doc(localtime: number, hosts: readonly DocHost[]): string {
+function doc(localtime: number, hosts: readonly DocHost[], goneCluster = ''): string {
   const body = hosts.map((h) => `<HOST NAME="${h.name}" IP="10.0.0.1" REPORTED="${h.reported}" TN="${localtime - h.reported}" TMAX="20" DMAX="0" LOCATION="rack" GMOND_STARTED="${L0 - 1000}" TAGS="">\n`
     + h.metrics.map((m) => `<METRIC NAME="${m.name}" VAL="${m.val}" TYPE="float" UNITS="load" TN="${localtime - h.reported}" TMAX="70" DMAX="0" SLOPE="both">\n`
       + `<EXTRA_DATA>\n<EXTRA_ELEMENT NAME="TITLE" VAL="Title of ${m.name}"/>\n</EXTRA_DATA>\n</METRIC>\n`).join('')
     + '</HOST>\n').join('');
   return '<?xml version="1.0" encoding="ISO-8859-1" standalone="yes"?>\n<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond">\n'
-    + `<CLUSTER NAME="${CLUSTER}" LOCALTIME="${localtime}" OWNER="o" LATLONG="l" URL="u">\n${body}</CLUSTER>\n</GANGLIA_XML>\n`;
+    + `<CLUSTER NAME="${CLUSTER}" LOCALTIME="${localtime}" OWNER="o" LATLONG="l" URL="u">\n${body}</CLUSTER>\n${goneCluster}</GANGLIA_XML>\n`;
 }
+
+/** A second cluster that only the first document lists: C keeps it (it never deletes a source). */
+const GONE_CLUSTER = 'GoneCluster';
+const GONE_CLUSTER_XML = `<CLUSTER NAME="${GONE_CLUSTER}" LOCALTIME="${L0}" OWNER="o2" LATLONG="l2" URL="u2">\n`
+  + `<HOST NAME="gone-cluster-node" IP="10.0.0.2" REPORTED="${L0 - 4}" TN="4" TMAX="20" DMAX="0" LOCATION="rack" GMOND_STARTED="${L0 - 1000}" TAGS="">\n`
+  + '<METRIC NAME="load_one" VAL="2.50" TYPE="float" UNITS="load" TN="4" TMAX="70" DMAX="0" SLOPE="both">\n'
+  + '<EXTRA_DATA>\n<EXTRA_ELEMENT NAME="TITLE" VAL="Title of load_one"/>\n</EXTRA_DATA>\n</METRIC>\n</HOST>\n</CLUSTER>\n';
 
 const BEFORE = doc(L0, [
   { name: 'stays-node', reported: L0 - 2, metrics: [{ name: 'load_one', val: '0.50' }, { name: 'gmetric_once', val: '7.00' }] },
   { name: 'gone-node', reported: L0 - 3, metrics: [{ name: 'load_one', val: '1.25' }] },
-]);
+], GONE_CLUSTER_XML);
 const AFTER = doc(L1, [
   { name: 'stays-node', reported: L1 - 2, metrics: [{ name: 'load_one', val: '0.75' }] },
 ]);
@@ -70,6 +77,8 @@ describe('a host that disappeared: the same answers as the C gmetad', { skip: gw
       // Both have polled the first document and written the RRDs of both hosts.
       for (const { gmetad } of daemons) {
         await waitFor(async () => (await lastUpdate(rrd(gmetad, 'gone-node'))) === L0, { description: 'first RRD update', timeoutMs: 30_000 });
+        await waitFor(async () => (await lastUpdate(rrd(gmetad, 'gone-cluster-node', 'load_one', GONE_CLUSTER))) === L0,
+          { description: 'first RRD update of the other cluster', timeoutMs: 30_000 });
       }
       source.setBehaviour({ kind: 'serve', body: AFTER });
       for (const { gmetad } of daemons) {
@@ -82,8 +91,8 @@ describe('a host that disappeared: the same answers as the C gmetad', { skip: gw
     });
   });
 
-  function rrd(gmetad: GmetadHandle, hostName: string, metric = 'load_one'): string {
-    return path.join(gmetad.rrdRootdir, CLUSTER, hostName, `${metric}.rrd`);
+  function rrd(gmetad: GmetadHandle, hostName: string, metric = 'load_one', cluster = CLUSTER): string {
+    return path.join(gmetad.rrdRootdir, cluster, hostName, `${metric}.rrd`);
   }
 
   async function both<T>(probe: (d: (typeof daemons)[number]) => Promise<T>): Promise<{ c: T; ours: T }> {
@@ -112,6 +121,29 @@ describe('a host that disappeared: the same answers as the C gmetad', { skip: gw
     assert.deepEqual(summaries.ours, summaries.c);
   });
 
+  it('a cluster the source stops listing stays served, with its host and its summary, in both; the grid counts the same', async (t) => {
+    const dumps = await both(({ gmetad }) => gmetad.dump());
+    for (const [label, xml] of Object.entries(dumps)) {
+      assert.match(xml, new RegExp(`<CLUSTER NAME="${GONE_CLUSTER}" LOCALTIME="${L0}" OWNER="o2"`), `${label}: absent cluster kept`);
+      assert.match(xml, /<HOST NAME="gone-cluster-node" IP="10\.0\.0\.2" REPORTED="1795249996"/, `${label}: its host kept`);
+      assert.match(xml, /<METRIC NAME="load_one" VAL="2\.50"/, `${label}: its last value`);
+    }
+    const summaries = await both(async ({ gmetad }) => {
+      const cluster = await gmetad.ask(`/${GONE_CLUSTER}?filter=summary\n`);
+      const grid = await gmetad.ask('/?filter=summary\n');
+      return {
+        cluster: /<HOSTS UP="(\d+)" DOWN="(\d+)"/.exec(cluster)?.slice(1).join('/'),
+        clusterLoad: /<METRICS NAME="load_one" SUM="([^"]*)" NUM="(\d+)"/.exec(cluster)?.slice(1).join('/'),
+        grid: /<HOSTS UP="(\d+)" DOWN="(\d+)"/.exec(grid)?.slice(1).join('/'),
+      };
+    });
+    t.diagnostic(`absent cluster and grid summaries: C ${JSON.stringify(summaries.c)}, ours ${JSON.stringify(summaries.ours)}`);
+    assert.ok(summaries.c.cluster !== undefined && summaries.c.grid !== undefined);
+    assert.deepEqual(summaries.ours, summaries.c);
+    const answers = await both(({ gmetad }) => checkGangliaMetric(gmetad.xmlPort, 'gone-cluster-node', 'load_one'));
+    assert.deepEqual(answers.ours, answers.c, 'check_ganglia_metric on its host');
+  });
+
   it('check_ganglia_metric answers the same: the absent host is found with its last value', async () => {
     for (const [host, metric] of [['gone-node', 'load_one'], ['stays-node', 'gmetric_once'], ['stays-node', 'load_one'], ['never-node', 'load_one']]) {
       const answers = await both(({ gmetad }) => checkGangliaMetric(gmetad.xmlPort, host, metric));
@@ -135,6 +167,7 @@ describe('a host that disappeared: the same answers as the C gmetad', { skip: gw
       assert.equal(await lastUpdate(rrd(gmetad, 'gone-node')), L0, `${label}: gone-node`);
       assert.equal(await lastUpdate(rrd(gmetad, 'stays-node', 'gmetric_once')), L0, `${label}: absent metric`);
       assert.equal(await lastUpdate(rrd(gmetad, 'stays-node')), L1, `${label}: stays-node`);
+      assert.equal(await lastUpdate(rrd(gmetad, 'gone-cluster-node', 'load_one', GONE_CLUSTER)), L0, `${label}: host of the absent cluster`);
     }
   });
 });
