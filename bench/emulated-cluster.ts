@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { seededRandom } from '../test/helpers/seeded-random';
 
 export interface ClusterOptions {
   /** Number of HOST elements (default 1000). */
@@ -151,17 +152,6 @@ function dtdHeader(): string {
   throw new Error(`gmond DTD header not found (looked in ${candidates.join(', ')})`);
 }
 
-/** Small deterministic PRNG (mulberry32), so refreshes are cheap and reproducible. */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes `value` (a non-negative integer) as exactly `width` digits at `offset`, zero-padded on the left. */
 function writeDigits(buf: Buffer, offset: number, width: number, value: number): void {
@@ -269,7 +259,7 @@ export class ClusterDocument {
 
   constructor(opts: ClusterOptions = {}) {
     const nowSec = opts.nowSec ?? Math.floor(Date.now() / 1000);
-    this.random = makeRandom(opts.seed ?? 12345);
+    this.random = seededRandom(opts.seed ?? 12345);
     this.layout = buildLayout(opts.hosts ?? 1000, opts.metrics ?? 100, opts.clusterName ?? 'BenchCluster', nowSec);
     this.buffers = [this.layout.bytes, Buffer.from(this.layout.bytes)];
     this.fill(this.buffers[0], nowSec);

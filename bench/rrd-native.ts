@@ -19,7 +19,7 @@ import { NativeRrdUpdater } from '../src/plugins/rrd/native';
 import { RrdtoolPool } from '../src/plugins/rrd/rrdtool-pipe';
 import { BENCH_RRAS } from './rrd-config';
 import { clockTicksPerSecond, sampleProcess } from './proc-stats';
-import { mulberry32 } from '../test/helpers/rrd-native-differential';
+import { seededRandom } from '../test/helpers/seeded-random';
 
 function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const fileCount = Number(option('files', '20000'));
   const rounds = Number(option('updates', '20'));
   const base = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'rrd-native-bench-'));
-  const rand = mulberry32(42);
+  const rand = seededRandom(42);
   const files: FileSpec[] = [];
   for (let i = 0; i < fileCount; i++) {
     const r = i % 10;

@@ -4,18 +4,10 @@
  * script (bench/fuzz-output.ts). Deterministic for a given seed, so a failure can be
  * replayed from the seed it prints.
  */
+import { seededRandom } from './seeded-random';
 
-/** mulberry32: a small seeded PRNG, good enough to drive a fuzzer. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
+
 
 export class Fuzz {
   constructor(readonly random: () => number) {}

@@ -6,7 +6,7 @@
  * are written at once; the test regenerates them to replay them through rrdtool.
  */
 import { NativeRrdUpdater } from '../../src/plugins/rrd/native';
-import { mulberry32 } from './rrd-native-differential';
+import { seededRandom } from './seeded-random';
 
 export interface CrashUpdate {
   readonly time: number;
@@ -15,7 +15,7 @@ export interface CrashUpdate {
 
 /** The endless update sequence of file `index` for a round seeded `seed`. */
 export function* crashUpdates(seed: number, index: number, lastUpdate: number): Generator<CrashUpdate> {
-  const rand = mulberry32(seed * 1000 + index);
+  const rand = seededRandom(seed * 1000 + index);
   let time = lastUpdate;
   for (;;) {
     const r = rand();

@@ -13,17 +13,8 @@ import { NativeRrdUpdater, RrdUpdateError } from '../../src/plugins/rrd/native';
 import {
   createArguments, dsTypeForSlope, rootSummaryUpdate, rrdValue, summaryUpdate,
 } from '../../src/plugins/rrd/rrd-definitions';
+import { seededRandom } from './seeded-random';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(rand: Rand, items: readonly T[]): T => items[Math.floor(rand() * items.length)];
@@ -231,7 +222,7 @@ function runRrdtool(lines: string[]): string[] {
 /** Runs `count` sequences from `seed` in `dir` (created; files removed as they pass). */
 export function runDifferential(dir: string, seed: number, count: number, options: SequenceOptions = {}): DifferentialResult {
   fs.mkdirSync(dir, { recursive: true });
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const specs: SequenceSpec[] = [];
   for (let s = 0; s < count; s++) {
     const file = path.join(dir, `s${s}`);
