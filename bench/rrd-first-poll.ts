@@ -41,6 +41,8 @@ async function main(): Promise<void> {
       timeout: { type: 'string', default: '600' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'rrd-first-poll.md') },
       main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
+      // Write the daemon's V8 CPU profile here (summarise with bench/cpu-profile.ts).
+      'cpu-prof': { type: 'string' },
     },
   });
   const hosts = Number(values.hosts);
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
       'limits {', `  max_hosts ${Math.max(50_000, hosts * 2)}`, '}', '',
     ].join('\n'));
     const started = Date.now();
-    daemon = startDaemon('ts', tsGmetadCommand(conf, path.resolve(values.main!)), path.join(work, 'daemon.log'));
+    daemon = startDaemon('ts', tsGmetadCommand(conf, path.resolve(values.main!), values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined), path.join(work, 'daemon.log'));
     await waitListening(daemon, [xmlPort, interactivePort], 60_000);
     log(`gmetad-ts pid ${daemon.pid}; waiting for ${expected} files`);
     let slowestStatusMs = 0;

@@ -13,7 +13,10 @@
  *                        where gmetad-python's configuration keeps them: they take the place
  *                        of the top-level directives, so its file keeps writing the same tree
  *   native_updates on|off  update files in-process (default on; see native/), with rrdtool
- *                        for creates and for files the native updater does not understand
+ *                        for files the native updater does not understand
+ *   native_creates on|off  create files in-process, the bytes `rrdtool create` writes
+ *                        (default: as native_updates), with rrdtool create for definitions
+ *                        it does not understand (Holt-Winters RRAs, time-unit steps...)
  * and, like every plugin, queue_size and deadline.
  */
 import * as fs from 'node:fs';
@@ -30,6 +33,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
   const rootDir = settings.string('rrd_rootdir') ?? config.rrdRootdir;
   const rras = sectionRras(settings) ?? config.rras;
   const nativeUpdates = settings.boolean('native_updates');
+  const nativeCreates = settings.boolean('native_creates');
   // Refuse to start, like the C gmetad, when the tree's root is missing: one clear line.
   let rootStat: fs.Stats;
   try {
@@ -53,6 +57,7 @@ export function createRrdPlugin(context: PluginContext): GmetadPlugin {
     writeBehindSeconds,
     rrdtoolProcesses,
     ...(nativeUpdates !== undefined ? { nativeUpdates } : {}),
+    ...(nativeCreates !== undefined ? { nativeCreates } : {}),
   });
   context.logger.info({ backend: writer.backend, rrd_rootdir: rootDir, rrdcached: rrdcachedAddress },
     'writing RRDs');

@@ -48,6 +48,7 @@ import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
 import { Fifo } from './fifo';
 import { NativeRrdUpdater, RrdUpdateError } from './native';
+import { createImage, parseCreateArguments, writeNewRrdFile, type CreateDefinition } from './native/rrd-create';
 import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
 import {
@@ -85,6 +86,12 @@ export interface RrdWriterOptions {
    * (default true; false sends every update through rrdtool).
    */
   readonly nativeUpdates?: boolean;
+  /**
+   * Create files in-process (native/rrd-create, the bytes `rrdtool create` writes) when
+   * their definition is one it fully understands; the rest goes to `rrdtool create`
+   * (default: nativeUpdates).
+   */
+  readonly nativeCreates?: boolean;
   readonly rrdtoolPath?: string;
   /** Bound of the rrdtool and rrdcached queues (commands). */
   readonly maxQueued?: number;
@@ -106,6 +113,8 @@ export interface RrdWriterCounters {
   invalid: number;
   /** Files created. */
   created: number;
+  /** Of those, created in-process (the rest by rrdtool create). */
+  nativeCreates: number;
   /** Files created again because they had vanished (deleted while we ran). */
   recreated: number;
   /** Updates written in-process (the rest went through rrdtool or rrdcached). */
@@ -250,7 +259,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 export class RrdWriter {
   readonly counters: RrdWriterCounters = {
-    values: 0, stale: 0, invalid: 0, created: 0, recreated: 0, nativeUpdates: 0, handedToRrdtool: 0, errors: 0, dropped: 0,
+    values: 0, stale: 0, invalid: 0, created: 0, nativeCreates: 0, recreated: 0, nativeUpdates: 0, handedToRrdtool: 0, errors: 0, dropped: 0,
   };
   readonly backend: RrdBackend;
   private readonly paths: RrdPaths;
@@ -264,6 +273,12 @@ export class RrdWriter {
   private readonly pool: RrdtoolPool;
   private readonly cached: RrdcachedClient | null;
   private readonly native: NativeRrdUpdater | null;
+  /** In-process creates: definitions by everything but their start (null: rrdtool create it). */
+  private readonly nativeCreateDefinitions: Map<string, CreateDefinition | null> | null;
+  /** Mode of created files (rrdtool's 0666 & ~umask); null: the process umask applies. */
+  private readonly fileMode: number | null;
+  /** Files the writer keeps state for (kept as a count: /status asks often). */
+  private fileCount = 0;
   private readonly sources = new Map<string, SourceFiles>();
   /** The root __SummaryInfo__ (written by writeRootSummary, not by a source). */
   private readonly rootFiles: SourceFiles = { dirs: new Map(), generation: 0 };
@@ -316,6 +331,8 @@ export class RrdWriter {
       this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 0) * 1000;
     }
     this.native = this.cached === null && (options.nativeUpdates ?? true) ? new NativeRrdUpdater({ logger: this.logger }) : null;
+    this.nativeCreateDefinitions = (options.nativeCreates ?? options.nativeUpdates ?? true) ? new Map() : null;
+    this.fileMode = umask === null ? null : 0o666 & ~umask;
     if (this.writeBehindMs > 0) {
       this.hostValues = new PendingValues(MAX_VALUES_PER_UPDATE + 2);
       this.sweepTimer = setInterval(() => this.sweep(), Math.min(5000, Math.max(250, this.writeBehindMs / 4)));
@@ -396,11 +413,7 @@ export class RrdWriter {
 
   /** Files the writer keeps state for (what the tree holds now, plus files still being written). */
   get trackedFiles(): number {
-    let n = 0;
-    for (const files of [...this.sources.values(), this.rootFiles]) {
-      for (const dir of files.dirs.values()) n += dir.files.size;
-    }
-    return n;
+    return this.fileCount;
   }
 
   /** Creates running now (at most maxCreatesInFlight). */
@@ -600,6 +613,7 @@ export class RrdWriter {
         state.threshold = this.firstThreshold(hashString(`${dir.path.slice(this.paths.root.length)}/${state.element}.rrd`), step);
       }
       dir.files.set(metricName, state);
+      this.fileCount += 1;
     }
     state.seen = dir.seen;
     if (ts <= state.lastTs) {
@@ -661,6 +675,7 @@ export class RrdWriter {
     for (const [name, state] of dir.files) {
       if (state.seen !== generation) {
         dir.files.delete(name);
+        this.fileCount -= 1;
         this.release(state);
       }
     }
@@ -677,6 +692,7 @@ export class RrdWriter {
 
   private releaseDir(dir: DirState): void {
     for (const state of dir.files.values()) this.release(state);
+    this.fileCount -= dir.files.size;
     dir.files.clear();
   }
 
@@ -845,8 +861,9 @@ export class RrdWriter {
     }
   }
 
-  private onCreated(state: FileState, created: boolean): void {
+  private onCreated(state: FileState, created: 'native' | 'rrdtool' | false): void {
     if (created) this.counters.created += 1;
+    if (created === 'native') this.counters.nativeCreates += 1;
     state.status = Status.Ready;
     // What waited goes out at once; write-behind starts from the next value.
     this.writePending(state);
@@ -867,8 +884,11 @@ export class RrdWriter {
     this.problems.warn({ file: this.fileName(state), error: err.message }, 'rrd: cannot create file');
   }
 
-  /** mkdir -p, then `rrdtool create` unless the file exists; true if we created it. */
-  private async createFile(state: FileState): Promise<boolean> {
+  /**
+   * mkdir -p, then creates the file unless it exists (in-process when its definition is
+   * understood, else `rrdtool create`); how it was created, or false if it existed.
+   */
+  private async createFile(state: FileState): Promise<'native' | 'rrdtool' | false> {
     const dir = state.dir;
     const file = `${dir.path}/${state.element}.rrd`;
     const fileBytes = toPathBytes(file);
@@ -876,13 +896,17 @@ export class RrdWriter {
       await fs.mkdir(toPathBytes(dir.path), { recursive: true, mode: this.dirMode });
       dir.made = true;
     }
-    if (await exists(fileBytes)) return false;
     const first = state.waiting?.[0];
     const firstTs = first !== undefined ? updateTime(first) : state.lastTs;
-    const args = [
-      'create', file, '--no-overwrite',
-      ...createArguments({ step: state.step, firstUpdate: firstTs, slope: state.slope, summary: dir.summary, rras: this.rras }),
-    ];
+    const createArgs = createArguments({ step: state.step, firstUpdate: firstTs, slope: state.slope, summary: dir.summary, rras: this.rras });
+    const definition = this.nativeCreateDefinition(createArgs, state);
+    if (definition !== null) {
+      // Written under a temporary name and linked: an existing file is kept (EEXIST).
+      const outcome = await writeNewRrdFile(fileBytes, createImage({ ...definition, start: firstTs - 1 }), this.fileMode);
+      return outcome === 'created' ? 'native' : false;
+    }
+    if (await exists(fileBytes)) return false;
+    const args = ['create', file, '--no-overwrite', ...createArgs];
     const outcome = await new Promise<'created' | 'exists'>((resolve, reject) => {
       const accepted = this.pool.submit(args, dir.shard, (error) => {
         if (error === null) resolve('created');
@@ -893,7 +917,27 @@ export class RrdWriter {
     });
     // rrdtool answers OK to a create it could not write (a full file system).
     if (!(await exists(fileBytes))) throw new Error('rrdtool create answered OK but left no file (file system full?)');
-    return outcome === 'created';
+    return outcome === 'created' ? 'rrdtool' : false;
+  }
+
+  /**
+   * The in-process create definition for these `rrdtool create` arguments (its start is
+   * set per file), or null: rrdtool creates it (logged once per kind of definition).
+   */
+  private nativeCreateDefinition(createArgs: readonly string[], state: FileState): CreateDefinition | null {
+    if (this.nativeCreateDefinitions === null) return null;
+    // Everything but `--start T` (arguments 2 and 3) decides the definition.
+    const key = `${createArgs[1]}\u0000${createArgs.slice(4).join('\u0000')}`;
+    let definition = this.nativeCreateDefinitions.get(key);
+    if (definition === undefined) {
+      const parsed = parseCreateArguments(createArgs);
+      definition = 'definition' in parsed ? parsed.definition : null;
+      if ('unsupported' in parsed) {
+        this.logger.info({ file: this.fileName(state), reason: parsed.unsupported }, 'rrd: files like this one are created by rrdtool create');
+      }
+      this.nativeCreateDefinitions.set(key, definition);
+    }
+    return definition;
   }
 }
 
