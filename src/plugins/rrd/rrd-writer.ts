@@ -14,8 +14,9 @@
  * gmetad writes it. A value whose timestamp is not newer than the last one written to that
  * file (a source whose LOCALTIME did not move) is skipped: rrdtool would refuse it anyway.
  *
- * Files: a file is created (mkdir -p, `rrdtool create`) the first time it is seen, unless it
- * exists. Creates run from a queue, a bounded number at a time, so a first poll that brings
+ * Files: a file is created (mkdir -p, then in-process with the bytes `rrdtool create` writes,
+ * or `rrdtool create` for definitions native/rrd-create does not understand) the first time it
+ * is seen, unless it exists. Creates run from a queue, a bounded number at a time, so a first poll that brings
  * 100k new hosts neither starts 10M file-system chains at once nor blocks the event loop;
  * values polled meanwhile wait (a few per file) and go out once the file exists. rrdtool
  * answers OK to a create it could not do (a full file system): the file's existence is
