@@ -20,5 +20,5 @@ export { formatSum } from './store/summary';
 export type { TreeView, SourceState } from './store/store';
 export type { GmetadConfig, DataSourceConfig, PluginSection, SourceAddress } from './config/types';
 export type { DaemonStats, PluginCounters, TimedCounter } from './util/stats';
-export type { Logger } from './daemon/logger';
+export type { LogMethod, StructuredLogger, StructuredLogger as Logger } from './util/logging';
 export type { Clock } from './util/clock';

@@ -11,7 +11,7 @@ import { loadConfig } from '../config/load';
 import type { GmetadConfig } from '../config/types';
 import { detachAndWait, isDetachedChild, reportToParent } from '../daemon/detach';
 import { GmetadDaemon } from '../daemon/gmetad';
-import { createLogger, type Logger } from '../daemon/logger';
+import { createLogger, type DaemonLogger } from '../daemon/logger';
 import { removePidFile, writePidFile } from '../daemon/pidfile';
 import { dropPrivileges } from '../daemon/privileges';
 import { BUILTIN_PLUGINS } from '../plugins/builtins';
@@ -149,7 +149,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   reportToParent({ type: 'ready', pid: process.pid });
 }
 
-function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: CliOptions): void {
+function installSignalHandlers(daemon: GmetadDaemon, logger: DaemonLogger, options: CliOptions): void {
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     if (shuttingDown) return;
@@ -160,7 +160,7 @@ function installSignalHandlers(daemon: GmetadDaemon, logger: Logger, options: Cl
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
     daemon.stop()
-      .catch((err) => logger.error({ err: errorMessage(err) }, 'error during shutdown'))
+      .catch((err) => logger.error({ err }, 'error during shutdown'))
       .finally(() => {
         if (options.pidFile) removePidFile(options.pidFile);
         logger.flush?.();

@@ -18,9 +18,9 @@ import { Store } from '../store/store';
 import { buildSummaryPolicy, type SummaryPolicy } from '../store/summary';
 import type { BuiltinPlugin } from '../plugins/loader';
 import { PluginManager } from '../plugins/manager';
+import { type StructuredLogger, withFields } from '../util/logging';
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
-import type { Logger } from './logger';
 
 /** Sampling interval of the event-loop delay monitor shown in /status. */
 const EVENT_LOOP_RESOLUTION_MS = 10;
@@ -57,7 +57,7 @@ export class GmetadDaemon {
 
   constructor(
     config: GmetadConfig,
-    private readonly logger: Logger,
+    private readonly logger: StructuredLogger,
     readonly stats: DaemonStats,
     private readonly ports: PortOverrides = {},
     builtins: readonly BuiltinPlugin[] = [],
@@ -262,7 +262,7 @@ export class GmetadDaemon {
         }),
         onSnapshot: (snapshot) => this.store.publish(snapshot),
         onFailure: (reason) => this.store.fail(ds.name, reason),
-        logger: this.logger.child({ data_source: ds.name }),
+        logger: withFields(this.logger, { data_source: ds.name }),
         stats: this.stats,
         now: this.clock,
       });

@@ -4,9 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+import pino, { type Logger as PinoLogger } from 'pino';
 
-export type { Logger } from 'pino';
+/** The daemon's logger: pino, handed to everything else as util/logging's StructuredLogger. */
+export type DaemonLogger = PinoLogger;
 
 export interface LoggerOptions {
   /** gmetad debug_level: 0 info, 1 debug, 2+ trace. */
@@ -21,7 +22,7 @@ export function levelFor(debugLevel: number): pino.Level {
   return 'trace';
 }
 
-export function createLogger(options: LoggerOptions): Logger {
+export function createLogger(options: LoggerOptions): DaemonLogger {
   const level = levelFor(options.debugLevel);
   const base = { base: undefined, level };
   if (options.logfile) {

@@ -17,10 +17,10 @@
  * lazily built, so keep to the interface members.
  */
 import type { GmetadConfig } from '../config/types';
-import type { Logger } from '../daemon/logger';
 import type { SourceSnapshot, Summary } from '../store/model';
 import type { TreeView } from '../store/store';
 import type { Clock } from '../util/clock';
+import type { StructuredLogger } from '../util/logging';
 import type { DaemonStats } from '../util/stats';
 import type { PluginSettings } from './settings';
 
@@ -88,7 +88,8 @@ export interface PluginContext {
   readonly settings: PluginSettings;
   /** The whole validated configuration. */
   readonly config: GmetadConfig;
-  readonly logger: Logger;
+  /** Lines carry `plugin: <name>`; call info/warn/error/debug with a message, fields, or both. */
+  readonly logger: StructuredLogger;
   /** The daemon's counters (polls, requests, plugins...), as /status shows them. */
   readonly stats: DaemonStats;
   /** The daemon's wall clock (epoch ms); use it instead of Date.now() so tests can pin time. */

@@ -5,7 +5,7 @@
  * Each plugin has its own queue size and deadline; SIGHUP may swap a plugin in place
  * (same position, same counters) or add and remove plugins.
  */
-import type { Logger } from '../daemon/logger';
+import type { StructuredLogger } from '../util/logging';
 import type { DaemonStats, PluginCounters } from '../util/stats';
 import { withDeadline } from '../util/deadline';
 import { DEFAULT_PLUGIN_EVENTS, type GmetadPlugin, type PluginEvent, type PluginEventKind } from './api';
@@ -40,7 +40,7 @@ class PluginRunner {
 
   constructor(
     readonly plugin: GmetadPlugin,
-    private readonly logger: Logger,
+    private readonly logger: StructuredLogger,
     public delivery: PluginDelivery,
     readonly counters: PluginCounters,
   ) {
@@ -104,7 +104,7 @@ export class PluginChain {
 
   constructor(
     plugins: readonly GmetadPlugin[],
-    private readonly logger: Logger,
+    private readonly logger: StructuredLogger,
     private readonly stats: DaemonStats,
     options: ChainOptions = {},
   ) {
@@ -156,7 +156,7 @@ export class PluginChain {
       runner.release();
       return true;
     } catch (err) {
-      this.logger.error({ plugin: runner.plugin.name, err: (err as Error).message }, 'plugin failed to start; disabled');
+      this.logger.error({ plugin: runner.plugin.name, err }, 'plugin failed to start; disabled');
       this.runners = this.runners.filter((r) => r !== runner);
       this.stats.plugins.delete(runner.plugin.name);
       return false;
@@ -227,7 +227,7 @@ export class PluginChain {
     try {
       await withDeadline(() => runner.plugin.flush?.(), this.lifecycleTimeoutMs, `${runner.plugin.name}.flush`);
     } catch (err) {
-      this.logger.error({ plugin: runner.plugin.name, err: (err as Error).message }, 'plugin flush failed');
+      this.logger.error({ plugin: runner.plugin.name, err }, 'plugin flush failed');
     }
   }
 
@@ -235,7 +235,7 @@ export class PluginChain {
     try {
       await withDeadline(() => runner.plugin.stop?.(), this.lifecycleTimeoutMs, `${runner.plugin.name}.stop`);
     } catch (err) {
-      this.logger.error({ plugin: runner.plugin.name, err: (err as Error).message }, 'plugin stop failed');
+      this.logger.error({ plugin: runner.plugin.name, err }, 'plugin stop failed');
     }
   }
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/errors';
 import type { GmetadConfig, PluginSection } from '../config/types';
-import type { Logger } from '../daemon/logger';
+import { type StructuredLogger, withFields } from '../util/logging';
 import { Store, type TreeView } from '../store/store';
 import { type Clock, systemClock } from '../util/clock';
 import { withDeadline } from '../util/deadline';
@@ -110,7 +110,7 @@ export async function pluginDefinitions(config: GmetadConfig, builtins: readonly
 
 export interface ContextOptions {
   readonly config: GmetadConfig;
-  readonly logger: Logger;
+  readonly logger: StructuredLogger;
   readonly stats: DaemonStats;
   readonly currentView: () => TreeView;
   /** The daemon's wall clock, handed to every plugin (default the system's). */
@@ -123,7 +123,7 @@ export function contextFor(name: string, options: ContextOptions): PluginContext
     name,
     settings: settingsOf(config.pluginSections, name, config.file),
     config,
-    logger: logger.child({ plugin: name }),
+    logger: withFields(logger, { plugin: name }),
     stats,
     clock: options.clock ?? systemClock,
     currentView,
@@ -145,7 +145,7 @@ export async function instantiate(definition: PluginDefinition, context: PluginC
 
 export interface LoadPluginsOptions {
   readonly config: GmetadConfig;
-  readonly logger: Logger;
+  readonly logger: StructuredLogger;
   readonly stats: DaemonStats;
   readonly builtins: readonly BuiltinPlugin[];
   /** The tree for context.currentView(); an empty tree if not given. */

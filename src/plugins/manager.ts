@@ -6,7 +6,7 @@
  * running with the old ones (the error is logged with file:line).
  */
 import type { GmetadConfig } from '../config/types';
-import type { Logger } from '../daemon/logger';
+import type { StructuredLogger } from '../util/logging';
 import type { TreeView } from '../store/store';
 import type { Clock } from '../util/clock';
 import { withDeadline } from '../util/deadline';
@@ -18,7 +18,7 @@ import {
 } from './loader';
 
 export interface PluginManagerOptions {
-  readonly logger: Logger;
+  readonly logger: StructuredLogger;
   readonly stats: DaemonStats;
   readonly builtins: readonly BuiltinPlugin[];
   readonly currentView: () => TreeView;

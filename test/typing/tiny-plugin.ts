@@ -96,6 +96,15 @@ export function createPlugin(context: PluginContext): GmetadPlugin {
         case 'root': void event.summary.hostsUp; break;
       }
     },
+    start(): void {
+      // The logger takes a message, fields and a message, or fields alone; errors go as `err`.
+      context.logger.info('tiny started');
+      context.logger.warn({ port: current.port }, 'tiny listening');
+      context.logger.debug({ mode: current.mode });
+      context.logger.error({ err: new Error('example') }, 'tiny failed');
+      // @ts-expect-error a second argument is the message, not more fields
+      context.logger.info({ port: 1 }, { mode: 'x' });
+    },
     reload(next: PluginContext): void {
       current = read(next.settings);
     },

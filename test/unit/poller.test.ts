@@ -14,6 +14,7 @@ import { TcpConnector, formatAddress, type Connector } from '../../src/readers/c
 import type { DocumentParserFactory } from '../../src/readers/document';
 import { inlineDocumentFactory } from '../../src/readers/ganglia-document';
 import type { StructuredLogger } from '../../src/util/logging';
+import { recordingLogger } from '../helpers/recording-logger';
 import {
   SourcePoller,
   nextPollDelay,
@@ -90,11 +91,7 @@ interface LogLine {
 }
 
 function captureLogger(): { logger: StructuredLogger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (_obj: object, msg: string) => {
-    lines.push({ level, msg });
-  };
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+  return recordingLogger();
 }
 
 /** Wraps a connector to record which addresses were tried, and when. */

@@ -1,3 +1,4 @@
+import type { StructuredLogger } from '../../src/util/logging';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -25,9 +26,9 @@ function withDir(fn: (dir: string) => void): void {
   }
 }
 
-function recordingLogger(): { warnings: object[]; logger: { debug(): void; info(): void; warn(o: object): void; error(): void } } {
+function recordingLogger(): { warnings: object[]; logger: StructuredLogger } {
   const warnings: object[] = [];
-  return { warnings, logger: { debug() {}, info() {}, warn: (o: object) => void warnings.push(o), error() {} } };
+  return { warnings, logger: { debug() {}, info() {}, warn: (o: object | string) => void warnings.push(typeof o === 'string' ? { msg: o } : o), error() {} } };
 }
 
 const GMETAD_FILE = ['--step', '15', '--start', '1795255455', 'DS:sum:GAUGE:120:U:U',

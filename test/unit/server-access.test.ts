@@ -4,7 +4,7 @@ import { createAccessPolicy } from '../../src/server/access';
 import type { StructuredLogger } from '../../src/util/logging';
 
 const warnings: string[] = [];
-const logger: StructuredLogger = { debug: () => undefined, info: () => undefined, warn: (_fields, m) => { warnings.push(m); }, error: () => undefined };
+const logger: StructuredLogger = { debug: () => undefined, info: () => undefined, warn: (fields: object | string, m?: string) => { warnings.push(m ?? String(fields)); }, error: () => undefined };
 
 test('loopback is always trusted, others only when listed', async () => {
   const p = createAccessPolicy({ trustedHosts: [], allTrusted: false, logger });

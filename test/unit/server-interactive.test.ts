@@ -23,7 +23,7 @@ const TRUST_ALL: AccessPolicy = { isTrusted: () => true };
 
 function recordingLogger(): StructuredLogger & { lines: string[] } {
   const lines: string[] = [];
-  const rec = (level: string) => (_fields: object, msg: string) => { lines.push(`${level} ${msg}`); };
+  const rec = (level: string) => (fields: object | string, msg?: string) => { lines.push(`${level} ${msg ?? String(fields)}`); };
   return { lines, debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 

@@ -1,4 +1,5 @@
 /** The persistent-connection sender against local sockets: reconnects, requeues, bounds, shutdown. */
+import { SILENT_LOGGER } from '../../src/util/logging';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
@@ -6,7 +7,7 @@ import { StreamSender } from '../../src/plugins/transport/stream-sender';
 import { freePort } from '../helpers/net';
 import { waitFor } from '../helpers/processes';
 
-const silent = { info() {}, warn() {}, debug() {} };
+const silent = SILENT_LOGGER;
 const batch = (text: string) => ({ data: Buffer.from(text, 'latin1'), items: text.split('\n').length - 1 });
 
 async function listen(port = 0): Promise<{ server: net.Server; port: number; received: () => string; sockets: Set<net.Socket> }> {

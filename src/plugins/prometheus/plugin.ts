@@ -139,7 +139,7 @@ export async function createPrometheusPlugin(context: PluginContext): Promise<Gm
       counters.scrapes += 1;
       serveMetrics(req, res).catch((err) => {
         counters.errors += 1;
-        context.logger.error({ err: (err as Error).message }, 'prometheus: scrape failed');
+        context.logger.error({ err }, 'prometheus: scrape failed');
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end('scrape failed\n');
         else res.destroy();
       });

@@ -49,8 +49,8 @@ import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
 import { Fifo } from './fifo';
 import { NativeRrdUpdater, RrdUpdateError } from './native';
+import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
 import { createImage, parseCreateArguments, writeNewRrdFile, type CreateDefinition } from './native/rrd-create';
-import { type RrdLogger, SILENT_LOGGER } from './logger';
 import { PendingValues } from './pending-values';
 import {
   createArguments, DEFAULT_RRAS, rootSummaryValues, rrdValue, summaryValues, valueForSlope,
@@ -71,7 +71,7 @@ export interface RrdWriterOptions {
   readonly backend: RrdBackend;
   /** Required with the rrdcached backend (see resolveRrdcachedAddress). */
   readonly rrdcachedAddress?: string;
-  readonly logger?: RrdLogger;
+  readonly logger?: StructuredLogger;
   readonly stats: DaemonStats;
   /** The wall clock (write-behind windows, counters); default the system's. */
   readonly clock?: Clock;
@@ -212,7 +212,7 @@ class RateLimitedWarning {
   private count = 0;
   private suppressed = 0;
 
-  constructor(private readonly logger: RrdLogger, private readonly clock: Clock, private readonly limit = 10) {}
+  constructor(private readonly logger: StructuredLogger, private readonly clock: Clock, private readonly limit = 10) {}
 
   warn(obj: object, msg: string): void {
     const now = this.clock();
@@ -268,7 +268,7 @@ export class RrdWriter {
   private readonly dirMode: number;
   private readonly rootStep: number;
   private readonly writeBehindMs: number;
-  private readonly logger: RrdLogger;
+  private readonly logger: StructuredLogger;
   private readonly stats: DaemonStats;
   private readonly clock: Clock;
   private readonly pool: RrdtoolPool;

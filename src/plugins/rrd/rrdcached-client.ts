@@ -16,7 +16,7 @@
 import { parseAddress } from '../../config/address';
 import * as net from 'node:net';
 import { Fifo } from './fifo';
-import { type RrdLogger, SILENT_LOGGER } from './logger';
+import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
 
 export const RRDCACHED_DEFAULT_PORT = 42217;
 
@@ -67,7 +67,7 @@ export interface RrdcachedClientOptions {
   readonly maxBatch?: number;
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
-  readonly logger?: RrdLogger;
+  readonly logger?: StructuredLogger;
 }
 
 export interface RrdcachedCounters {
@@ -102,7 +102,7 @@ export class RrdcachedClient {
   private readonly maxBatch: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
-  private readonly logger: RrdLogger;
+  private readonly logger: StructuredLogger;
   private socket: net.Socket | null = null;
   private connected = false;
   private inFlight: Batch | null = null;

@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Fifo } from './fifo';
-import { type RrdLogger, SILENT_LOGGER } from './logger';
+import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
 
 /** Called once per command: error null on `OK`; output = lines printed before the status line. */
 export type CommandCallback = (error: Error | null, output: readonly string[]) => void;
@@ -72,7 +72,7 @@ export interface RrdtoolPoolOptions {
   readonly maxInFlight?: number;
   /** Commands queued in the whole pool; submit() refuses more (default 200000). */
   readonly maxQueued?: number;
-  readonly logger?: RrdLogger;
+  readonly logger?: StructuredLogger;
   /** Restart backoff after a crash, ms (default 100 .. 10000). */
   readonly restartMinMs?: number;
   readonly restartMaxMs?: number;
@@ -115,7 +115,7 @@ class RrdtoolProcess {
   constructor(
     private readonly id: number,
     private readonly options: Required<Omit<RrdtoolPoolOptions, 'umask' | 'logger'>> & { umask: number | null },
-    private readonly logger: RrdLogger,
+    private readonly logger: StructuredLogger,
     private readonly shared: PoolShared,
   ) {}
 
@@ -255,7 +255,7 @@ class RrdtoolProcess {
       try {
         command.callback(error, command.output);
       } catch (err) {
-        this.logger.error({ rrdtool: this.id, err: (err as Error).message }, 'rrdtool command callback threw');
+        this.logger.error({ rrdtool: this.id, err }, 'rrdtool command callback threw');
       }
     }
     if (this.seqWaiters.length > 0) {

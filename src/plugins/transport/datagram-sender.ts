@@ -8,13 +8,13 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { type Batch, BatchQueue, type QueueCounters } from './batch-queue';
-import type { SenderLogger } from './stream-sender';
+import type { StructuredLogger } from '../../util/logging';
 
 export interface DatagramSenderOptions {
   readonly host: string;
   readonly port: number;
   readonly maxQueueBytes: number;
-  readonly logger: SenderLogger;
+  readonly logger: StructuredLogger;
   readonly onSent?: (items: number) => void;
 }
 

@@ -17,13 +17,8 @@
  */
 import * as net from 'node:net';
 import { Backoff, type BackoffOptions } from './backoff';
+import type { StructuredLogger } from '../../util/logging';
 import { type Batch, BatchQueue, type QueueCounters } from './batch-queue';
-
-export interface SenderLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
 
 export interface StreamSenderOptions {
   readonly host: string;
@@ -39,7 +34,7 @@ export interface StreamSenderOptions {
   /** flush() gives up after this long, counting what is left as dropped (default 10 s). */
   readonly flushTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
-  readonly logger: SenderLogger;
+  readonly logger: StructuredLogger;
   /** Items confirmed written (for the /status counters). */
   readonly onSent?: (items: number) => void;
   /** Bytes the receiver sends back (replies), if it does. */

@@ -47,7 +47,7 @@
  * last_ds of the data sources before it, this writer changes nothing.
  */
 import * as fs from 'node:fs';
-import { type RrdLogger, SILENT_LOGGER } from '../logger';
+import { SILENT_LOGGER, type StructuredLogger } from '../../../util/logging';
 import { checkLive, headerLengthFor, parseLayout, readUlong, staticLength, STAT_HEAD_SIZE, type RrdLayout } from './rrd-layout';
 import { applyUpdate, finalRowWrites, HeaderView, RrdUpdateError, type RowWrite } from './rrd-update';
 
@@ -71,7 +71,7 @@ export type RrdInspection =
   | { readonly unsupported: string };
 
 export interface NativeRrdUpdaterOptions {
-  readonly logger?: RrdLogger;
+  readonly logger?: StructuredLogger;
   /** Most files remembered at once (the oldest are forgotten first; default 1,000,000). */
   readonly maxFiles?: number;
   /**
@@ -105,7 +105,7 @@ function ioError(error: unknown, path: fs.PathLike): RrdUpdateError {
 }
 
 export class NativeRrdUpdater {
-  private readonly logger: RrdLogger;
+  private readonly logger: StructuredLogger;
   private readonly maxFiles: number;
   private readonly files = new Map<string, FileEntry>();
   private readonly layouts = new Map<string, RrdLayout>();
