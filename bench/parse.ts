@@ -19,6 +19,7 @@ import { createSaxParser } from '../src/readers/sax-parser';
 import { Interner } from '../src/readers/intern';
 import { SnapshotBuilder } from '../src/readers/snapshot-builder';
 import type { SourceSnapshot } from '../src/store/model';
+import { encodeSnapshot } from '../src/store/image/encode';
 import { SUMMARIZE_ALL } from '../src/store/summary';
 import type { StreamingXmlParser, XmlSink } from '../src/readers/xml-parser';
 
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
   report('fast', doc, options.runs, () => feed(createFastParser(NULL_SINK), doc));
   const interner = new Interner();
   report('fast+builder', doc, options.runs, () => buildSnapshot(doc, interner));
+  report('fast+builder+image', doc, options.runs, () => encodeSnapshot(buildSnapshot(doc, interner)));
 
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc !== undefined) {

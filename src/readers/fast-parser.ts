@@ -55,10 +55,6 @@ const enum Phase {
   AfterRoot,
 }
 
-/** Element names Ganglia uses: matched in place, so the common names are never sliced. */
-const KNOWN_NAMES: readonly string[] = [
-  'METRIC', 'EXTRA_DATA', 'EXTRA_ELEMENT', 'HOST', 'CLUSTER', 'GRID', 'HOSTS', 'METRICS', 'GANGLIA_XML',
-];
 
 function isWhitespace(c: number): boolean {
   return c === SPACE || c === LF || c === TAB || c === CR;
@@ -275,21 +271,26 @@ class FastXmlParser implements StreamingXmlParser {
     const n = s.length;
     if (this.phase === Phase.AfterRoot) throw new ScanError('second root element', lt);
     let i = lt + 1;
-    if (!isNameStart(s.charCodeAt(i))) throw new ScanError("invalid element name after '<'", i);
-    let j = i + 1;
-    while (j < n && isNameChar(s.charCodeAt(j))) j++;
+    let name = knownElementAt(s, i);
+    let j = i + name.length;
+    if (name.length === 0) {
+      if (!isNameStart(s.charCodeAt(i))) throw new ScanError("invalid element name after '<'", i);
+      j = i + 1;
+      while (j < n && isNameChar(s.charCodeAt(j))) j++;
+      name = detach(s.slice(i, j));
+    }
     if (j >= n) return -1;
-    const name = elementName(s, i, j);
     i = j;
-    // No '<' may appear inside the tag: the next one must come after the closing '>'.
-    const nextLt = s.indexOf('<', i);
-    const limit = nextLt === -1 ? n : nextLt;
+    // No '<' may appear inside the tag. Every character up to the '>' is looked at below
+    // (names, whitespace, '=', quotes, values), so a '<' is met where it stands.
 
     let expected = this.attributeNames.get(name);
     if (expected === undefined) {
       expected = [];
       this.attributeNames.set(name, expected);
     }
+    /** Every name so far came from `expected` in order, whose entries are distinct: no repeat yet. */
+    let guessedOnly = true;
     const attrs: Record<string, string> = {};
     for (let k = 0; ; k++) {
       if (i >= n) return -1;
@@ -309,12 +310,12 @@ class FastXmlParser implements StreamingXmlParser {
         this.openElement(name, attrs, true);
         return i + 2;
       }
-      if (i >= limit) throw new ScanError("'<' inside a tag", i);
+      if (c === LT) throw new ScanError("'<' inside a tag", i);
       if (!spaced) throw new ScanError('missing whitespace before attribute', i);
 
       let attrName: string;
       const guess = expected[k];
-      if (guess !== undefined && s.startsWith(guess, i) && i + guess.length < n
+      if (guess !== undefined && matchesAt(s, i, guess) && i + guess.length < n
         && !isNameChar(s.charCodeAt(i + guess.length))) {
         attrName = guess;
         i += guess.length;
@@ -324,7 +325,12 @@ class FastXmlParser implements StreamingXmlParser {
         while (j < n && isNameChar(s.charCodeAt(j))) j++;
         if (j >= n) return -1;
         attrName = detach(s.slice(i, j));
-        expected[k] = attrName;
+        // Learn the name, keeping the list free of repeats (a repeat is an error, found below).
+        if (!expected.includes(attrName)) {
+          expected.length = k;
+          expected.push(attrName);
+        }
+        guessedOnly = false;
         i = j;
       }
 
@@ -344,11 +350,11 @@ class FastXmlParser implements StreamingXmlParser {
       const start = i + 1;
       const close = s.indexOf(c === DQUOTE ? '"' : "'", start);
       if (close === -1) {
-        if (limit < n) throw new ScanError("'<' in attribute value", limit);
+        const stray = s.indexOf('<', start);
+        if (stray !== -1) throw new ScanError("'<' in attribute value", stray);
         return -1;
       }
-      if (close > limit) throw new ScanError("'<' in attribute value", limit);
-      if (attrs[attrName] !== undefined && Object.prototype.hasOwnProperty.call(attrs, attrName)) {
+      if (!guessedOnly && attrs[attrName] !== undefined && Object.prototype.hasOwnProperty.call(attrs, attrName)) {
         throw new ScanError(`duplicate attribute ${attrName}`, i);
       }
       attrs[attrName] = attributeValue(s, start, close);
@@ -464,19 +470,40 @@ class FastXmlParser implements StreamingXmlParser {
   }
 }
 
-function elementName(s: string, start: number, end: number): string {
-  const len = end - start;
-  for (const known of KNOWN_NAMES) {
-    if (known.length === len && s.startsWith(known, start)) return known;
+/**
+ * The Ganglia element name at `at` if there is one (matched in place, never sliced; the
+ * common METRIC and EXTRA_ELEMENT tested first), else ''.
+ */
+function knownElementAt(s: string, at: number): string {
+  switch (s.charCodeAt(at)) {
+    case 77 /* M */: return wordAt(s, at, 'METRIC') || wordAt(s, at, 'METRICS');
+    case 69 /* E */: return wordAt(s, at, 'EXTRA_ELEMENT') || wordAt(s, at, 'EXTRA_DATA');
+    case 72 /* H */: return wordAt(s, at, 'HOST') || wordAt(s, at, 'HOSTS');
+    case 67 /* C */: return wordAt(s, at, 'CLUSTER');
+    case 71 /* G */: return wordAt(s, at, 'GRID') || wordAt(s, at, 'GANGLIA_XML');
+    default: return '';
   }
-  return detach(s.slice(start, end));
+}
+
+/** `word` if the name at `at` is exactly it (the input goes on past it), else ''. */
+function wordAt(s: string, at: number, word: string): string {
+  const end = at + word.length;
+  return end < s.length && matchesAt(s, at, word) && !isNameChar(s.charCodeAt(end)) ? word : '';
+}
+
+/** s.startsWith(word, at), as a loop the JIT inlines (the words are short names). */
+function matchesAt(s: string, at: number, word: string): boolean {
+  const n = word.length;
+  if (at + n > s.length) return false;
+  for (let k = 0; k < n; k++) if (s.charCodeAt(at + k) !== word.charCodeAt(k)) return false;
+  return true;
 }
 
 /** The value between the quotes; sliced as is unless it needs decoding or is invalid. */
 function attributeValue(s: string, start: number, end: number): string {
   for (let p = start; p < end; p++) {
     const c = s.charCodeAt(p);
-    if (c < SPACE || c === AMP) return decodeValue(s, start, end, p);
+    if (c < SPACE || c === AMP || c === LT) return decodeValue(s, start, end, p);
   }
   return s.slice(start, end);
 }
@@ -487,6 +514,7 @@ function decodeValue(s: string, start: number, end: number, first: number): stri
   let from = first;
   for (let p = first; p < end; p++) {
     const c = s.charCodeAt(p);
+    if (c === LT) throw new ScanError("'<' in attribute value", p);
     if (c === AMP) {
       const semi = s.indexOf(';', p + 1);
       if (semi === -1 || semi >= end) throw new ScanError("unescaped '&' in attribute value", p);
