@@ -36,6 +36,9 @@ import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emula
 import { sampleProcessTree, clockTicksPerSecond, type ProcessTreeSample } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 
+/** CPU-busy stretches of the daemon listed from its profile: the p99 target is 10 ms. */
+const LONG_TASK_MS = 10;
+
 
 
 interface BenchOptions {
@@ -388,10 +391,10 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
   absolute('max poll lateness, idle window (s)', idleLate(ts), idleLate(c), 2, 'info (C jitter is +-5% of step)', undefined, false);
   const loopPolls = ts ? eventLoopMax(ts, 'after idle window (polls only)') : undefined;
   const loopAll = ts ? eventLoopMax(ts) : undefined;
-  absolute('event-loop max delay, start-up + idle polls (ms)', loopPolls, undefined, 1, '<= 50 ms', loopPolls === undefined ? undefined : loopPolls <= 50);
-  absolute('event-loop max delay, whole run incl. dumps (ms)', loopAll, undefined, 1, '<= 50 ms', loopAll === undefined ? undefined : loopAll <= 50);
+  absolute('event-loop max lateness beyond the 10 ms timer, start-up + idle polls (ms)', loopPolls, undefined, 1, '<= 50 ms', loopPolls === undefined ? undefined : loopPolls <= 50);
+  absolute('event-loop max lateness, whole run incl. dumps (ms)', loopAll, undefined, 1, '<= 50 ms', loopAll === undefined ? undefined : loopAll <= 50);
   const p99 = ts ? eventLoopP99(ts) : undefined;
-  absolute('event-loop p99 delay, whole run incl. dumps (ms)', p99, undefined, 1, '<= 10 ms', p99 === undefined ? undefined : p99 <= 10);
+  absolute('event-loop p99 lateness, whole run incl. dumps (ms)', p99, undefined, 1, '<= 10 ms', p99 === undefined ? undefined : p99 <= 10);
   const misses = ts?.status.at(-1)?.figures.pollMisses ?? undefined;
   absolute('polls missed (longer than their step), whole run', misses ?? undefined, undefined, 0, '0', misses === undefined || misses === null ? undefined : misses === 0, false);
   return rows;
@@ -546,7 +549,7 @@ async function main(): Promise<void> {
       if (file) {
         const profile = readProfile(file);
         hot = hotFunctions(profile, REPO_ROOT, 20);
-        long = longTasks(profile, 40, 10);
+        long = longTasks(profile, LONG_TASK_MS, 15);
       }
       else log(`no .cpuprofile in ${tsState.profileDir} (did the daemon exit cleanly on SIGTERM?)`);
     }
@@ -555,7 +558,7 @@ async function main(): Promise<void> {
     const table = textTable(rows);
     process.stdout.write(`\n${table}\n`);
     if (hot.length) process.stdout.write(`\ngmetad-ts CPU profile, top self time:\n${formatHotFunctions(hot)}\n`);
-    if (long.length) process.stdout.write(`\ngmetad-ts CPU-busy stretches >= 40 ms (no idle sample; may span several event-loop turns), longest first:\n${formatLongTasks(long)}\n`);
+    if (long.length) process.stdout.write(`\ngmetad-ts CPU-busy stretches >= ${LONG_TASK_MS} ms (no idle sample; may span several event-loop turns), longest first:\n${formatLongTasks(long)}\n`);
 
     const md = [
       '# gmetad-ts vs C gmetad benchmark',
@@ -584,13 +587,13 @@ async function main(): Promise<void> {
       '- Poll lateness = arrival of a poll at the emulated gmond minus (previous poll + step). The C gmetad sleeps step +-5 % by design, so +-0.75 s is normal jitter for it.',
       '- Concurrent dumps start 2 s before a poll is due, so at least one poll falls inside them. The benchmark clients run in this process; their CPU is listed above.',
       ...(opts.cpuProf ? ['- --cpu-prof was on: the V8 sampling profiler itself costs CPU (about 0.6 s per 15 s cycle here even when idle), so the gmetad-ts CPU and timing figures of this run are inflated; use a run without it for the figures.'] : []),
-      '- gmetad-ts event-loop figures come from its /status (perf_hooks.monitorEventLoopDelay, cumulative since start). With a 10 ms resolution that histogram never reads below ~10 ms, so the blocking itself is about max - 10 ms.',
+      '- gmetad-ts event-loop figures come from its /status: perf_hooks.monitorEventLoopDelay at a 10 ms resolution, cumulative since start. Node records the time between two runs of a repeating 10 ms timer, interval included (an idle loop reads ~10.1 ms); /status subtracts the interval, so the figures are how late that timer ran beyond its schedule. A task of B ms shows as between B - 10 and B ms of lateness, and on a loaded machine the figures include time the port thread waited for a core.',
       ...(byS.c?.concurrent?.results.some((d) => !d.ok && d.bytes === 0)
         ? ['- C gmetad clients that got no byte at all: gmetad serves the XML port with 2 threads and a listen backlog of 10; connections made while that queue is full are, on Linux (tcp_abort_on_overflow=0), left half-open and are never served, so they wait until the client timeout.']
         : []),
       '',
       ...(hot.length ? ['## gmetad-ts CPU profile (top self time)', '', '```', formatHotFunctions(hot), '```', ''] : []),
-      ...(long.length ? ['## gmetad-ts CPU-busy stretches >= 40 ms (from the CPU profile; no idle sample in between, may span several event-loop turns)', '', '```', formatLongTasks(long), '```', ''] : []),
+      ...(long.length ? [`## gmetad-ts CPU-busy stretches >= ${LONG_TASK_MS} ms (from the CPU profile; no idle sample in between, may span several event-loop turns)`, '', '```', formatLongTasks(long), '```', ''] : []),
     ].join('\n');
     fs.mkdirSync(path.dirname(opts.out), { recursive: true });
     fs.writeFileSync(opts.out, md);

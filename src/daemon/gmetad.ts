@@ -22,7 +22,12 @@ import { type StructuredLogger, withFields } from '../util/logging';
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 
-/** Sampling interval of the event-loop delay monitor shown in /status. */
+/**
+ * Sampling interval of the event-loop delay monitor shown in /status. Node records the time
+ * between runs of a repeating timer of this interval (interval included); /status subtracts
+ * it. 1 ms would track blocking more closely but costs ~16 ms of CPU per second (measured on
+ * node 20 here), against ~1 ms at 10 ms.
+ */
 const EVENT_LOOP_RESOLUTION_MS = 10;
 
 export interface ListeningServer {
