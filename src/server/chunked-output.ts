@@ -11,7 +11,11 @@ import { type Clock, epochSeconds, systemClock } from '../util/clock';
 /** Large enough that a 300 MB dump is ~1200 socket writes and buffers (64 KiB: ~10 % slower). */
 export const CHUNK_BYTES = 256 * 1024;
 
-/** Latin1 text (one char per byte) or bytes that stay valid until the next piece is pulled. */
+/**
+ * Latin1 text (one char per byte) or bytes. A producer never writes into the bytes of a
+ * piece once it has yielded it (image-render allocates a new buffer per piece), so a large
+ * byte piece is sent as it is, without a copy.
+ */
 export type Piece = string | Uint8Array;
 
 /** A pull source of Buffers; `next()` renders at most about one chunk. */
@@ -22,20 +26,28 @@ export interface ChunkSource {
 }
 
 /**
- * Packs pieces into full Buffers of `chunkBytes`, writing each piece straight into the
- * Buffer (no joined intermediate string) and splitting a piece across chunks where needed.
- * A byte piece is copied before the next piece is pulled, so its producer may reuse it.
+ * Packs pieces into Buffers of `chunkBytes`, writing each piece straight into the Buffer
+ * (no joined intermediate string) and splitting a piece across chunks where needed. A byte
+ * piece of a quarter chunk up to a whole chunk is handed on as its own Buffer instead of
+ * being copied (image-rendered hosts come as whole chunks: this saves a copy of the dump).
  */
 export class PieceBatcher {
   private finished = false;
   /** The unwritten tail of a piece that did not fit in the previous chunk. */
   private pending: Piece | null = null;
+  /** A byte piece to hand on as the next chunk, as it is. */
+  private whole: Buffer | null = null;
 
   constructor(private readonly pieces: Iterator<Piece>, private readonly chunkBytes = CHUNK_BYTES) {}
 
   next(): Buffer | null {
+    if (this.whole !== null) {
+      const chunk = this.whole;
+      this.whole = null;
+      return chunk;
+    }
     if (this.finished && this.pending === null) return null;
-    const buffer = Buffer.allocUnsafe(this.chunkBytes);
+    let buffer: Buffer | null = null;
     let used = 0;
     while (used < this.chunkBytes) {
       let piece = this.pending;
@@ -46,7 +58,14 @@ export class PieceBatcher {
           break;
         }
         piece = step.value;
+        if (typeof piece !== 'string' && piece.length >= this.chunkBytes / 4 && piece.length <= this.chunkBytes) {
+          const chunk = Buffer.from(piece.buffer, piece.byteOffset, piece.length);
+          if (used === 0) return chunk;
+          this.whole = chunk; // after what is already in this chunk
+          break;
+        }
       }
+      buffer ??= Buffer.allocUnsafe(this.chunkBytes);
       let written: number;
       if (typeof piece === 'string') {
         written = buffer.write(piece, used, 'latin1');
@@ -57,7 +76,7 @@ export class PieceBatcher {
       used += written;
       this.pending = written < piece.length ? piece.slice(written) : null;
     }
-    if (used === 0) return null;
+    if (buffer === null || used === 0) return null;
     return used === this.chunkBytes ? buffer : buffer.subarray(0, used);
   }
 }

@@ -7,8 +7,10 @@
 import { FRAGMENTS_PER_SHAPE, HOST_FIELDS, HostField, METRIC_FIELDS, MetricField } from '../store/image/format';
 import type { ClusterRows } from '../store/image/views';
 import { isExpiredAt } from '../store/lifetime';
+import { CHUNK_BYTES } from './chunked-output';
 
-const SCRATCH_BYTES = 64 * 1024;
+/** A piece is handed on as one socket write when it is a whole chunk (chunked-output). */
+const SCRATCH_BYTES = CHUNK_BYTES;
 
 function latin1(s: string): Uint8Array {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -28,10 +30,21 @@ const HOST_END = latin1('</HOST>\n');
 /** Digits of a u32 or of a TN (now - t0, below 2^53). */
 const MAX_NUMBER_BYTES = 16;
 
-/** Writes into a reusable scratch buffer and hands out full slices of it. */
+/**
+ * Writes into a buffer and hands it out once full; the next bytes go to a new buffer, so a
+ * piece handed out is never written again and can be sent as it is, without a copy.
+ */
 class Scratch {
-  buf = new Uint8Array(SCRATCH_BYTES);
+  buf: Uint8Array = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   at = 0;
+
+  /** The bytes written so far; writing goes on in a fresh buffer. */
+  take(): Uint8Array {
+    const piece = this.buf.subarray(0, this.at);
+    this.buf = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    this.at = 0;
+    return piece;
+  }
 
   /** Room for `n` more bytes, if the buffer has to be emptied first returns false. */
   fits(n: number): boolean {
@@ -39,7 +52,7 @@ class Scratch {
   }
 
   grow(n: number): void {
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.at + n));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.at + n));
     next.set(this.buf.subarray(0, this.at));
     this.buf = next;
   }
@@ -85,9 +98,9 @@ class Scratch {
 }
 
 /**
- * The cluster's hosts (those not past their DMAX at `now`) as XML, in pieces of about
- * 64 KiB. Each piece is a view on a scratch buffer that is reused once the caller asks for
- * the next piece: copy it before that.
+ * The cluster's hosts (those not past their DMAX at `now`) as XML, in pieces of up to
+ * CHUNK_BYTES (more for a host that does not fit in one). A piece is never written again
+ * once yielded: the caller may keep it.
  */
 export function* imageHostPieces(rows: ClusterRows, now: number): Generator<Uint8Array> {
   const { reader, firstHost, hostCount } = rows;
@@ -112,7 +125,7 @@ export function* imageHostPieces(rows: ClusterRows, now: number): Generator<Uint
     const startBytes = 160 + 7 * MAX_NUMBER_BYTES + strLength(hosts[row + HostField.Name])
       + strLength(hosts[row + HostField.Ip]) + strLength(hosts[row + HostField.Location]) + strLength(hosts[row + HostField.Tags]);
     if (!out.fits(startBytes)) {
-      if (out.at > 0) { yield out.buf.subarray(0, out.at); out.at = 0; }
+      if (out.at > 0) yield out.take();
       if (!out.fits(startBytes)) out.grow(startBytes);
     }
     out.constant(HOST_NAME); str(hosts[row + HostField.Name]);
@@ -137,7 +150,7 @@ export function* imageHostPieces(rows: ClusterRows, now: number): Generator<Uint
       const val = metrics[mrow + MetricField.Val];
       const need = fragOffsets[f + 3] - fragOffsets[f] + strLength(val) + MAX_NUMBER_BYTES;
       if (!out.fits(need)) {
-        if (out.at > 0) { yield out.buf.subarray(0, out.at); out.at = 0; }
+        if (out.at > 0) yield out.take();
         if (!out.fits(need)) out.grow(need);
       }
       out.constant(fragments[f]);
@@ -146,8 +159,8 @@ export function* imageHostPieces(rows: ClusterRows, now: number): Generator<Uint
       out.number(tn);
       out.constant(fragments[f + 2]);
     }
-    if (!out.fits(HOST_END.length)) { yield out.buf.subarray(0, out.at); out.at = 0; }
+    if (!out.fits(HOST_END.length)) yield out.take();
     out.constant(HOST_END);
   }
-  if (out.at > 0) yield out.buf.subarray(0, out.at);
+  if (out.at > 0) yield out.take();
 }
