@@ -268,6 +268,7 @@ export function runDifferential(dir: string, seed: number, count: number, option
       while (at < a.length && a[at] === b[at]) at++;
       problems.push(`bytes differ from offset ${at} (sizes ${a.length}/${b.length})`);
     }
+    native.forget(`${spec.file}.b.rrd`); // closes the descriptor it kept
     if (problems.length > 0) {
       mismatches.push(`${spec.file}: rrdtool create ${spec.createArgs.join(' ')}\n  ${spec.commands.map((c) => c.join(' ')).join('\n  ')}\n  => ${problems.join('\n  => ')}`);
     } else {

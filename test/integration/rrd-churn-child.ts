@@ -3,6 +3,7 @@
  * the RRD writer (real rrdtool), printing the writer's tracked state after every poll and
  * the heap after forced collections, as one JSON line.
  */
+import { readdirSync } from 'node:fs';
 import { RrdWriter } from '../../src/plugins/rrd/rrd-writer';
 import { DaemonStats } from '../../src/util/stats';
 import { cluster, host, metric, snapshot } from './rrd-fixtures';
@@ -25,6 +26,11 @@ function poll(churnHosts: number) {
   return snapshot([cluster('Churn', T0 + 15 * i, names.map((n) => host(n, METRICS.map((m) => metric(m, `${i}.25`)))))]);
 }
 
+/** Descriptors this process has open (the writer keeps those of files it writes). */
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
 function heapAfterCollection(): number {
   for (let i = 0; i < 3; i++) gc!();
   return process.memoryUsage().heapUsed;
@@ -39,19 +45,21 @@ async function main(): Promise<void> {
   for (let i = 0; i < 5; i++) await writer.writeSnapshot(poll(NEW_HOSTS_PER_POLL), 15);
   await writer.writeSnapshot(poll(0), 15);
   await writer.flush();
-  const before = { heapUsed: heapAfterCollection(), files: writer.trackedFiles, dirs: writer.trackedDirs };
+  const before = { heapUsed: heapAfterCollection(), files: writer.trackedFiles, dirs: writer.trackedDirs, openFds: openFds() };
   const during: { files: number; dirs: number }[] = [];
+  let peakFds = 0;
   for (let i = 0; i < CHURN_POLLS; i++) {
     await writer.writeSnapshot(poll(NEW_HOSTS_PER_POLL), 15);
     await writer.flush();
     during.push({ files: writer.trackedFiles, dirs: writer.trackedDirs });
+    peakFds = Math.max(peakFds, openFds());
   }
   await writer.writeSnapshot(poll(0), 15);
   await writer.flush();
-  const after = { heapUsed: heapAfterCollection(), files: writer.trackedFiles, dirs: writer.trackedDirs };
+  const after = { heapUsed: heapAfterCollection(), files: writer.trackedFiles, dirs: writer.trackedDirs, openFds: openFds() };
   const counters = { ...writer.counters };
   await writer.close();
-  process.stdout.write(`${JSON.stringify({ before, during, after, counters, hostsSeen: nextHost })}\n`);
+  process.stdout.write(`${JSON.stringify({ before, during, after, peakFds, counters, hostsSeen: nextHost })}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -18,9 +18,10 @@ const CHURN_POLLS = 40;
 const STABLE_FILES = 20 * 2 + 2; // 20 stable hosts x 2 metrics, and the cluster summary's 2
 
 interface ChurnReport {
-  before: { heapUsed: number; files: number; dirs: number };
+  before: { heapUsed: number; files: number; dirs: number; openFds: number };
   during: { files: number; dirs: number }[];
-  after: { heapUsed: number; files: number; dirs: number };
+  after: { heapUsed: number; files: number; dirs: number; openFds: number };
+  peakFds: number;
   counters: { created: number; errors: number; dropped: number };
   hostsSeen: number;
 }
@@ -45,6 +46,10 @@ test('host churn: state for hosts that left the tree is released; heap back wher
   for (const d of report.during) assert.deepEqual(d, { files: STABLE_FILES + NEW_HOSTS_PER_POLL * 2, dirs: 21 + NEW_HOSTS_PER_POLL });
   assert.equal(report.after.files, STABLE_FILES);
   assert.equal(report.after.dirs, 21);
+  // The in-process updater keeps descriptors of the files it writes, and closes those of
+  // files that left the tree: as many open after the churn as before it.
+  assert.ok(report.peakFds >= report.before.openFds + NEW_HOSTS_PER_POLL * 2, `peak ${report.peakFds} descriptors, ${report.before.openFds} before`);
+  assert.ok(report.after.openFds <= report.before.openFds, `${report.after.openFds} descriptors open after the churn, ${report.before.openFds} before`);
   // 16,000 files came and went; kept state costs ~300 bytes each, so a leak would show in MBs.
   const grown = report.after.heapUsed - report.before.heapUsed;
   assert.ok(grown < 1024 * 1024, `heap used grew by ${(grown / 1024).toFixed(0)} KiB over ${CHURN_POLLS * NEW_HOSTS_PER_POLL} new hosts`);

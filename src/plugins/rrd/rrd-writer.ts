@@ -405,6 +405,7 @@ export class RrdWriter {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.pool.close();
     if (this.cached) await this.cached.close();
+    if (this.native !== null) this.native.close();
   }
 
   /** Process ids of the writer's rrdtool processes (for monitoring and benchmarks). */

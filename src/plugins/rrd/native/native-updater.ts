@@ -32,10 +32,24 @@
  * Calls block (synchronous I/O, ~5-7 µs of CPU each on tmpfs or the page cache): a
  * caller with many files should update them in bounded slices per event-loop turn.
  *
- * Per call: open, one pread of the header, the row writes, one pwrite of the live header
+ * Per call: open (or a descriptor kept open, below), one pread of the header, the row
+ * writes, one pwrite of the live header
  * (rows first: a crash between the two leaves the old header, pointing at old rows, and
  * a file rrdtool reads; each row is written once, with its final value, so a crash
- * anywhere leaves every row either as it was or as the call leaves it), close. What stays in memory per file is a reference to its
+ * anywhere leaves every row either as it was or as the call leaves it), close.
+ *
+ * Descriptors kept open: the first maxOpenFiles files written (default: the open-files
+ * limit less a reserve for sockets and pipes) keep their descriptor, which saves the open
+ * and close, the costliest calls of an update. The daemon writes every file once per poll,
+ * a cycle in which an LRU would never hit once files outnumber descriptors, so the set is
+ * stable: a file keeps its descriptor until it is forgotten, fails, or its directory
+ * changes. A kept descriptor would write on into a file deleted or renamed over, so before
+ * each write the file's directory is stat'ed if it was not since the file's last write
+ * (DirWatch: about one stat per directory per poll); when the directory changed, the file
+ * is opened again by path (and found missing, or replaced). The header is still read at
+ * every write, so a file changed in place by another program is seen as before.
+ *
+ * What stays in memory per file is a reference to its
  * parsed static header (data sources, archives), shared by all files with the same
  * bytes; every call compares the file's static header with it, so a file replaced or
  * changed by another program (rrdtool tune, restore, a new create) is parsed again.
@@ -48,6 +62,7 @@
  */
 import * as fs from 'node:fs';
 import { SILENT_LOGGER, type StructuredLogger } from '../../../util/logging';
+import { dirChangedSince, watchedDir, type WatchedDir } from '../dir-watch';
 import { checkLive, headerLengthFor, parseLayout, readUlong, staticLength, STAT_HEAD_SIZE, type RrdLayout } from './rrd-layout';
 import { applyUpdate, finalRowWrites, HeaderView, RrdUpdateError, type RowWrite } from './rrd-update';
 
@@ -75,6 +90,12 @@ export interface NativeRrdUpdaterOptions {
   /** Most files remembered at once (the oldest are forgotten first; default 1,000,000). */
   readonly maxFiles?: number;
   /**
+   * Most descriptors kept open between updates (default: the process's open-files limit,
+   * which Node raises to the hard limit, less max(2048, a fifth) for sockets and pipes;
+   * 0 opens and closes every file at each update).
+   */
+  readonly maxOpenFiles?: number;
+  /**
    * Called after an update's rows are written and before its header is: the crash test
    * pauses here so that its SIGKILL lands between the two writes.
    */
@@ -84,6 +105,18 @@ export interface NativeRrdUpdaterOptions {
 interface FileEntry {
   layout: RrdLayout | null;
   unsupported: string | null;
+  /** Descriptor kept open, or -1. */
+  fd: number;
+  /** The file's directory while fd is kept. */
+  dir: KeptDir | null;
+  /** dir.seq when the file was last written through fd. */
+  seenSeq: number;
+}
+
+interface KeptDir extends WatchedDir {
+  readonly key: string;
+  /** Files of this directory holding a descriptor. */
+  files: number;
 }
 
 /** The first read of an unknown file: enough for every header gmetad writes. */
@@ -114,10 +147,14 @@ export class NativeRrdUpdater {
   private readonly rows: RowWrite[] = [];
   private lastLayout: RrdLayout | null = null;
   private readonly betweenWrites: (() => void) | undefined;
+  private readonly maxOpenFiles: number;
+  private openFiles = 0;
+  private readonly dirs = new Map<string, KeptDir>();
 
   constructor(options: NativeRrdUpdaterOptions = {}) {
     this.logger = options.logger ?? SILENT_LOGGER;
     this.maxFiles = Math.max(1, options.maxFiles ?? 1_000_000);
+    this.maxOpenFiles = Math.max(0, options.maxOpenFiles ?? defaultMaxOpenFiles());
     this.betweenWrites = options.betweenWrites;
     this.grow(FIRST_READ);
   }
@@ -125,6 +162,16 @@ export class NativeRrdUpdater {
   /** Files remembered (for memory accounting). */
   get size(): number {
     return this.files.size;
+  }
+
+  /** Descriptors kept open between updates. */
+  get keptOpen(): number {
+    return this.openFiles;
+  }
+
+  /** Closes every kept descriptor (they are opened again as needed). */
+  close(): void {
+    for (const entry of this.files.values()) this.release(entry);
   }
 
   /** Applies one update; see the module comment. */
@@ -158,13 +205,33 @@ export class NativeRrdUpdater {
       }
       texts.push(values.map(valueText));
     }
-    const fd = this.open(path);
+    const key = keyOf(path);
+    const known = this.files.get(key);
+    let fd = -1;
+    if (known !== undefined && known.fd >= 0) {
+      if (dirChangedSince(known.dir!, known.seenSeq)) this.release(known);
+      else fd = known.fd;
+    }
+    let dir: KeptDir | null = null;
+    if (fd < 0) {
+      if (this.openFiles < this.maxOpenFiles) {
+        // Its directory's state before the open, which later checks compare with.
+        dir = this.dirOf(key, path);
+        if (dir.seq === 0) dirChangedSince(dir, 0);
+      }
+      fd = this.open(path);
+    }
+    // Whether this call closes fd when done (true unless the descriptor is kept).
+    let closeWhenDone = !(known !== undefined && known.fd === fd);
+    let failure: RrdUpdateError | null = null;
     try {
       const layout = this.readHeader(fd, path);
-      if (layout === null) return 'unsupported';
+      if (layout === null) {
+        if (!closeWhenDone) this.release(known!);
+        return 'unsupported';
+      }
       const rows = this.rows;
       rows.length = 0;
-      let failure: RrdUpdateError | null = null;
       let applied = 0;
       for (let k = 0; k < updates.length; k++) {
         try {
@@ -178,11 +245,65 @@ export class NativeRrdUpdater {
       }
       if (applied > 0) this.write(fd, path, layout, rows);
       rows.length = 0;
-      if (failure) throw failure;
-      return 'updated';
+      const entry = this.files.get(key);
+      if (entry !== undefined) {
+        if (closeWhenDone && dir !== null && entry.fd < 0 && this.openFiles < this.maxOpenFiles) {
+          entry.fd = fd;
+          entry.dir = dir;
+          dir.files += 1;
+          this.openFiles += 1;
+          closeWhenDone = false;
+        }
+        if (entry.fd === fd) entry.seenSeq = entry.dir!.seq;
+      }
+    } catch (error) {
+      // An I/O error: this descriptor is not kept.
+      if (!closeWhenDone) this.release(known!);
+      throw error;
     } finally {
-      fs.closeSync(fd);
+      if (closeWhenDone) {
+        fs.closeSync(fd);
+        if (dir !== null && dir.files === 0) this.dirs.delete(dir.key);
+      }
     }
+    if (failure) throw failure;
+    return 'updated';
+  }
+
+  private dirOf(key: string, path: fs.PathLike): KeptDir {
+    const slash = key.lastIndexOf('/');
+    const dirKey = slash > 0 ? key.slice(0, slash) : slash === 0 ? '/' : '.';
+    let dir = this.dirs.get(dirKey);
+    if (dir === undefined) {
+      const dirPath = Buffer.isBuffer(path) ? (slash > 0 ? path.subarray(0, slash) : Buffer.from(dirKey)) : dirKey;
+      dir = { ...watchedDir(dirPath), key: dirKey, files: 0 };
+      this.dirs.set(dirKey, dir);
+    }
+    return dir;
+  }
+
+  /** Closes the file's kept descriptor, if any. */
+  private release(entry: FileEntry): void {
+    if (entry.fd < 0) return;
+    const fd = entry.fd;
+    const dir = entry.dir!;
+    entry.fd = -1;
+    entry.dir = null;
+    this.openFiles -= 1;
+    dir.files -= 1;
+    if (dir.files === 0) this.dirs.delete(dir.key);
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // EBADF/EIO on close: the descriptor is gone either way
+    }
+  }
+
+  private evictOldest(): void {
+    const oldest = this.files.keys().next().value as string;
+    const entry = this.files.get(oldest);
+    if (entry !== undefined) this.release(entry);
+    this.files.delete(oldest);
   }
 
   /** The file's last update time and structure, or why it is handed to rrdtool; writes nothing. */
@@ -209,7 +330,10 @@ export class NativeRrdUpdater {
 
   /** Forgets a file (its next update parses it again). */
   forget(path: fs.PathLike): void {
-    this.files.delete(keyOf(path));
+    const key = keyOf(path);
+    const entry = this.files.get(key);
+    if (entry !== undefined) this.release(entry);
+    this.files.delete(key);
   }
 
   private open(path: fs.PathLike): number {
@@ -265,8 +389,8 @@ export class NativeRrdUpdater {
     if (liveProblem !== null) return this.handBack(key, path, entry, liveProblem);
     this.lastLayout = layout;
     if (entry === undefined) {
-      if (this.files.size >= this.maxFiles) this.files.delete(this.files.keys().next().value as string);
-      this.files.set(key, { layout, unsupported: null });
+      if (this.files.size >= this.maxFiles) this.evictOldest();
+      this.files.set(key, { layout, unsupported: null, fd: -1, dir: null, seenSeq: 0 });
     } else if (entry.layout !== layout) {
       entry.layout = layout;
       entry.unsupported = null;
@@ -281,8 +405,8 @@ export class NativeRrdUpdater {
 
   private handBack(key: string, path: fs.PathLike, entry: FileEntry | undefined, reason: string): null {
     if (entry === undefined) {
-      if (this.files.size >= this.maxFiles) this.files.delete(this.files.keys().next().value as string);
-      entry = { layout: null, unsupported: null };
+      if (this.files.size >= this.maxFiles) this.evictOldest();
+      entry = { layout: null, unsupported: null, fd: -1, dir: null, seenSeq: 0 };
       this.files.set(key, entry);
     }
     if (entry.unsupported !== reason) {
@@ -344,6 +468,18 @@ function fstatSize(fd: number, path: fs.PathLike): number {
 function parseUnsupported(head: Buffer): string {
   const parsed = parseLayout(head, -1);
   return 'unsupported' in parsed ? parsed.unsupported : 'header out of range';
+}
+
+/** The open-files soft limit (from /proc/self/limits) less a reserve for sockets and pipes. */
+function defaultMaxOpenFiles(): number {
+  let limit = 1024;
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'latin1'));
+    if (line !== null) limit = Number(line[1]);
+  } catch {
+    // not Linux: assume the common 1024
+  }
+  return Math.max(0, Math.min(1 << 20, limit - Math.max(2048, Math.floor(limit / 5))));
 }
 
 function keyOf(path: fs.PathLike): string {
