@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RrdWriter } from '../../src/plugins/rrd/rrd-writer';
 import { DaemonStats } from '../../src/util/stats';
-import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot } from './rrd-fixtures';
+import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot, startRrdcached } from './rrd-fixtures';
 
 const T0 = 1795255455; // a multiple of 15
 /** Small files (~4 KB), so that a small tmpfs holds a known handful. */
@@ -60,6 +60,54 @@ test('deleted files and host directories are created again at the next write, wi
   assert.deepEqual(rows.get(T0 + 60), [4.5]);
   assert.equal(writer.counters.errors, 0);
   assert.equal(writer.counters.dropped, 0);
+});
+
+test('rrdcached: deleted files and host directories are created again at the next write, at one directory stat per poll', async (t) => {
+  const top = await tempDir(t, 'cached deleted');
+  const base = path.join(top, 'base');
+  const root = path.join(base, 'rrds');
+  await fs.mkdir(base);
+  const socket = path.join(top, 'rrdcached.sock');
+  await startRrdcached(t, base, socket);
+  const daemon = `unix:${socket}`;
+  const writer = new RrdWriter({
+    rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdcached', rrdcachedAddress: daemon, stats: new DaemonStats(),
+  });
+  t.after(() => writer.close());
+  const hosts = ['h1', 'h2'];
+  const metrics = ['load_one', 'cpu_num'];
+  for (let i = 0; i < 3; i++) {
+    await writer.writeSnapshot(poll(i, hosts, metrics), 15);
+    await writer.flush();
+  }
+  assert.equal(writer.counters.created, 6);
+  // A poll with nothing deleted: one stat per directory (h1, h2, __SummaryInfo__), no file stats.
+  const checks = writer.counters.presenceChecks;
+  await writer.writeSnapshot(poll(3, hosts, metrics), 15);
+  await writer.flush();
+  assert.equal(writer.counters.presenceChecks - checks, 3);
+
+  // rrdcached holds these files' values and would acknowledge updates to them after a delete.
+  await fs.rm(path.join(root, 'C/h1/load_one.rrd'));
+  await fs.rm(path.join(root, 'C/h2'), { recursive: true });
+  await writer.writeSnapshot(poll(4, hosts, metrics), 15);
+  await writer.flush();
+  assert.deepEqual(await listFiles(root), [
+    'C/__SummaryInfo__/cpu_num.rrd', 'C/__SummaryInfo__/load_one.rrd',
+    'C/h1/cpu_num.rrd', 'C/h1/load_one.rrd', 'C/h2/cpu_num.rrd', 'C/h2/load_one.rrd',
+  ]);
+  assert.equal(writer.counters.recreated, 3);
+  await writer.writeSnapshot(poll(5, hosts, metrics), 15);
+  await writer.flush();
+  for (const file of ['C/h1/load_one.rrd', 'C/h2/load_one.rrd', 'C/h2/cpu_num.rrd', 'C/h1/cpu_num.rrd']) {
+    // --daemon: rrdcached writes what it holds for the file first.
+    assert.equal((await rrdInfo(path.join(root, file), daemon)).get('last_update'), String(T0 + 75), file);
+    const rows = await rrdFetch(path.join(root, file), T0 + 60, T0 + 75, daemon);
+    assert.deepEqual(rows.get(T0 + 75), [5.5], file);
+  }
+  assert.equal(writer.counters.errors, 0);
+  assert.equal(writer.counters.dropped, 0);
+  assert.equal(writer.rrdcachedCounters!.errors, 0);
 });
 
 test('a file system that fills up and is then grown: every file is created once there is room', async (t) => {

@@ -1,5 +1,5 @@
 /** Helpers for the RRD integration tests: tree builders, rrdtool info/fetch, file listing. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -90,4 +90,27 @@ export function layoutOf(info: Map<string, string>): Map<string, string> {
     }
   }
   return layout;
+}
+
+/** Starts a real rrdcached on a UNIX socket, confined to `base`; stopped by pid in t.after. */
+export async function startRrdcached(
+  t: { after(fn: () => Promise<void>): void }, base: string, socket: string,
+): Promise<ChildProcess> {
+  const child = spawn('rrdcached', ['-g', '-F', '-B', '-b', base, '-p', path.join(base, '..', 'rrdcached.pid'), '-l', `unix:${socket}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fs.access(socket);
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error('rrdcached did not create its socket');
 }

@@ -1,38 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RrdWriter } from '../../src/plugins/rrd/rrd-writer';
 import { DaemonStats } from '../../src/util/stats';
 import { waitFor } from '../helpers/processes';
-import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot } from './rrd-fixtures';
+import { cluster, host, listFiles, metric, rrdFetch, rrdInfo, snapshot, startRrdcached } from './rrd-fixtures';
 
 const T0 = 1795255455;
-
-/** Starts a real rrdcached on a UNIX socket, confined to `base`; stopped by pid in t.after. */
-async function startRrdcached(
-  t: { after(fn: () => Promise<void>): void }, base: string, socket: string,
-): Promise<ChildProcess> {
-  const child = spawn('rrdcached', ['-g', '-F', '-B', '-b', base, '-p', path.join(base, '..', 'rrdcached.pid'), '-l', `unix:${socket}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fs.access(socket);
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error('rrdcached did not create its socket');
-}
 
 test('rrdcached backend: updates queued while rrdcached is down arrive once it is up', async (t) => {
   const top = await fs.mkdtemp(path.join(os.tmpdir(), 'rrdcached test '));

@@ -41,12 +41,13 @@
  * to that long. flush() and close() write everything out. With rrdcached, it does this
  * caching itself.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats, statSync } from 'node:fs';
 import type { Cluster, Grid, Metric, SourceSnapshot, Summary } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
 import { type Clock, systemClock } from '../../util/clock';
 import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
+import { dirChangedSince, watchedDir, type WatchedDir } from './dir-watch';
 import { Fifo } from './fifo';
 import { NativeRrdUpdater, RrdUpdateError } from './native';
 import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
@@ -122,6 +123,8 @@ export interface RrdWriterCounters {
   nativeUpdates: number;
   /** Files handed to rrdtool because the native updater does not understand them. */
   handedToRrdtool: number;
+  /** rrdcached backend: stat calls made to find deleted files (directories and files). */
+  presenceChecks: number;
   /** Failed creates and updates (as reported by rrdtool/rrdcached, or I/O errors). */
   errors: number;
   /** Values lost: queues full, or files that could not be created. */
@@ -148,6 +151,8 @@ interface DirState {
   seen: number;
   /** mkdir -p done (reset when a file in it turns out missing). */
   made: boolean;
+  /** rrdcached backend: what the directory looked like at its last check (see missingBeforeUpdate). */
+  watch: WatchedDir | null;
 }
 
 interface FileState {
@@ -184,6 +189,8 @@ interface FileState {
    * native updater keys its state by, so keeping it costs nothing more).
    */
   fsPath: string | Buffer | null;
+  /** rrdcached backend: dir.watch.seq when this file was last known to exist. */
+  watchSeq: number;
 }
 
 /** The files of one data source, by the directories its last poll listed. */
@@ -260,7 +267,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 export class RrdWriter {
   readonly counters: RrdWriterCounters = {
-    values: 0, stale: 0, invalid: 0, created: 0, nativeCreates: 0, recreated: 0, nativeUpdates: 0, handedToRrdtool: 0, errors: 0, dropped: 0,
+    values: 0, stale: 0, invalid: 0, created: 0, nativeCreates: 0, recreated: 0, nativeUpdates: 0, handedToRrdtool: 0, presenceChecks: 0, errors: 0, dropped: 0,
   };
   readonly backend: RrdBackend;
   private readonly paths: RrdPaths;
@@ -556,6 +563,7 @@ export class RrdWriter {
       dir = {
         path: p, quoted: quoteRrdtoolArgument(p), ascii: ASCII_ONLY.test(p),
         shard: hashString(p.slice(this.paths.root.length)), summary, files: new Map(), seen: files.generation, made: false,
+        watch: null,
       };
       files.dirs.set(key, dir);
     }
@@ -608,7 +616,7 @@ export class RrdWriter {
     if (state === undefined) {
       state = {
         dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
-        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null, watchSeq: 0,
       };
       if (this.hostValues !== null) {
         if (!dir.summary) state.slot = this.hostValues.allocate();
@@ -759,6 +767,14 @@ export class RrdWriter {
   private send(state: FileState, values: string[]): void {
     const dir = state.dir;
     if (this.cached) {
+      if (this.missingBeforeUpdate(state)) {
+        // rrdcached would take these values for a file that is gone (it checks a file only
+        // when it first sees it), and lose them at its next flush: it drops what it holds
+        // for the old file, and the file is created again before these values go.
+        this.cached.forget(`${dir.path}/${state.element}.rrd`);
+        this.onUpdateError(state, `${this.fileName(state)}: No such file or directory`, values);
+        return;
+      }
       if (!this.cached.update(`${dir.path}/${state.element}.rrd`, values)) {
         this.counters.dropped += values.length;
       }
@@ -771,6 +787,28 @@ export class RrdWriter {
       if (error) this.onUpdateError(state, error.message, values);
     });
     if (!accepted) this.counters.dropped += values.length;
+  }
+
+  /**
+   * rrdcached backend: whether the file is gone. The C gmetad stats every file before each
+   * update; here the file's directory is stat'ed at most once per write round (DirWatch),
+   * and the file itself only when its directory changed since the file was last seen.
+   */
+  private missingBeforeUpdate(state: FileState): boolean {
+    const dir = state.dir;
+    if (dir.watch === null) dir.watch = watchedDir(dir.ascii ? dir.path : toPathBytes(dir.path));
+    this.counters.presenceChecks += dir.watch.seq === state.watchSeq ? 1 : 0;
+    const changed = dirChangedSince(dir.watch, state.watchSeq);
+    state.watchSeq = dir.watch.seq;
+    if (!changed) return false;
+    this.counters.presenceChecks += 1;
+    let found: Stats | undefined;
+    try {
+      found = statSync(this.fsPath(state), { throwIfNoEntry: false });
+    } catch {
+      found = undefined; // ENOTDIR: the directory became a file
+    }
+    return found === undefined;
   }
 
   /** The file's path for fs calls: the byte string itself when ASCII, else its bytes. */

@@ -174,6 +174,22 @@ export class RrdcachedClient {
     return true;
   }
 
+  /**
+   * Queues `FORGET <file>`: rrdcached drops what it holds for the file. Sent for a file found
+   * deleted, before it is created again: rrdcached checks a file only when it first sees it,
+   * so it would otherwise apply the values it held for the old file first, and the new
+   * file, created after them, would refuse that whole flush. A FORGET rrdcached answers with
+   * an error (it held nothing for the file) is not counted as an error.
+   */
+  forget(file: string): boolean {
+    if (this.closed || this.pending >= this.maxQueued) return false;
+    this.queue.push(`FORGET ${escapeRrdcachedField(file)}\n`);
+    this.queuedAt.push(performance.now());
+    this.enqueuedSeq += 1;
+    this.kick();
+    return true;
+  }
+
   /** Resolves when every update queued before the call was answered, dropped, or the client closed. */
   flush(): Promise<void> {
     if (this.settledSeq >= this.enqueuedSeq || this.closed) return Promise.resolve();
@@ -335,12 +351,14 @@ export class RrdcachedClient {
         break;
       case 'errors':
         batch.errorsLeft -= 1;
+        // "<command number> <message>"; command 1 is the first command after BATCH.
+        const index = status - 1;
+        const sent = index >= 0 && index < batch.lines.length ? batch.lines[index].trimEnd() : undefined;
+        const forgot = sent !== undefined && sent.startsWith('FORGET ');
+        if (forgot) this.counters.errors -= 1;
         if (batch.errorsLogged < ERRORS_LOGGED_PER_BATCH) {
           batch.errorsLogged += 1;
-          // "<command number> <message>"; command 1 is the first UPDATE after BATCH.
-          const index = status - 1;
-          const sent = index >= 0 && index < batch.lines.length ? batch.lines[index].trimEnd() : undefined;
-          const level = message.includes('illegal attempt to update') ? 'debug' : 'warn';
+          const level = forgot || message.includes('illegal attempt to update') ? 'debug' : 'warn';
           this.logger[level]({ rrdcached: this.describe(), error: message, command: sent }, 'rrdcached: update failed');
         }
         if (batch.errorsLeft > 0) return;
