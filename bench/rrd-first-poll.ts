@@ -43,6 +43,8 @@ async function main(): Promise<void> {
       main: { type: 'string', default: path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js') },
       // Write the daemon's V8 CPU profile here (summarise with bench/cpu-profile.ts).
       'cpu-prof': { type: 'string' },
+      // Extra node flags for the daemon (e.g. --trace-gc: GC pauses in the daemon log).
+      'node-flags': { type: 'string', default: '' },
     },
   });
   const hosts = Number(values.hosts);
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
       'limits {', `  max_hosts ${Math.max(50_000, hosts * 2)}`, '}', '',
     ].join('\n'));
     const started = Date.now();
-    daemon = startDaemon('ts', tsGmetadCommand(conf, path.resolve(values.main!), values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined), path.join(work, 'daemon.log'));
+    daemon = startDaemon('ts', tsGmetadCommand(conf, path.resolve(values.main!), values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined, values['node-flags']!.split(' ').filter(Boolean)), path.join(work, 'daemon.log'));
     await waitListening(daemon, [xmlPort, interactivePort], 60_000);
     log(`gmetad-ts pid ${daemon.pid}; waiting for ${expected} files`);
     let slowestStatusMs = 0;

@@ -140,11 +140,11 @@ test('a file system that fills up and is then grown: every file is created once 
   for (const file of expected) assert.equal(await lastUpdate(path.join(root, file)), T0 + 15, file);
 });
 
-test('many new files at once: creates run a bounded number at a time, and the walk yields to the event loop', async (t) => {
+test('many new files at once: rrdtool creates run a bounded number at a time, and the walk yields to the event loop', async (t) => {
   const root = await tempDir(t, 'many');
   const writer = new RrdWriter({
     rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats(),
-    maxCreatesInFlight: 4, sliceMs: 0,
+    maxCreatesInFlight: 4, sliceMs: 0, nativeCreates: false,
   });
   t.after(() => writer.close());
   const hosts = Array.from({ length: 400 }, (_, i) => `n${i}`);
@@ -167,7 +167,35 @@ test('many new files at once: creates run a bounded number at a time, and the wa
   assert.ok(peak >= 1);
   assert.equal((await listFiles(root)).length, 802);
   assert.equal(writer.counters.created, 802);
+  assert.equal(writer.counters.nativeCreates, 0);
   assert.equal(writer.counters.dropped, 0);
+});
+
+test('many new files at once, created in-process: within the walk\'s slices, which yield to the event loop', async (t) => {
+  const root = await tempDir(t, 'many-native');
+  const writer = new RrdWriter({
+    rootDir: root, rras: SMALL_RRAS, caseSensitiveHostnames: false, backend: 'rrdtool', stats: new DaemonStats(), sliceMs: 0,
+  });
+  t.after(() => writer.close());
+  const hosts = Array.from({ length: 400 }, (_, i) => `n${i}`);
+  let immediateRan = false;
+  setImmediate(() => { immediateRan = true; });
+  const walk = writer.writeSnapshot(poll(0, hosts, ['a', 'b']), 15);
+  let walkDone = false;
+  void walk.then(() => { walkDone = true; });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(immediateRan, true);
+  assert.equal(walkDone, false, 'the walk of 400 hosts is not done after one turn of the loop');
+  await walk;
+  // No create waits for anything: every file exists, with its value, when the walk is done.
+  assert.equal(writer.createsRunning, 0);
+  assert.equal((await listFiles(root)).length, 802);
+  assert.equal(writer.counters.created, 802);
+  assert.equal(writer.counters.nativeCreates, 802);
+  assert.equal(writer.counters.nativeUpdates, 802);
+  assert.equal(writer.counters.dropped, 0);
+  await writer.flush();
+  for (const file of ['n0/a.rrd', 'n399/b.rrd']) assert.equal(await lastUpdate(path.join(root, 'C', file)), T0, file);
 });
 
 test('in-process updates by default; a file another program replaced is read again before the next write', async (t) => {

@@ -41,7 +41,7 @@
  * to that long. flush() and close() write everything out. With rrdcached, it does this
  * caching itself.
  */
-import { promises as fs, type Stats, statSync } from 'node:fs';
+import { mkdirSync, promises as fs, type Stats, statSync } from 'node:fs';
 import type { Cluster, Grid, Metric, SourceSnapshot, Summary } from '../../store/model';
 import { NUMERIC_TYPES } from '../../store/model';
 import { type Clock, systemClock } from '../../util/clock';
@@ -51,7 +51,7 @@ import { dirChangedSince, watchedDir, type WatchedDir } from './dir-watch';
 import { Fifo } from './fifo';
 import { NativeRrdUpdater, RrdUpdateError } from './native';
 import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
-import { createImage, parseCreateArguments, writeNewRrdFile, type CreateDefinition } from './native/rrd-create';
+import { createImage, parseCreateArguments, writeNewRrdFileSync, type CreateDefinition } from './native/rrd-create';
 import { PendingValues } from './pending-values';
 import {
   createArguments, DEFAULT_RRAS, rootSummaryValues, rrdValue, summaryValues, valueForSlope,
@@ -880,8 +880,45 @@ export class RrdWriter {
 
   private enqueueCreate(state: FileState): void {
     state.status = Status.Creating;
+    const definition = this.nativeCreateDefinition(state);
+    if (definition !== null) {
+      // In-process creates are synchronous, within the walk's slices: no queue, no promise.
+      let created: 'native' | false;
+      try {
+        created = this.createNatively(state, definition);
+      } catch (err) {
+        this.onCreateFailed(state, err as Error);
+        return;
+      }
+      this.onCreated(state, created);
+      return;
+    }
     this.createQueue.push(state);
     this.pumpCreates();
+  }
+
+  /** mkdir -p, then the file as `rrdtool create` writes it, unless it exists. */
+  private createNatively(state: FileState, definition: CreateDefinition): 'native' | false {
+    const dir = state.dir;
+    if (!dir.made) {
+      mkdirSync(toPathBytes(dir.path), { recursive: true, mode: this.dirMode });
+      dir.made = true;
+    }
+    const image = createImage({ ...definition, start: this.firstUpdate(state) - 1 });
+    // Written under a temporary name and linked: an existing file is kept (EEXIST).
+    return writeNewRrdFileSync(this.fsPath(state), image, this.fileMode) === 'created' ? 'native' : false;
+  }
+
+  /** The time of the first value the file will get (its create's --start is one second before). */
+  private firstUpdate(state: FileState): number {
+    const first = state.waiting?.[0];
+    return first !== undefined ? updateTime(first) : state.lastTs;
+  }
+
+  private createArgumentsFor(state: FileState): string[] {
+    return createArguments({
+      step: state.step, firstUpdate: this.firstUpdate(state), slope: state.slope, summary: state.dir.summary, rras: this.rras,
+    });
   }
 
   private pumpCreates(): void {
@@ -924,11 +961,8 @@ export class RrdWriter {
     this.problems.warn({ file: this.fileName(state), error: err.message }, 'rrd: cannot create file');
   }
 
-  /**
-   * mkdir -p, then creates the file unless it exists (in-process when its definition is
-   * understood, else `rrdtool create`); how it was created, or false if it existed.
-   */
-  private async createFile(state: FileState): Promise<'native' | 'rrdtool' | false> {
+  /** mkdir -p, then `rrdtool create` unless the file exists; true if we created it. */
+  private async createFile(state: FileState): Promise<'rrdtool' | false> {
     const dir = state.dir;
     const file = `${dir.path}/${state.element}.rrd`;
     const fileBytes = toPathBytes(file);
@@ -936,17 +970,8 @@ export class RrdWriter {
       await fs.mkdir(toPathBytes(dir.path), { recursive: true, mode: this.dirMode });
       dir.made = true;
     }
-    const first = state.waiting?.[0];
-    const firstTs = first !== undefined ? updateTime(first) : state.lastTs;
-    const createArgs = createArguments({ step: state.step, firstUpdate: firstTs, slope: state.slope, summary: dir.summary, rras: this.rras });
-    const definition = this.nativeCreateDefinition(createArgs, state);
-    if (definition !== null) {
-      // Written under a temporary name and linked: an existing file is kept (EEXIST).
-      const outcome = await writeNewRrdFile(fileBytes, createImage({ ...definition, start: firstTs - 1 }), this.fileMode);
-      return outcome === 'created' ? 'native' : false;
-    }
     if (await exists(fileBytes)) return false;
-    const args = ['create', file, '--no-overwrite', ...createArgs];
+    const args = ['create', file, '--no-overwrite', ...this.createArgumentsFor(state)];
     const outcome = await new Promise<'created' | 'exists'>((resolve, reject) => {
       const accepted = this.pool.submit(args, dir.shard, (error) => {
         if (error === null) resolve('created');
@@ -964,13 +989,13 @@ export class RrdWriter {
    * The in-process create definition for these `rrdtool create` arguments (its start is
    * set per file), or null: rrdtool creates it (logged once per kind of definition).
    */
-  private nativeCreateDefinition(createArgs: readonly string[], state: FileState): CreateDefinition | null {
+  private nativeCreateDefinition(state: FileState): CreateDefinition | null {
     if (this.nativeCreateDefinitions === null) return null;
-    // Everything but `--start T` (arguments 2 and 3) decides the definition.
-    const key = `${createArgs[1]}\u0000${createArgs.slice(4).join('\u0000')}`;
+    // Everything but the start (step, slope, summary or not; the RRAs are fixed) decides it.
+    const key = `${state.step}\u0000${state.slope}\u0000${state.dir.summary ? 1 : 0}`;
     let definition = this.nativeCreateDefinitions.get(key);
     if (definition === undefined) {
-      const parsed = parseCreateArguments(createArgs);
+      const parsed = parseCreateArguments(this.createArgumentsFor(state));
       definition = 'definition' in parsed ? parsed.definition : null;
       if ('unsupported' in parsed) {
         this.logger.info({ file: this.fileName(state), reason: parsed.unsupported }, 'rrd: files like this one are created by rrdtool create');

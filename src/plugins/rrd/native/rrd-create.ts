@@ -11,7 +11,7 @@
  * The file is written under a temporary name and linked to its own name, so a crash never
  * leaves a partial file and an existing file is never overwritten (`--no-overwrite`).
  */
-import { promises as fs } from 'node:fs';
+import * as fs from 'node:fs';
 import {
   CDP_PREP_SIZE, CDP_UNKN_PDP, DS_DEF_SIZE, DS_MAX, DS_MIN, DS_MRHB, LIVE_HEAD_SIZE, PDP_PREP_SIZE, PDP_UNKN_SEC, PDP_VAL,
   RRA_DEF_SIZE, RRA_PDP_CNT, RRA_PTR_SIZE, RRA_ROW_CNT, RRA_XFF, STAT_HEAD_SIZE, VALUE_SIZE, headerLengthFor,
@@ -228,7 +228,7 @@ let temporaryCounter = 0;
 export async function writeNewRrdFile(file: string | Buffer, image: Buffer, mode: number | null = null): Promise<'created' | 'exists'> {
   const suffix = `.${process.pid}.${(temporaryCounter = (temporaryCounter + 1) % 1e9)}.tmp`;
   const temporary = typeof file === 'string' ? `${file}${suffix}` : Buffer.concat([file, Buffer.from(suffix, 'latin1')]);
-  const handle = await fs.open(temporary, 'wx', mode ?? 0o666);
+  const handle = await fs.promises.open(temporary, 'wx', mode ?? 0o666);
   try {
     try {
       // open(2) applies the process umask; a configured one is applied exactly.
@@ -238,13 +238,46 @@ export async function writeNewRrdFile(file: string | Buffer, image: Buffer, mode
       await handle.close();
     }
     try {
-      await fs.link(temporary, file);
+      await fs.promises.link(temporary, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
       throw err;
     }
     return 'created';
   } finally {
-    await fs.unlink(temporary).catch(() => undefined);
+    await fs.promises.unlink(temporary).catch(() => undefined);
+  }
+}
+
+/**
+ * writeNewRrdFile with synchronous calls: for a caller that runs creates in its own bounded
+ * slices (a few tens of microseconds per small file on tmpfs, against ~100 µs of main-thread
+ * time for five promise round trips).
+ */
+export function writeNewRrdFileSync(file: string | Buffer, image: Buffer, mode: number | null = null): 'created' | 'exists' {
+  const suffix = `.${process.pid}.${(temporaryCounter = (temporaryCounter + 1) % 1e9)}.tmp`;
+  const temporary = typeof file === 'string' ? `${file}${suffix}` : Buffer.concat([file, Buffer.from(suffix, 'latin1')]);
+  const fd = fs.openSync(temporary, 'wx', mode ?? 0o666);
+  try {
+    try {
+      if (mode !== null) fs.fchmodSync(fd, mode);
+      let written = 0;
+      while (written < image.length) written += fs.writeSync(fd, image, written, image.length - written);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(temporary, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw err;
+    }
+    return 'created';
+  } finally {
+    try {
+      fs.unlinkSync(temporary);
+    } catch {
+      // Already gone; nothing to clean.
+    }
   }
 }
