@@ -19,6 +19,7 @@ import { fetchStatus } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
 import { REPO_ROOT } from './options';
 import { BENCH_RRAS, numericMetricsPerHost } from './rrd-config';
+import { EVENT_LOOP_RESOLUTION_MS } from '../src/daemon/gmetad';
 import { countRrdFiles } from './rrd-files';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -115,8 +116,10 @@ async function main(): Promise<void> {
       '|---|---|---|',
       `| files of Big created | ${files} of ${expected + numericMetricsPerHost(metrics)}${allAt ? '' : ' (INCOMPLETE)'} | all |`,
       `| time from Big's first poll until all its files existed | ${allAt ? ((allAt - firstBigPoll) / 1000).toFixed(1) : '-'} s | info |`,
-      `| event loop, worst lateness over the run (/status eventLoop.maxMs) | ${lastStatus.eventLoop?.maxMs} ms | <= 50 ms |`,
-      `| event loop p99 (ms) | ${lastStatus.eventLoop?.p99Ms} | info |`,
+      // /status shows how late the monitor's ticks ran; its raw histogram also holds the interval.
+      `| event loop, worst lateness over the run (/status eventLoop.maxMs: beyond schedule) | ${lastStatus.eventLoop?.maxMs} ms | <= 50 ms |`,
+      `| event loop, worst raw reading (monitorEventLoopDelay, includes its ${EVENT_LOOP_RESOLUTION_MS} ms interval) | ${(Number(lastStatus.eventLoop?.maxMs) + EVENT_LOOP_RESOLUTION_MS).toFixed(3)} ms | info |`,
+      `| event loop p99 beyond schedule (raw) | ${lastStatus.eventLoop?.p99Ms} ms (${(Number(lastStatus.eventLoop?.p99Ms) + EVENT_LOOP_RESOLUTION_MS).toFixed(3)} ms) | info |`,
       `| slowest /status request (one every 250 ms) | ${slowestStatusMs.toFixed(0)} ms | info |`,
       `| longest gap between polls of Small (step ${smallStep} s) | ${maxGap(small.connections, started).toFixed(2)} s | <= ${smallStep} s + jitter |`,
       `| longest gap between polls of Big (step 15 s) | ${maxGap(big.connections, started).toFixed(2)} s | <= 15 s + jitter |`,

@@ -28,7 +28,7 @@ import type { DaemonStats } from '../util/stats';
  * it. 1 ms would track blocking more closely but costs ~16 ms of CPU per second (measured on
  * node 20 here), against ~1 ms at 10 ms.
  */
-const EVENT_LOOP_RESOLUTION_MS = 10;
+export const EVENT_LOOP_RESOLUTION_MS = 10;
 
 export interface ListeningServer {
   readonly port: number;
