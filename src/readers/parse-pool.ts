@@ -11,12 +11,13 @@ import { snapshotOfImage } from '../store/image/views';
 import type { SourceSnapshot } from '../store/model';
 import type { DaemonStats } from '../util/stats';
 import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
-import type { FromWorker, SourceSettings, ToWorker } from './parse-protocol';
+import { ACK_EVERY_BYTES, type FromWorker, type SourceSettings, type ToWorker } from './parse-protocol';
 
 /** Unparsed bytes in flight to a worker above which the poller stops reading its socket. */
 const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /** ... and below which it reads again. */
 const LOW_WATER_BYTES = 2 * 1024 * 1024;
+if (ACK_EVERY_BYTES >= LOW_WATER_BYTES) throw new Error('parse pool: acknowledgements must come below the low-water mark');
 
 const WORKER_FILE = path.join(__dirname, 'parse-worker.js');
 

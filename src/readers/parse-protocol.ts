@@ -21,8 +21,15 @@ export type ToWorker =
   /** The source was removed (SIGHUP): drop its interner. */
   | { readonly type: 'forget'; readonly source: string };
 
+/**
+ * The worker acknowledges parsed bytes once this many have gathered (one message per 16
+ * socket reads instead of one each). Below the pool's low-water mark, so a paused reader
+ * is always resumed.
+ */
+export const ACK_EVERY_BYTES = 1024 * 1024;
+
 export type FromWorker =
-  /** A chunk was parsed: `bytes` fewer in flight. */
+  /** Chunks were parsed: `bytes` fewer in flight. */
   | { readonly type: 'ack'; readonly id: number; readonly bytes: number }
   /** `limit`: the name of the source limit the document crossed (LimitExceeded). */
   | { readonly type: 'error'; readonly id: number; readonly message: string; readonly atEnd: boolean; readonly limit?: string }

@@ -12,7 +12,7 @@ import { transferList } from '../store/image/format';
 import { buildSummaryPolicy } from '../store/summary';
 import { LimitExceeded } from './document';
 import { gangliaDocuments, type GangliaDocument } from './ganglia-document';
-import type { FromWorker, SourceSettings, ToWorker } from './parse-protocol';
+import { ACK_EVERY_BYTES, type FromWorker, type SourceSettings, type ToWorker } from './parse-protocol';
 import { warmUpParser } from './warmup';
 
 interface SourceEntry {
@@ -41,6 +41,8 @@ const collect = ((): (() => void) | null => {
 
 const sources = new Map<string, SourceEntry>();
 const polls = new Map<number, GangliaDocument>();
+/** Per poll, bytes parsed and not yet acknowledged (see ACK_EVERY_BYTES). */
+const unacknowledged = new Map<number, number>();
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
@@ -69,6 +71,7 @@ function documentsFor(source: string, settings: SourceSettings): (pollTime: numb
 function drop(id: number): void {
   const document = polls.get(id);
   polls.delete(id);
+  unacknowledged.delete(id);
   if (document !== undefined && collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
 }
 
@@ -85,21 +88,29 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'chunk': {
       const document = polls.get(message.id);
+      // A failed poll's error is already on its way; the main thread needs no acknowledgement.
+      if (document === undefined) return;
       const { bytes } = message;
-      if (document !== undefined) {
-        try {
-          document.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
-        } catch (err) {
-          fail(message.id, err, false);
-        }
+      try {
+        document.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+      } catch (err) {
+        fail(message.id, err, false);
+        return;
       }
-      post({ type: 'ack', id: message.id, bytes: bytes.byteLength });
+      const parsed = (unacknowledged.get(message.id) ?? 0) + bytes.byteLength;
+      if (parsed >= ACK_EVERY_BYTES) {
+        unacknowledged.delete(message.id);
+        post({ type: 'ack', id: message.id, bytes: parsed });
+      } else {
+        unacknowledged.set(message.id, parsed);
+      }
       return;
     }
     case 'end': {
       const document = polls.get(message.id);
       if (document === undefined) return; // already failed
       polls.delete(message.id);
+      unacknowledged.delete(message.id);
       try {
         const image = encodeSnapshot(document.finish());
         post({ type: 'done', id: message.id, image, metricsReceived: document.metricsReceived }, transferList(image));
