@@ -295,6 +295,15 @@ export class RrdWriter {
   private readonly maxCreatesInFlight: number;
   private createsInFlight = 0;
   private readonly createWaiters: (() => void)[] = [];
+  /**
+   * In-process creates that did not fit in the slice that asked for them, oldest first:
+   * made in slices of their own (drainNativeCreates), between other work.
+   */
+  private readonly nativeCreateQueue = new Fifo<FileState>();
+  private nativeDrainScheduled = false;
+  private readonly nativeQueueWaiters: (() => void)[] = [];
+  /** performance.now() when the current slice of synchronous work began (walk or drain). */
+  private sliceStartedAt = 0;
   /** Write-behind: files holding values not yet written. */
   private readonly dirty = new Set<FileState>();
   private readonly hostValues: PendingValues | null;
@@ -396,7 +405,7 @@ export class RrdWriter {
   /** Writes out everything enqueued so far (write-behind included) and waits for it. */
   async flush(): Promise<void> {
     await this.walking;
-    while (this.createsInFlight > 0 || this.createQueue.length > 0) {
+    while (this.createsPending()) {
       await new Promise<void>((resolve) => this.createWaiters.push(resolve));
     }
     for (const state of [...this.dirty]) this.writePending(state);
@@ -466,7 +475,7 @@ export class RrdWriter {
       ...this.counters,
       lagSeconds: Math.round(this.lagSeconds() * 1000) / 1000,
       queued: this.cached ? this.cached.pending : this.pool.queued,
-      creating: this.createQueue.length + this.createsInFlight,
+      creating: this.createQueue.length + this.createsInFlight + this.nativeCreateQueue.length,
       files: this.trackedFiles,
       native: this.native !== null ? 1 : 0,
     };
@@ -502,6 +511,7 @@ export class RrdWriter {
     }
     const generation = ++files.generation;
     let sliceStart = performance.now();
+    this.sliceStartedAt = sliceStart;
     let busy = 0;
     let written = 0;
     let listedDirs = 0;
@@ -509,11 +519,14 @@ export class RrdWriter {
     const pause = async (): Promise<void> => {
       const now = performance.now();
       const behind = this.queuedUpdates() >= QUEUE_HIGH_WATER;
-      if (now - sliceStart < this.sliceMs && !behind) return;
+      const creating = this.nativeCreateQueue.length >= QUEUE_HIGH_WATER;
+      if (now - sliceStart < this.sliceMs && !behind && !creating) return;
       busy += now - sliceStart;
       if (behind) await this.whenQueuedBelow(QUEUE_LOW_WATER);
+      else if (creating) await this.whenNativeCreatesBelow(QUEUE_LOW_WATER);
       else await yieldToLoop();
       sliceStart = performance.now();
+      this.sliceStartedAt = sliceStart;
     };
     for (const node of snapshot.nodes) {
       if (this.closed) return;
@@ -882,19 +895,64 @@ export class RrdWriter {
     state.status = Status.Creating;
     const definition = this.nativeCreateDefinition(state);
     if (definition !== null) {
-      // In-process creates are synchronous, within the walk's slices: no queue, no promise.
-      let created: 'native' | false;
-      try {
-        created = this.createNatively(state, definition);
-      } catch (err) {
-        this.onCreateFailed(state, err as Error);
-        return;
+      // In-process creates are synchronous: at once while the slice that asks has time left
+      // (no promise, the value goes straight in), else in slices of their own.
+      if (this.nativeCreateQueue.length === 0 && performance.now() - this.sliceStartedAt < this.sliceMs) {
+        this.createNow(state, definition);
+      } else {
+        this.nativeCreateQueue.push(state);
+        this.scheduleNativeCreates();
       }
-      this.onCreated(state, created);
       return;
     }
     this.createQueue.push(state);
     this.pumpCreates();
+  }
+
+  private createNow(state: FileState, definition: CreateDefinition): void {
+    let created: 'native' | false;
+    try {
+      created = this.createNatively(state, definition);
+    } catch (err) {
+      this.onCreateFailed(state, err as Error);
+      return;
+    }
+    this.onCreated(state, created);
+  }
+
+  private scheduleNativeCreates(): void {
+    if (this.nativeDrainScheduled) return;
+    this.nativeDrainScheduled = true;
+    setImmediate(() => this.drainNativeCreates());
+  }
+
+  /** Makes queued in-process creates for one slice (at least one file), then yields. */
+  private drainNativeCreates(): void {
+    this.nativeDrainScheduled = false;
+    const started = performance.now();
+    this.sliceStartedAt = started;
+    while (this.nativeCreateQueue.length > 0) {
+      const state = this.nativeCreateQueue.shift()!;
+      const definition = this.nativeCreateDefinition(state);
+      if (definition !== null) this.createNow(state, definition);
+      else {
+        this.createQueue.push(state);
+        this.pumpCreates();
+      }
+      if (performance.now() - started >= this.sliceMs) break;
+    }
+    if (this.nativeCreateQueue.length > 0) this.scheduleNativeCreates();
+    if (this.nativeCreateQueue.length < QUEUE_LOW_WATER) for (const wake of this.nativeQueueWaiters.splice(0)) wake();
+    if (!this.createsPending()) for (const wake of this.createWaiters.splice(0)) wake();
+  }
+
+  private whenNativeCreatesBelow(count: number): Promise<void> {
+    if (this.nativeCreateQueue.length < count) return Promise.resolve();
+    return new Promise((resolve) => this.nativeQueueWaiters.push(resolve));
+  }
+
+  private createsPending(): boolean {
+    return this.createsInFlight > 0 || this.createQueue.length > 0 || this.nativeCreateQueue.length > 0;
   }
 
   /** mkdir -p, then the file as `rrdtool create` writes it, unless it exists. */
@@ -931,7 +989,7 @@ export class RrdWriter {
       ).finally(() => {
         this.createsInFlight -= 1;
         this.pumpCreates();
-        if (this.createsInFlight === 0 && this.createQueue.length === 0) {
+        if (!this.createsPending()) {
           for (const wake of this.createWaiters.splice(0)) wake();
         }
       });
