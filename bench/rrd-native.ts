@@ -2,7 +2,7 @@
  * CPU per RRD update: the native updater against the `rrdtool -` pipe (the daemon's
  * RrdtoolPool) on the same files and values, one run side by side.
  *
- *   node dist/bench/rrd-native.js [--files 20000] [--updates 20] [--dir /dev/shm/...]
+ *   node dist/bench/rrd-native.js [--files 20000] [--updates 20] [--dir /dev/shm/...] [--max-open N]
  *
  * Files are gmetad's: 80 % host files (DS sum GAUGE), 10 % COUNTER host files, 10 %
  * summary files (sum + num), with bench:rrd's shortened RRAs, on tmpfs. Every round
@@ -73,7 +73,9 @@ async function main(): Promise<void> {
   const plan = Array.from({ length: rounds }, (_, r) => valuesOf(r));
 
   // Native.
-  const native = new NativeRrdUpdater();
+  // --max-open 0: every update opens and closes its file (the updater before descriptors were kept).
+  const maxOpen = option('max-open', '');
+  const native = new NativeRrdUpdater(maxOpen === '' ? {} : { maxOpenFiles: Number(maxOpen) });
   const nativePaths = files.map((f) => path.join(base, 'native', f.name));
   let cpu0 = cpuMicros();
   let wall0 = process.hrtime.bigint();
@@ -121,6 +123,8 @@ async function main(): Promise<void> {
 
   let identical = 0;
   for (let i = 0; i < fileCount; i++) if (fs.readFileSync(nativePaths[i]).equals(fs.readFileSync(pipePaths[i]))) identical += 1;
+  const kept = native.keptOpen;
+  native.close();
   fs.rmSync(base, { recursive: true, force: true });
 
   const n = fileCount * rounds;
@@ -128,6 +132,7 @@ async function main(): Promise<void> {
   const nativeUs = nativeCpu / n;
   const pipeUs = (pipeDaemonCpu + pipeRrdtoolCpu) / n;
   console.log(`rrd-native bench: ${fileCount} files x ${rounds} updates = ${n} updates on tmpfs (${os.cpus().length} cores, shared machine)`);
+  console.log(`  native updater: ${kept} of ${fileCount} files kept their descriptor open`);
   console.log(`  native updater       CPU ${us(nativeCpu)} µs/update   wall ${us(nativeWall)} µs/update`
     + `   (first update of a file ${(firstCpu / fileCount).toFixed(2)} µs, later ones ${rounds > 1 ? ((nativeCpu - firstCpu) / (n - fileCount)).toFixed(2) : '-'} µs)`);
   console.log(`  rrdtool - pipe       CPU ${us(pipeDaemonCpu + pipeRrdtoolCpu)} µs/update (daemon side ${us(pipeDaemonCpu)}, rrdtool ${us(pipeRrdtoolCpu)})   wall ${us(pipeWall)} µs/update, ${failures} errors`);
