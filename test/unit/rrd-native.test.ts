@@ -268,3 +268,50 @@ test('a crash at any point of the row writes leaves every row as it was or as th
     assert.ok(rewrittenRows > 0, 'no scenario rewrites a row');
   });
 });
+
+test('kept descriptors: a file deleted, its directory removed, or a file renamed over is opened again by path', () => {
+  withDir((dir) => {
+    const host = path.join(dir, 'h1');
+    fs.mkdirSync(host);
+    const file = path.join(host, 'load_one.rrd');
+    const other = path.join(host, 'cpu_num.rrd');
+    rrdtool('create', file, ...GMETAD_FILE);
+    rrdtool('create', other, ...GMETAD_FILE);
+    const native = new NativeRrdUpdater({ maxOpenFiles: 1 });
+    native.update(file, 1795255470, ['1']);
+    native.update(other, 1795255470, ['1']);
+    assert.equal(native.keptOpen, 1, 'at most maxOpenFiles descriptors, the first file keeps its own');
+
+    // Deleted: the kept descriptor would write into the unlinked file; the update says missing.
+    fs.rmSync(file);
+    assert.throws(() => native.update(file, 1795255485, ['2']), (e: unknown) => e instanceof RrdUpdateError && e.kind === 'missing');
+    assert.equal(native.keptOpen, 0);
+    rrdtool('create', file, '--step', '15', '--start', '1795255480', 'DS:sum:GAUGE:120:U:U', 'RRA:AVERAGE:0.5:1:244');
+    native.update(file, 1795255485, ['2']);
+    assert.equal(native.keptOpen, 1);
+
+    // Renamed over by another program: the new file is the one updated.
+    const replacement = path.join(dir, 'replacement.rrd');
+    rrdtool('create', replacement, '--step', '15', '--start', '1795255480', 'DS:sum:GAUGE:120:U:U', 'RRA:MAX:0.5:1:50');
+    fs.renameSync(replacement, file);
+    native.update(file, 1795255500, ['3']);
+    assert.match(rrdtool('info', file), /rra\[0\]\.cf = "MAX"[\s\S]*/);
+    assert.match(rrdtool('info', file), /last_update = 1795255500/);
+
+    // The host directory removed: missing again; the descriptor is closed.
+    fs.rmSync(host, { recursive: true });
+    assert.throws(() => native.update(file, 1795255515, ['4']), (e: unknown) => e instanceof RrdUpdateError && e.kind === 'missing');
+    assert.equal(native.keptOpen, 0);
+
+    // forget() and close() release descriptors; maxOpenFiles 0 keeps none.
+    fs.mkdirSync(host);
+    rrdtool('create', file, ...GMETAD_FILE);
+    native.update(file, 1795255470, ['1']);
+    assert.equal(native.keptOpen, 1);
+    native.forget(file);
+    assert.equal(native.keptOpen, 0);
+    const none = new NativeRrdUpdater({ maxOpenFiles: 0 });
+    none.update(file, 1795255485, ['1']);
+    assert.equal(none.keptOpen, 0);
+  });
+});
