@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       `| slowest /status request (one every 250 ms) | ${slowestStatusMs.toFixed(0)} ms | info |`,
       `| longest gap between polls of Small (step ${smallStep} s) | ${maxGap(small.connections, started).toFixed(2)} s | <= ${smallStep} s + jitter |`,
       `| longest gap between polls of Big (step 15 s) | ${maxGap(big.connections, started).toFixed(2)} s | <= 15 s + jitter |`,
+      `| RRD writer: longest slice of synchronous work (walk or creates) | ${rrd.longestSliceMs} ms | info |`,
       `| RRD writer: created / errors / dropped / lagSeconds at the end | ${rrd.created} / ${rrd.errors} / ${rrd.dropped} / ${rrd.lagSeconds} | dropped: values that arrived while their file waited for its create beyond 16 per file |`,
       '',
     ];

@@ -304,6 +304,8 @@ export class RrdWriter {
   private readonly nativeQueueWaiters: (() => void)[] = [];
   /** performance.now() when the current slice of synchronous work began (walk or drain). */
   private sliceStartedAt = 0;
+  /** The longest slice of synchronous work so far, ms (/status: what the writer holds the event loop for). */
+  private longestSliceMs = 0;
   /** Write-behind: files holding values not yet written. */
   private readonly dirty = new Set<FileState>();
   private readonly hostValues: PendingValues | null;
@@ -477,6 +479,7 @@ export class RrdWriter {
       queued: this.cached ? this.cached.pending : this.pool.queued,
       creating: this.createQueue.length + this.createsInFlight + this.nativeCreateQueue.length,
       files: this.trackedFiles,
+      longestSliceMs: Math.round(this.longestSliceMs * 1000) / 1000,
       native: this.native !== null ? 1 : 0,
     };
     if (this.cached) {
@@ -522,6 +525,7 @@ export class RrdWriter {
       const creating = this.nativeCreateQueue.length >= QUEUE_HIGH_WATER;
       if (now - sliceStart < this.sliceMs && !behind && !creating) return;
       busy += now - sliceStart;
+      this.longestSliceMs = Math.max(this.longestSliceMs, now - sliceStart);
       if (behind) await this.whenQueuedBelow(QUEUE_LOW_WATER);
       else if (creating) await this.whenNativeCreatesBelow(QUEUE_LOW_WATER);
       else await yieldToLoop();
@@ -551,7 +555,9 @@ export class RrdWriter {
       await pause();
     }
     if (files.dirs.size > listedDirs) this.forgetUnseenDirs(files, generation);
-    busy += performance.now() - sliceStart;
+    const ended = performance.now();
+    busy += ended - sliceStart;
+    this.longestSliceMs = Math.max(this.longestSliceMs, ended - sliceStart);
     this.countSent(written, busy);
   }
 
@@ -941,6 +947,7 @@ export class RrdWriter {
       }
       if (performance.now() - started >= this.sliceMs) break;
     }
+    this.longestSliceMs = Math.max(this.longestSliceMs, performance.now() - started);
     if (this.nativeCreateQueue.length > 0) this.scheduleNativeCreates();
     if (this.nativeCreateQueue.length < QUEUE_LOW_WATER) for (const wake of this.nativeQueueWaiters.splice(0)) wake();
     if (!this.createsPending()) for (const wake of this.createWaiters.splice(0)) wake();
