@@ -63,10 +63,7 @@ export function keepAbsent(
   // A kept cluster listed again takes its absent hosts along, as in C (one host table per name).
   for (const node of previousAbsent) if (node.kind === 'cluster' && !before.has(node.name)) before.set(node.name, node);
   if (before.size === 0 && previousAbsent.length === 0) return polled;
-  const budget = { metrics: maxMetrics };
-  for (const node of polled.nodes) {
-    if (node.kind === 'cluster') for (const h of node.hosts.values()) budget.metrics -= h.metrics.size;
-  }
+  const budget = metricBudget(maxMetrics, polled);
   let changed = false;
   const nodes: TreeNode[] = polled.nodes.map((node) => {
     const old = node.kind === 'cluster' ? before.get(node.name) : undefined;
@@ -166,6 +163,29 @@ function copyMetrics(metrics: ReadonlyMap<string, Metric>): Map<string, Metric> 
 /** How many more metrics may be kept while absent (max_metrics minus those polled). */
 interface Budget {
   metrics: number;
+}
+
+/**
+ * The budget, counted on first use: counting reads every polled host (a view per host of an
+ * image), which the steady state — nothing absent to keep — never needs. At 100k hosts that
+ * count held the event loop for tens of milliseconds on every poll.
+ */
+function metricBudget(maxMetrics: number, polled: SourceSnapshot): Budget {
+  let left: number | undefined;
+  return {
+    get metrics(): number {
+      if (left === undefined) {
+        left = maxMetrics;
+        for (const node of polled.nodes) {
+          if (node.kind === 'cluster') for (const h of node.hosts.values()) left -= h.metrics.size;
+        }
+      }
+      return left;
+    },
+    set metrics(value: number) {
+      left = value;
+    },
+  };
 }
 
 function mergeCluster(old: Cluster, fresh: Cluster, now: number, maxHosts: number, budget: Budget): Cluster {

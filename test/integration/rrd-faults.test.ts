@@ -151,16 +151,7 @@ test('many new files at once: rrdtool creates run a bounded number at a time, an
   let peak = 0;
   const probe = setInterval(() => { peak = Math.max(peak, writer.createsRunning); }, 0);
   t.after(() => clearInterval(probe));
-  let immediateRan = false;
-  setImmediate(() => { immediateRan = true; });
-  const walk = writer.writeSnapshot(poll(0, hosts, ['a', 'b']), 15);
-  let walkDone = false;
-  void walk.then(() => { walkDone = true; });
-  // A callback queued before the walk runs before the walk is finished: the walk yields.
-  await new Promise((r) => setImmediate(r));
-  assert.equal(immediateRan, true);
-  assert.equal(walkDone, false, 'the walk of 400 hosts is not done after one turn of the loop');
-  await walk;
+  await walkYieldingToTheLoop(writer, hosts);
   await writer.flush();
   clearInterval(probe);
   assert.ok(peak <= 4, `at most 4 creates at once, saw ${peak}`);
@@ -178,15 +169,7 @@ test('many new files at once, created in-process: in bounded slices, which yield
   });
   t.after(() => writer.close());
   const hosts = Array.from({ length: 400 }, (_, i) => `n${i}`);
-  let immediateRan = false;
-  setImmediate(() => { immediateRan = true; });
-  const walk = writer.writeSnapshot(poll(0, hosts, ['a', 'b']), 15);
-  let walkDone = false;
-  void walk.then(() => { walkDone = true; });
-  await new Promise((r) => setImmediate(r));
-  assert.equal(immediateRan, true);
-  assert.equal(walkDone, false, 'the walk of 400 hosts is not done after one turn of the loop');
-  await walk;
+  await walkYieldingToTheLoop(writer, hosts);
   // With no time left in any slice (sliceMs 0) every create waits for a slice of its own.
   assert.ok(writer.status().creating as number > 0);
   await writer.flush();
@@ -243,3 +226,17 @@ test('a file the in-process updater does not understand is updated through rrdto
   const rows = await rrdFetch(file, T0, T0 + 45);
   assert.deepEqual([15, 30, 45].map((d) => rows.get(T0 + d)?.[0]), [1.5, 2.5, 3.5]);
 });
+
+/** Writes one poll of `hosts` × {a, b} and checks that the walk yields: a callback queued
+ *  before it runs before the walk is finished. */
+async function walkYieldingToTheLoop(writer: RrdWriter, hosts: readonly string[]): Promise<void> {
+  let immediateRan = false;
+  setImmediate(() => { immediateRan = true; });
+  const walk = writer.writeSnapshot(poll(0, hosts, ['a', 'b']), 15);
+  let walkDone = false;
+  void walk.then(() => { walkDone = true; });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(immediateRan, true);
+  assert.equal(walkDone, false, `the walk of ${hosts.length} hosts is not done after one turn of the loop`);
+  await walk;
+}

@@ -15,25 +15,15 @@ import * as fs from 'node:fs';
 import {
   CDP_PREP_SIZE, CDP_UNKN_PDP, DS_DEF_SIZE, DS_MAX, DS_MIN, DS_MRHB, LIVE_HEAD_SIZE, PDP_PREP_SIZE, PDP_UNKN_SEC, PDP_VAL,
   RRA_DEF_SIZE, RRA_PDP_CNT, RRA_PTR_SIZE, RRA_ROW_CNT, RRA_XFF, STAT_HEAD_SIZE, VALUE_SIZE, headerLengthFor,
-  type Cf, type DsType,
+  type Cf, type DsDef, type DsType, type RraDef,
 } from './rrd-layout';
 import { rrdStrtodbl } from './rrd-numbers';
 
-export interface CreateDsDef {
-  readonly name: string;
-  readonly type: DsType;
-  readonly heartbeat: number;
-  /** NaN for `U`. */
-  readonly min: number;
-  readonly max: number;
-}
+/** A data source as `DS:` declares it (min/max NaN for `U`): the layout's own definition. */
+export type CreateDsDef = DsDef;
 
-export interface CreateRraDef {
-  readonly cf: Cf;
-  readonly xff: number;
-  readonly pdpCount: number;
-  readonly rowCount: number;
-}
+/** An archive as `RRA:` declares it; where its rows start is the layout's business. */
+export type CreateRraDef = Omit<RraDef, 'start'>;
 
 export interface CreateDefinition {
   readonly step: number;
