@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { NativeRrdUpdater, RrdUpdateError } from '../../src/plugins/rrd/native';
 import { parseLayout } from '../../src/plugins/rrd/native/rrd-layout';
 import { rrdDiff, rrdStrtod, rrdStrtodbl } from '../../src/plugins/rrd/native/rrd-numbers';
-import { applyUpdate, finalRowWrites, HeaderView, type RowWrite } from '../../src/plugins/rrd/native/rrd-update';
+import { applyUpdate, finalRowWrites, HeaderView, RowWrites, type RowWrite } from '../../src/plugins/rrd/native/rrd-update';
 import { runDifferential } from '../helpers/rrd-native-differential';
 
 const ENV = { ...process.env, LC_ALL: 'C', RRDCACHED_ADDRESS: '' };
@@ -207,9 +207,10 @@ function writePlan(file: string, updates: ReadonlyArray<readonly [number, string
   const header = Buffer.from(new ArrayBuffer(layout.headerLength));
   old.copy(header, 0, 0, layout.headerLength);
   const view = new HeaderView(header);
-  const rows: RowWrite[] = [];
-  for (const [time, ...values] of updates) applyUpdate(layout, view, time, values, rows);
-  return { old, layout, header, rows, writes: finalRowWrites(layout, rows) };
+  const rowWrites = new RowWrites();
+  for (const [time, ...values] of updates) applyUpdate(layout, view, time, values, rowWrites);
+  const bytesOf = (w: RowWrite) => ({ position: w.position, bytes: rowWrites.bytesOf(w) });
+  return { old, layout, header, rows: rowWrites.list.map(bytesOf), writes: finalRowWrites(layout, rowWrites).map(bytesOf) };
 }
 
 test('a crash at any point of the row writes leaves every row as it was or as the update leaves it', () => {

@@ -64,7 +64,7 @@ import * as fs from 'node:fs';
 import { SILENT_LOGGER, type StructuredLogger } from '../../../util/logging';
 import { dirChangedSince, watchedDir, type WatchedDir } from '../dir-watch';
 import { checkLive, headerLengthFor, parseLayout, readUlong, staticLength, STAT_HEAD_SIZE, type RrdLayout } from './rrd-layout';
-import { applyUpdate, finalRowWrites, HeaderView, RrdUpdateError, type RowWrite } from './rrd-update';
+import { applyUpdate, finalRowWrites, HeaderView, RowWrites, RrdUpdateError } from './rrd-update';
 
 export { RrdUpdateError } from './rrd-update';
 export type { RrdUpdateErrorKind } from './rrd-update';
@@ -124,6 +124,20 @@ const FIRST_READ = 4096;
 /** Distinct static headers kept (a tree has a handful: one per step x type x RRAs). */
 const MAX_LAYOUTS = 4096;
 
+/** The values as rrdtool texts: the array itself when they all are texts already. */
+function textsOf(values: readonly RrdValue[]): readonly string[] {
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== 'string') return values.map(valueText);
+  }
+  return values as readonly string[];
+}
+
+function checkTime(path: fs.PathLike, time: number): void {
+  if (!Number.isInteger(time) || time < 0 || time > Number.MAX_SAFE_INTEGER) {
+    throw new RrdUpdateError('invalid', `${String(path)}: timestamp ${time} is not a whole number of seconds`);
+  }
+}
+
 function valueText(value: RrdValue): string {
   if (value === null) return 'U';
   if (typeof value === 'number') return Number.isNaN(value) ? 'U' : String(value);
@@ -144,7 +158,7 @@ export class NativeRrdUpdater {
   private readonly layouts = new Map<string, RrdLayout>();
   private scratch: Buffer = Buffer.alloc(0);
   private view: HeaderView = new HeaderView(this.scratch);
-  private readonly rows: RowWrite[] = [];
+  private readonly rows = new RowWrites();
   private lastLayout: RrdLayout | null = null;
   private readonly betweenWrites: (() => void) | undefined;
   private readonly maxOpenFiles: number;
@@ -176,7 +190,8 @@ export class NativeRrdUpdater {
 
   /** Applies one update; see the module comment. */
   update(path: fs.PathLike, time: number, values: readonly RrdValue[]): NativeUpdateOutcome {
-    return this.updateMany(path, [{ time, values }]);
+    checkTime(path, time);
+    return this.apply(path, null, time, textsOf(values));
   }
 
   /**
@@ -198,13 +213,12 @@ export class NativeRrdUpdater {
 
   /** Applies updates in order, as one `rrdtool update` with several arguments: on the first refused one, those before it stay applied and it throws. */
   updateMany(path: fs.PathLike, updates: readonly RrdUpdate[]): NativeUpdateOutcome {
-    const texts: string[][] = [];
-    for (const { time, values } of updates) {
-      if (!Number.isInteger(time) || time < 0 || time > Number.MAX_SAFE_INTEGER) {
-        throw new RrdUpdateError('invalid', `${String(path)}: timestamp ${time} is not a whole number of seconds`);
-      }
-      texts.push(values.map(valueText));
-    }
+    for (const { time } of updates) checkTime(path, time);
+    return this.apply(path, updates, 0, []);
+  }
+
+  /** The updates `updates`, or (null) the one update `time`, `texts`. */
+  private apply(path: fs.PathLike, updates: readonly RrdUpdate[] | null, time: number, texts: readonly string[]): NativeUpdateOutcome {
     const key = keyOf(path);
     const known = this.files.get(key);
     let fd = -1;
@@ -225,17 +239,20 @@ export class NativeRrdUpdater {
     let closeWhenDone = !(known !== undefined && known.fd === fd);
     let failure: RrdUpdateError | null = null;
     try {
-      const layout = this.readHeader(fd, path);
+      const entry = this.readHeader(fd, path, key, known);
+      const layout = entry.layout;
       if (layout === null) {
-        if (!closeWhenDone) this.release(known!);
+        if (!closeWhenDone) this.release(entry);
         return 'unsupported';
       }
       const rows = this.rows;
-      rows.length = 0;
+      rows.clear();
       let applied = 0;
-      for (let k = 0; k < updates.length; k++) {
+      const count = updates === null ? 1 : updates.length;
+      for (let k = 0; k < count; k++) {
         try {
-          applyUpdate(layout, this.view, updates[k].time, texts[k], rows);
+          if (updates === null) applyUpdate(layout, this.view, time, texts, rows);
+          else applyUpdate(layout, this.view, updates[k].time, textsOf(updates[k].values), rows);
           applied++;
         } catch (error) {
           if (!(error instanceof RrdUpdateError)) throw error;
@@ -244,18 +261,15 @@ export class NativeRrdUpdater {
         }
       }
       if (applied > 0) this.write(fd, path, layout, rows);
-      rows.length = 0;
-      const entry = this.files.get(key);
-      if (entry !== undefined) {
-        if (closeWhenDone && dir !== null && entry.fd < 0 && this.openFiles < this.maxOpenFiles) {
-          entry.fd = fd;
-          entry.dir = dir;
-          dir.files += 1;
-          this.openFiles += 1;
-          closeWhenDone = false;
-        }
-        if (entry.fd === fd) entry.seenSeq = entry.dir!.seq;
+      rows.clear();
+      if (closeWhenDone && dir !== null && entry.fd < 0 && this.openFiles < this.maxOpenFiles) {
+        entry.fd = fd;
+        entry.dir = dir;
+        dir.files += 1;
+        this.openFiles += 1;
+        closeWhenDone = false;
       }
+      if (entry.fd === fd) entry.seenSeq = entry.dir!.seq;
     } catch (error) {
       // An I/O error: this descriptor is not kept.
       if (!closeWhenDone) this.release(known!);
@@ -315,7 +329,8 @@ export class NativeRrdUpdater {
       throw ioError(error, path);
     }
     try {
-      const layout = this.readHeader(fd, path);
+      const key = keyOf(path);
+      const layout = this.readHeader(fd, path, key, this.files.get(key)).layout;
       if (layout === null) return { unsupported: this.unsupportedReason(path) ?? 'unsupported' };
       return { lastUpdate: this.view.ulong(layout.liveOffset), step: layout.step, ds: layout.ds.map((d) => d.name) };
     } finally {
@@ -345,13 +360,11 @@ export class NativeRrdUpdater {
   }
 
   /**
-   * Reads the header into the scratch buffer; returns its layout, or null (logged once)
-   * when the file is not one this module updates.
+   * Reads the header into the scratch buffer; returns the file's entry, whose layout is
+   * null (logged once) when the file is not one this module updates.
    */
-  private readHeader(fd: number, path: fs.PathLike): RrdLayout | null {
-    const key = keyOf(path);
-    let entry = this.files.get(key);
-    const known = entry?.layout ?? null;
+  private readHeader(fd: number, path: fs.PathLike, key: string, entry: FileEntry | undefined): FileEntry {
+    const known = entry !== undefined ? entry.layout : null;
     // A file not seen yet most likely has the structure of the last one (a tree has few).
     const guess = known ?? this.lastLayout;
     const wanted = guess ? guess.headerLength : FIRST_READ;
@@ -385,25 +398,31 @@ export class NativeRrdUpdater {
       }
     }
     if (layout === null) return this.handBack(key, path, entry, reason);
-    const liveProblem = checkLive(layout, this.scratch);
+    const liveProblem = checkLive(layout, this.scratch, this.view.u32);
     if (liveProblem !== null) return this.handBack(key, path, entry, liveProblem);
     this.lastLayout = layout;
     if (entry === undefined) {
       if (this.files.size >= this.maxFiles) this.evictOldest();
-      this.files.set(key, { layout, unsupported: null, fd: -1, dir: null, seenSeq: 0 });
+      entry = { layout, unsupported: null, fd: -1, dir: null, seenSeq: 0 };
+      this.files.set(key, entry);
     } else if (entry.layout !== layout) {
       entry.layout = layout;
       entry.unsupported = null;
     }
-    return layout;
+    return entry;
   }
 
   /** Whether the scratch buffer (`got` bytes read) holds a whole header with this static part. */
   private hasStatic(layout: RrdLayout, got: number): boolean {
-    return got >= layout.headerLength && this.scratch.compare(layout.staticBytes, 0, layout.liveOffset, 0, layout.liveOffset) === 0;
+    if (got < layout.headerLength) return false;
+    // Word by word in JavaScript: cheaper than a binding call for these few hundred bytes.
+    const words = layout.staticWords;
+    const u32 = this.view.u32;
+    for (let w = 0; w < words.length; w++) if (u32[w] !== words[w]) return false;
+    return true;
   }
 
-  private handBack(key: string, path: fs.PathLike, entry: FileEntry | undefined, reason: string): null {
+  private handBack(key: string, path: fs.PathLike, entry: FileEntry | undefined, reason: string): FileEntry {
     if (entry === undefined) {
       if (this.files.size >= this.maxFiles) this.evictOldest();
       entry = { layout: null, unsupported: null, fd: -1, dir: null, seenSeq: 0 };
@@ -414,7 +433,7 @@ export class NativeRrdUpdater {
     }
     entry.layout = null;
     entry.unsupported = reason;
-    return null;
+    return entry;
   }
 
   private read(fd: number, path: fs.PathLike, length: number): number {
@@ -436,10 +455,14 @@ export class NativeRrdUpdater {
    * Rows first, each once with its final value, then the live header that points at
    * them: a crash in between leaves every row as it was or as these updates leave it.
    */
-  private write(fd: number, path: fs.PathLike, layout: RrdLayout, rows: readonly RowWrite[]): void {
+  private write(fd: number, path: fs.PathLike, layout: RrdLayout, rows: RowWrites): void {
     try {
-      for (const row of finalRowWrites(layout, rows)) writeFully(fd, row.bytes, 0, row.bytes.length, row.position);
-      if (this.betweenWrites !== undefined && rows.length > 0) this.betweenWrites();
+      const writes = finalRowWrites(layout, rows);
+      for (let k = 0; k < writes.length; k++) {
+        const row = writes[k];
+        writeFully(fd, rows.bytes, row.offset, row.length, row.position);
+      }
+      if (this.betweenWrites !== undefined && writes.length > 0) this.betweenWrites();
       writeFully(fd, this.scratch, layout.liveOffset, layout.headerLength - layout.liveOffset, layout.liveOffset);
     } catch (error) {
       throw ioError(error, path);

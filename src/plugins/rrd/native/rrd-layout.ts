@@ -77,6 +77,8 @@ export interface RrdLayout {
   readonly rras: readonly RraDef[];
   /** stat_head + ds_def + rra_def: what an update never changes. */
   readonly staticBytes: Buffer;
+  /** The same bytes as 32-bit words (the static part's length is a multiple of 8). */
+  readonly staticWords: Uint32Array;
   /** Offset of live_head (= staticBytes.length); the live part ends at headerLength. */
   readonly liveOffset: number;
   readonly pdpOffset: number;
@@ -178,13 +180,16 @@ export function parseLayout(head: Buffer, fileSize: number): LayoutResult {
   const pdpOffset = liveOffset + LIVE_HEAD_SIZE;
   const cdpOffset = pdpOffset + dsCount * PDP_PREP_SIZE;
   const ptrOffset = cdpOffset + dsCount * rraCount * CDP_PREP_SIZE;
+  const staticBytes = Buffer.from(new ArrayBuffer(liveOffset));
+  head.copy(staticBytes, 0, 0, liveOffset);
   return {
     layout: {
       version,
       step,
       ds,
       rras,
-      staticBytes: Buffer.from(head.subarray(0, liveOffset)),
+      staticBytes,
+      staticWords: new Uint32Array(staticBytes.buffer, staticBytes.byteOffset, liveOffset >> 2),
       liveOffset,
       pdpOffset,
       cdpOffset,
@@ -197,24 +202,33 @@ export function parseLayout(head: Buffer, fileSize: number): LayoutResult {
 
 /**
  * Checks the live part (written by every update) of a header whose static part matches
- * `layout`; null when it is in range, else why not.
+ * `layout`; null when it is in range, else why not. `u32` is the same header as 32-bit
+ * words (`head` starts 8-byte aligned).
  */
-export function checkLive(layout: RrdLayout, head: Buffer): string | null {
-  const lastUpHi = head.readInt32LE(layout.liveOffset + 4);
-  if (lastUpHi < 0 || lastUpHi >= 0x200000) return 'last update time out of range';
-  const usec = readUlong(head, layout.liveOffset + 8);
-  if (usec < 0 || usec > 999_999) return 'last_up_usec out of range';
+export function checkLive(layout: RrdLayout, head: Buffer, u32: Uint32Array): string | null {
+  const live = layout.liveOffset >> 2;
+  // last_up is signed: its high word below 2^21 keeps it >= 0 and within 53 bits.
+  if (u32[live + 1] >= 0x200000) return 'last update time out of range';
+  if (u32[live + 3] !== 0 || u32[live + 2] > 999_999) return 'last_up_usec out of range';
   const dsCount = layout.ds.length;
   for (let i = 0; i < dsCount; i++) {
     const at = layout.pdpOffset + i * PDP_PREP_SIZE;
-    if (head.indexOf(0, at) >= at + LAST_DS_LEN) return `DS ${layout.ds[i].name}: last_ds not terminated`;
-    if (readUlong(head, at + PDP_UNKN_SEC) < 0) return `DS ${layout.ds[i].name}: unknown seconds out of range`;
+    let terminated = false;
+    for (let c = 0; c < LAST_DS_LEN; c++) {
+      if (head[at + c] === 0) {
+        terminated = true;
+        break;
+      }
+    }
+    if (!terminated) return `DS ${layout.ds[i].name}: last_ds not terminated`;
+    if (u32[((at + PDP_UNKN_SEC) >> 2) + 1] >= 0x200000) return `DS ${layout.ds[i].name}: unknown seconds out of range`;
   }
   for (let j = 0; j < layout.rras.length; j++) {
-    const cur = readUlong(head, layout.ptrOffset + j * RRA_PTR_SIZE);
-    if (cur < 0 || cur >= layout.rras[j].rowCount) return `RRA ${j}: cur_row out of range`;
+    const ptr = (layout.ptrOffset + j * RRA_PTR_SIZE) >> 2;
+    const hi = u32[ptr + 1];
+    if (hi >= 0x200000 || hi * 0x100000000 + u32[ptr] >= layout.rras[j].rowCount) return `RRA ${j}: cur_row out of range`;
     for (let i = 0; i < dsCount; i++) {
-      if (readUlong(head, layout.cdpOffset + (j * dsCount + i) * CDP_PREP_SIZE + CDP_UNKN_PDP) < 0) {
+      if (u32[((layout.cdpOffset + (j * dsCount + i) * CDP_PREP_SIZE + CDP_UNKN_PDP) >> 2) + 1] >= 0x200000) {
         return `RRA ${j}: unknown PDP count out of range`;
       }
     }

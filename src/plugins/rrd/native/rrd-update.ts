@@ -29,11 +29,62 @@ export class RrdUpdateError extends Error {
   }
 }
 
-/** A run of rows of archive `rra` to write: `bytes` at file offset `position`. */
+/** A run of rows of archive `rra` to write: `length` bytes of RowWrites.bytes from `offset`, at file offset `position`. */
 export interface RowWrite {
   readonly rra: number;
   readonly position: number;
-  readonly bytes: Buffer;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * The rows an update writes, in order, their bytes in one buffer reused from call to call
+ * (clear() before each: no buffer per row, values copied as 32-bit words so every NaN keeps
+ * its bits).
+ */
+export class RowWrites {
+  readonly list: RowWrite[] = [];
+  bytes: Buffer = Buffer.alloc(0);
+  private u32 = new Uint32Array(0);
+  private used = 0;
+
+  constructor(capacity = 4096) {
+    this.grow(capacity);
+  }
+
+  clear(): void {
+    this.list.length = 0;
+    this.used = 0;
+  }
+
+  /** The bytes of one write (a view, valid until the next clear()). */
+  bytesOf(write: Pick<RowWrite, 'offset' | 'length'>): Buffer {
+    return this.bytes.subarray(write.offset, write.offset + write.length);
+  }
+
+  /** Appends a run of `count` rows of `dsCount` values; returns the word index of its first value. */
+  reserve(count: number, dsCount: number, rra: number, position: number): number {
+    const length = count * dsCount * VALUE_SIZE;
+    if (this.used + length > this.bytes.length) this.grow(this.used + length);
+    const offset = this.used;
+    this.used += length;
+    this.list.push({ rra, position, offset, length });
+    return offset >> 2;
+  }
+
+  /** Copies the 8 bytes of a header value (32-bit words) to word `to`. */
+  copyValue(from: Uint32Array, fromWord: number, to: number): void {
+    this.u32[to] = from[fromWord];
+    this.u32[to + 1] = from[fromWord + 1];
+  }
+
+  private grow(length: number): void {
+    const size = Math.ceil(Math.max(length, this.bytes.length * 2, 64) / 8) * 8;
+    const bytes = Buffer.from(new ArrayBuffer(size));
+    this.bytes.copy(bytes, 0, 0, this.used);
+    this.bytes = bytes;
+    this.u32 = new Uint32Array(bytes.buffer, 0, size >> 2);
+  }
 }
 
 /** A header buffer with aligned views (the buffer must start at an 8-byte aligned offset). */
@@ -110,7 +161,7 @@ export function lastUpdate(layout: RrdLayout, view: HeaderView): number {
  * header untouched, where rrdtool refuses the update; else changes the header and appends
  * the rows to write, in order, to `rows`.
  */
-export function applyUpdate(layout: RrdLayout, view: HeaderView, time: number, values: readonly string[], rows: RowWrite[]): void {
+export function applyUpdate(layout: RrdLayout, view: HeaderView, time: number, values: readonly string[], rows: RowWrites): void {
   const ds = layout.ds;
   const dsCount = ds.length;
   const step = layout.step;
@@ -185,9 +236,13 @@ export function applyUpdate(layout: RrdLayout, view: HeaderView, time: number, v
       }
     }
     pdpNew[i] = result;
-    // strncpy(last_ds, value, LAST_DS_LEN - 1), NUL padded, last byte NUL.
-    const written = view.buf.write(value.length > LAST_DS_LEN - 1 ? value.slice(0, LAST_DS_LEN - 1) : value, at, LAST_DS_LEN - 1, 'latin1');
-    view.buf.fill(0, at + written, at + LAST_DS_LEN);
+    // strncpy(last_ds, value, LAST_DS_LEN - 1), NUL padded, last byte NUL; each character's
+    // low byte, as Buffer.write(..., 'latin1') stores it (a loop: no binding call per value).
+    const buf = view.buf;
+    const length = value.length < LAST_DS_LEN - 1 ? value.length : LAST_DS_LEN - 1;
+    let c = 0;
+    for (; c < length; c++) buf[at + c] = value.charCodeAt(c);
+    for (; c < LAST_DS_LEN; c++) buf[at + c] = 0;
   }
 
   // calculate_elapsed_steps()
@@ -384,7 +439,7 @@ function updateCdp(
 }
 
 /** write_to_rras(): advances each RRA's cur_row by its step count, the first row primary, the rest secondary. */
-function writeToRras(layout: RrdLayout, view: HeaderView, rows: RowWrite[]): void {
+function writeToRras(layout: RrdLayout, view: HeaderView, rows: RowWrites): void {
   const dsCount = layout.ds.length;
   const rowBytes = dsCount * VALUE_SIZE;
   for (let j = 0; j < layout.rras.length; j++) {
@@ -398,17 +453,15 @@ function writeToRras(layout: RrdLayout, view: HeaderView, rows: RowWrite[]): voi
     while (count > 0) {
       row = row + 1 >= rra.rowCount ? 0 : row + 1;
       const run = Math.min(count, rra.rowCount - row);
-      const bytes = Buffer.allocUnsafe(run * rowBytes);
+      let to = rows.reserve(run, dsCount, j, rra.start + row * rowBytes);
       for (let r = 0; r < run; r++) {
         const slot = first ? CDP_PRIMARY : CDP_SECONDARY;
         first = false;
-        for (let i = 0; i < dsCount; i++) {
-          const from = cdpAt + i * CDP_PREP_SIZE + slot;
-          // Copy the 8 bytes: the value is already stored as rrdtool would write it.
-          view.buf.copy(bytes, r * rowBytes + i * VALUE_SIZE, from, from + VALUE_SIZE);
+        for (let i = 0; i < dsCount; i++, to += 2) {
+          // The 8 bytes as they are: the value is already stored as rrdtool would write it.
+          rows.copyValue(view.u32, (cdpAt + i * CDP_PREP_SIZE + slot) >> 2, to);
         }
       }
-      rows.push({ rra: j, position: rra.start + row * rowBytes, bytes });
       row += run - 1;
       count -= run;
     }
@@ -428,31 +481,33 @@ let rowsPerRra = new Float64Array(8);
  * those makes a crash before the header leave every row either as it was or as the
  * update leaves it, never a value of an intermediate step.
  */
-export function finalRowWrites(layout: RrdLayout, rows: readonly RowWrite[]): readonly RowWrite[] {
+export function finalRowWrites(layout: RrdLayout, rows: RowWrites): readonly RowWrite[] {
+  const list = rows.list;
   const rras = layout.rras;
   if (rowsPerRra.length < rras.length) rowsPerRra = new Float64Array(rras.length);
   rowsPerRra.fill(0, 0, rras.length);
   const rowBytes = layout.ds.length * VALUE_SIZE;
   let overflow = false;
-  for (const write of rows) {
-    rowsPerRra[write.rra] += write.bytes.length / rowBytes;
+  for (let k = 0; k < list.length; k++) {
+    const write = list[k];
+    rowsPerRra[write.rra] += write.length / rowBytes;
     if (rowsPerRra[write.rra] > rras[write.rra].rowCount) overflow = true;
   }
-  if (!overflow) return rows;
+  if (!overflow) return list;
   // From the last write back, each archive keeps row_cnt rows: the tail of the sequence.
   for (let j = 0; j < rras.length; j++) rowsPerRra[j] = rras[j].rowCount;
   const kept: RowWrite[] = [];
-  for (let k = rows.length - 1; k >= 0; k--) {
-    const write = rows[k];
+  for (let k = list.length - 1; k >= 0; k--) {
+    const write = list[k];
     const left = rowsPerRra[write.rra];
     if (left === 0) continue;
-    const count = write.bytes.length / rowBytes;
+    const count = write.length / rowBytes;
     if (count <= left) {
       kept.push(write);
       rowsPerRra[write.rra] = left - count;
     } else {
       const skip = (count - left) * rowBytes;
-      kept.push({ rra: write.rra, position: write.position + skip, bytes: write.bytes.subarray(skip) });
+      kept.push({ rra: write.rra, position: write.position + skip, offset: write.offset + skip, length: write.length - skip });
       rowsPerRra[write.rra] = 0;
     }
   }
