@@ -57,7 +57,7 @@ import {
   createArguments, DEFAULT_RRAS, rootSummaryValues, rrdValue, summaryValues, valueForSlope,
 } from './rrd-definitions';
 import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
-import { RrdcachedClient } from './rrdcached-client';
+import { escapeRrdcachedField, RrdcachedClient } from './rrdcached-client';
 import { quoteRrdtoolArgument, RrdtoolPool } from './rrdtool-pipe';
 
 export type RrdBackend = 'rrdtool' | 'rrdcached';
@@ -153,6 +153,8 @@ interface DirState {
   made: boolean;
   /** rrdcached backend: what the directory looked like at its last check (see missingBeforeUpdate). */
   watch: WatchedDir | null;
+  /** rrdcached backend: the path escaped for its protocol (escapeRrdcachedField), made once. */
+  escaped: string | null;
 }
 
 interface FileState {
@@ -185,8 +187,9 @@ interface FileState {
   /** The native updater handed this file back: its updates go through rrdtool. */
   viaRrdtool: boolean;
   /**
-   * The file's path for fs calls, once it has been written in-process (the same string the
-   * native updater keys its state by, so keeping it costs nothing more).
+   * The file's path for fs calls, kept once it has been written in-process (the same string
+   * the native updater keys its state by, so keeping it costs nothing more); never kept with
+   * rrdcached, where it would be ~100 bytes per file for a stat made only after a change.
    */
   fsPath: string | Buffer | null;
   /** rrdcached backend: dir.watch.seq when this file was last known to exist. */
@@ -582,7 +585,7 @@ export class RrdWriter {
       dir = {
         path: p, quoted: quoteRrdtoolArgument(p), ascii: ASCII_ONLY.test(p),
         shard: hashString(p.slice(this.paths.root.length)), summary, files: new Map(), seen: files.generation, made: false,
-        watch: null,
+        watch: null, escaped: null,
       };
       files.dirs.set(key, dir);
     }
@@ -654,8 +657,9 @@ export class RrdWriter {
     state.slope = slope;
     this.counters.values += 1;
     if (state.status === Status.Ready && this.writeBehindMs === 0) {
-      // The common case: straight into the file (in-process, or through rrdtool/rrdcached).
-      if (this.native === null || state.viaRrdtool || !this.sendNative(state, ts, text)) this.send(state, [`${ts}:${text}`]);
+      // The common case: straight into the file (in-process, or through rrdcached/rrdtool).
+      if (this.cached !== null) this.sendCached(state, `${ts}:${text}`, 1);
+      else if (this.native === null || state.viaRrdtool || !this.sendNative(state, ts, text)) this.send(state, [`${ts}:${text}`]);
       return true;
     }
     const update = `${ts}:${text}`;
@@ -785,18 +789,8 @@ export class RrdWriter {
 
   private send(state: FileState, values: string[]): void {
     const dir = state.dir;
-    if (this.cached) {
-      if (this.missingBeforeUpdate(state)) {
-        // rrdcached would take these values for a file that is gone (it checks a file only
-        // when it first sees it), and lose them at its next flush: it drops what it holds
-        // for the old file, and the file is created again before these values go.
-        this.cached.forget(`${dir.path}/${state.element}.rrd`);
-        this.onUpdateError(state, `${this.fileName(state)}: No such file or directory`, values);
-        return;
-      }
-      if (!this.cached.update(`${dir.path}/${state.element}.rrd`, values)) {
-        this.counters.dropped += values.length;
-      }
+    if (this.cached !== null) {
+      this.sendCached(state, values.join(' '), values.length);
       return;
     }
     if (this.native !== null && !state.viaRrdtool && this.sendNative(state, 0, '', values)) return;
@@ -806,6 +800,23 @@ export class RrdWriter {
       if (error) this.onUpdateError(state, error.message, values);
     });
     if (!accepted) this.counters.dropped += values.length;
+  }
+
+  /** rrdcached backend: one UPDATE with `count` `ts:value` arguments, `args` (joined by spaces). */
+  private sendCached(state: FileState, args: string, count: number): void {
+    const dir = state.dir;
+    if (this.missingBeforeUpdate(state)) {
+      // rrdcached would take these values for a file that is gone (it checks a file only
+      // when it first sees it), and lose them at its next flush: it drops what it holds
+      // for the old file, and the file is created again before these values go.
+      this.cached!.forget(`${dir.path}/${state.element}.rrd`);
+      this.onUpdateError(state, `${this.fileName(state)}: No such file or directory`, args.split(' '));
+      return;
+    }
+    dir.escaped ??= escapeRrdcachedField(dir.path);
+    if (!this.cached!.updateEscaped(`${dir.escaped}/${escapeRrdcachedField(state.element)}.rrd`, args)) {
+      this.counters.dropped += count;
+    }
   }
 
   /**
@@ -832,11 +843,11 @@ export class RrdWriter {
 
   /** The file's path for fs calls: the byte string itself when ASCII, else its bytes. */
   private fsPath(state: FileState): string | Buffer {
-    if (state.fsPath === null) {
-      const file = `${state.dir.path}/${state.element}.rrd`;
-      state.fsPath = state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
-    }
-    return state.fsPath;
+    if (state.fsPath !== null) return state.fsPath;
+    const file = `${state.dir.path}/${state.element}.rrd`;
+    const fsPath = state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
+    if (this.cached === null) state.fsPath = fsPath;
+    return fsPath;
   }
 
   /**

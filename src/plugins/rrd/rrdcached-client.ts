@@ -63,7 +63,7 @@ export interface RrdcachedClientOptions {
   readonly address: string;
   /** Updates kept while rrdcached is slow or unreachable; more are dropped (default 500000). */
   readonly maxQueued?: number;
-  /** UPDATE commands per BATCH (default 5000). */
+  /** Commands per BATCH (default 5000; a batch also ends at BATCH_BYTES). */
   readonly maxBatch?: number;
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
@@ -81,23 +81,48 @@ export interface RrdcachedCounters {
   reconnects: number;
 }
 
+/**
+ * One BATCH, written into one buffer as its commands are queued: `BATCH\n`, one line per
+ * command, and `.\n` once it is sent. The bytes go to the socket as they are (no string per
+ * batch, no copy), and the buffer is used again for a later batch once rrdcached answered.
+ */
 interface Batch {
-  readonly lines: string[];
-  /** performance.now() when its first line was queued. */
+  buffer: Buffer;
+  /** Bytes used. */
+  length: number;
+  commands: number;
+  /** The closing `.\n` is written (it is being or was sent). */
+  sealed: boolean;
+  /** performance.now() when its first command was queued. */
   readonly queuedAt: number;
   phase: 'go-ahead' | 'result' | 'errors';
   errorsLeft: number;
   errorsLogged: number;
+  /** Where reading back failed commands got to (errors come in command order): number and byte offset. */
+  readNumber: number;
+  readOffset: number;
 }
 
 const ERRORS_LOGGED_PER_BATCH = 5;
+const BATCH_HEAD = 'BATCH\n';
+const BATCH_END = '.\n';
+/**
+ * Bytes of one batch buffer: about 4,500 updates of a 10,000-host tree. Buffers are kept and
+ * used again (the daemon's fixed glibc mmap threshold would otherwise make every batch an
+ * mmap, page faults on its first write and an munmap).
+ */
+const BATCH_BYTES = 512 * 1024;
+/** Batch buffers kept for reuse (at most this many batches are usually queued at once). */
+const SPARE_BUFFERS = 4;
 
 export class RrdcachedClient {
   readonly address: RrdcachedAddress;
   readonly counters: RrdcachedCounters = { acknowledged: 0, errors: 0, dropped: 0, reconnects: 0 };
-  private readonly queue = new Fifo<string>();
-  /** When each queued line was queued (performance.now()), in step with `queue`. */
-  private readonly queuedAt = new Fifo<number>();
+  /** Batches waiting to be sent, oldest first; the last one may still be filling. */
+  private readonly queue = new Fifo<Batch>();
+  /** Commands in `queue`. */
+  private queuedCommands = 0;
+  private readonly spareBuffers: Buffer[] = [];
   private readonly maxQueued: number;
   private readonly maxBatch: number;
   private readonly backoffMinMs: number;
@@ -127,13 +152,13 @@ export class RrdcachedClient {
 
   /** Updates queued or in flight. */
   get pending(): number {
-    return this.queue.length + (this.inFlight ? this.inFlight.lines.length : 0);
+    return this.queuedCommands + (this.inFlight ? this.inFlight.commands : 0);
   }
 
   /** performance.now() when the oldest update not yet acknowledged was queued; null if none. */
   get oldestQueuedAt(): number | null {
     if (this.inFlight) return this.inFlight.queuedAt;
-    return this.queuedAt.peek() ?? null;
+    return this.queue.peek()?.queuedAt ?? null;
   }
 
   /**
@@ -161,16 +186,20 @@ export class RrdcachedClient {
 
   /** Queues `UPDATE <file> <values...>`; false when dropped (queue full or closed). */
   update(file: string, values: readonly string[]): boolean {
+    return this.updateEscaped(escapeRrdcachedField(file), values.join(' '));
+  }
+
+  /**
+   * update() for a file already escaped with escapeRrdcachedField (a caller that writes
+   * a file at every poll escapes its directory once) and its `ts:value...` arguments
+   * joined by spaces; false when dropped.
+   */
+  updateEscaped(escapedFile: string, values: string): boolean {
     if (this.closed || this.pending >= this.maxQueued) {
       this.counters.dropped += 1;
       return false;
     }
-    let line = `UPDATE ${escapeRrdcachedField(file)}`;
-    for (const value of values) line += ` ${value}`;
-    this.queue.push(`${line}\n`);
-    this.queuedAt.push(performance.now());
-    this.enqueuedSeq += 1;
-    this.kick();
+    this.queueCommand(`UPDATE ${escapedFile} ${values}\n`);
     return true;
   }
 
@@ -183,11 +212,42 @@ export class RrdcachedClient {
    */
   forget(file: string): boolean {
     if (this.closed || this.pending >= this.maxQueued) return false;
-    this.queue.push(`FORGET ${escapeRrdcachedField(file)}\n`);
-    this.queuedAt.push(performance.now());
+    this.queueCommand(`FORGET ${escapeRrdcachedField(file)}\n`);
+    return true;
+  }
+
+  /** Appends one command line (latin1: one byte per char) to the batch being filled. */
+  private queueCommand(line: string): void {
+    let batch = this.filling();
+    if (batch === null || batch.commands >= this.maxBatch || batch.length + line.length + BATCH_END.length > batch.buffer.length) {
+      batch = this.newBatch(line.length);
+      this.queue.push(batch);
+    }
+    batch.length += batch.buffer.write(line, batch.length, 'latin1');
+    batch.commands += 1;
+    this.queuedCommands += 1;
     this.enqueuedSeq += 1;
     this.kick();
-    return true;
+  }
+
+  /** The newest queued batch while more commands may go into it. */
+  private filling(): Batch | null {
+    const last = this.queue.last();
+    return last !== undefined && !last.sealed ? last : null;
+  }
+
+  private newBatch(lineLength: number): Batch {
+    const needed = BATCH_HEAD.length + lineLength + BATCH_END.length;
+    const buffer = needed <= BATCH_BYTES ? (this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES)) : Buffer.allocUnsafeSlow(needed);
+    const length = buffer.write(BATCH_HEAD, 0, 'latin1');
+    return {
+      buffer, length, commands: 0, sealed: false, queuedAt: performance.now(), phase: 'go-ahead', errorsLeft: 0, errorsLogged: 0, readNumber: 1, readOffset: length,
+    };
+  }
+
+  /** A batch rrdcached answered, or one that is thrown away: its buffer serves a later batch. */
+  private recycle(batch: Batch): void {
+    if (batch.buffer.length === BATCH_BYTES && this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(batch.buffer);
   }
 
   /** Resolves when every update queued before the call was answered, dropped, or the client closed. */
@@ -214,8 +274,9 @@ export class RrdcachedClient {
       this.logger.warn({ rrdcached: this.describe(), dropped: left }, 'rrdcached: updates dropped at shutdown');
     }
     this.queue.drain();
-    this.queuedAt.drain();
+    this.queuedCommands = 0;
     this.inFlight = null;
+    this.spareBuffers.length = 0;
     this.settle(left);
     for (const w of this.waiters.splice(0)) w.resolve();
     const socket = this.socket;
@@ -274,10 +335,16 @@ export class RrdcachedClient {
     this.socket = null;
     this.connected = false;
     this.wakeBelow(true);
-    if (this.inFlight) {
+    const batch = this.inFlight;
+    if (batch) {
       // Unknown how much of it was applied: send it again (duplicates fail harmlessly).
-      this.queue.unshiftAll(this.inFlight.lines);
-      this.queuedAt.unshiftAll(this.inFlight.lines.map(() => this.inFlight!.queuedAt));
+      batch.phase = 'go-ahead';
+      batch.errorsLeft = 0;
+      batch.errorsLogged = 0;
+      batch.readNumber = 1;
+      batch.readOffset = BATCH_HEAD.length;
+      this.queue.unshiftAll([batch]);
+      this.queuedCommands += batch.commands;
       this.inFlight = null;
     }
     if (this.closed) return;
@@ -293,15 +360,18 @@ export class RrdcachedClient {
 
   private sendNextBatch(): void {
     const socket = this.socket;
-    if (!socket || !this.connected || this.inFlight || this.queue.length === 0) return;
-    const lines: string[] = [];
-    const queuedAt = this.queuedAt.peek() ?? performance.now();
-    while (lines.length < this.maxBatch && this.queue.length > 0) {
-      lines.push(this.queue.shift()!);
-      this.queuedAt.shift();
+    if (!socket || !this.connected || this.inFlight) return;
+    const batch = this.queue.shift();
+    if (batch === undefined) return;
+    this.queuedCommands -= batch.commands;
+    if (!batch.sealed) {
+      batch.length += batch.buffer.write(BATCH_END, batch.length, 'latin1');
+      batch.sealed = true;
     }
-    this.inFlight = { lines, queuedAt, phase: 'go-ahead', errorsLeft: 0, errorsLogged: 0 };
-    socket.write(Buffer.from(`BATCH\n${lines.join('')}.\n`, 'latin1'));
+    this.inFlight = batch;
+    // A view of the batch's own bytes: rrdcached has read them all once it answers, so the
+    // buffer is free for reuse by then.
+    socket.write(batch.buffer.subarray(0, batch.length));
   }
 
   private onData(socket: net.Socket, chunk: string): void {
@@ -349,11 +419,10 @@ export class RrdcachedClient {
           return;
         }
         break;
-      case 'errors':
+      case 'errors': {
         batch.errorsLeft -= 1;
         // "<command number> <message>"; command 1 is the first command after BATCH.
-        const index = status - 1;
-        const sent = index >= 0 && index < batch.lines.length ? batch.lines[index].trimEnd() : undefined;
+        const sent = commandOf(batch, status);
         const forgot = sent !== undefined && sent.startsWith('FORGET ');
         if (forgot) this.counters.errors -= 1;
         if (batch.errorsLogged < ERRORS_LOGGED_PER_BATCH) {
@@ -363,10 +432,12 @@ export class RrdcachedClient {
         }
         if (batch.errorsLeft > 0) return;
         break;
+      }
     }
     this.inFlight = null;
-    this.counters.acknowledged += batch.lines.length;
-    this.settle(batch.lines.length);
+    this.counters.acknowledged += batch.commands;
+    this.recycle(batch);
+    this.settle(batch.commands);
     this.sendNextBatch();
   }
 
@@ -381,4 +452,21 @@ export class RrdcachedClient {
     }
     this.waiters = still;
   }
+}
+
+/**
+ * Command `number` (1 = the first after BATCH) of a batch, read back from its bytes, from
+ * where the previous one was found when it comes later; undefined if out of range.
+ */
+function commandOf(batch: Batch, number: number): string | undefined {
+  if (!(number >= 1 && number <= batch.commands)) return undefined;
+  if (number < batch.readNumber) {
+    batch.readNumber = 1;
+    batch.readOffset = BATCH_HEAD.length;
+  }
+  while (batch.readNumber < number) {
+    batch.readOffset = batch.buffer.indexOf(10, batch.readOffset) + 1;
+    batch.readNumber += 1;
+  }
+  return batch.buffer.toString('latin1', batch.readOffset, batch.buffer.indexOf(10, batch.readOffset));
 }
