@@ -24,6 +24,7 @@ import { XmlParseError } from './xml-parser';
 import { describeNetError, formatAddress, ConnectError, type Connector } from './connector';
 import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
 import type { StructuredLogger } from '../util/logging';
+import { portThreadTurns, type TurnBudget } from '../util/turn-budget';
 
 export type PollerStatus = 'idle' | 'connecting' | 'reading' | 'waiting' | 'stopped';
 
@@ -51,6 +52,8 @@ export interface SourcePollerDeps {
   readonly now?: () => number;
   /** Arms the timer of the next poll (default setTimeout); tests record the delays it is given. */
   readonly scheduleNextPoll?: (run: () => void, delayMs: number) => PollTimer;
+  /** The port thread's budget per event-loop turn, shared with the other pollers and the dumps (default the one of the process). */
+  readonly turns?: TurnBudget;
 }
 
 /** The pending next poll; stop() cancels it. */
@@ -327,7 +330,7 @@ export class SourcePoller {
       stream.destroy();
       throw err;
     }
-    return readDocument(stream, parser, signal, this.timeouts.idleMs, this.config.limits.maxDocumentBytes);
+    return readDocument(stream, parser, signal, this.timeouts.idleMs, this.config.limits.maxDocumentBytes, this.deps.turns ?? portThreadTurns);
   }
 }
 
@@ -359,9 +362,12 @@ function describeParseError(err: unknown, atEnd: boolean): string {
  * Streams one document from `stream` into `parser`: gunzips when the body starts with the
  * gzip magic and feeds each chunk of bytes as it arrives (the document is never held
  * whole). When the parser falls behind (a parse worker with megabytes unparsed), reading
- * pauses until it catches up. Past `maxDocumentBytes` of document (counted after gunzip,
- * so a gzip bomb stops there too) the read is aborted. Always destroys the stream; aborts
- * the parser unless the document was delivered.
+ * pauses until it catches up. Reading also pauses until a later event-loop turn once the
+ * turn's budget is spent (`turns`, shared with the other sources and the dumps): libuv
+ * reads up to 32 chunks per ready socket per turn, so ten sources sending at once held the
+ * loop for ~100 ms. Past `maxDocumentBytes` of document (counted after gunzip, so a gzip
+ * bomb stops there too) the read is aborted. Always destroys the stream; aborts the parser
+ * unless the document was delivered.
  */
 function readDocument(
   stream: Duplex,
@@ -369,6 +375,7 @@ function readDocument(
   signal: AbortSignal,
   idleMs: number,
   maxDocumentBytes: number,
+  turns: TurnBudget,
 ): Promise<AttemptResult> {
   return new Promise<AttemptResult>((resolve) => {
     let bytes = 0;
@@ -379,6 +386,15 @@ function readDocument(
     let gunzip: zlib.Gunzip | null = null;
     let ended = false;
     let settled = false;
+    /** Why the socket is paused; it reads again once no reason is left. */
+    const held = new Set<'parser' | 'gunzip' | 'turn'>();
+    const hold = (why: 'parser' | 'gunzip' | 'turn'): void => {
+      if (held.size === 0) stream.pause();
+      held.add(why);
+    };
+    const release = (why: 'parser' | 'gunzip' | 'turn'): void => {
+      if (held.delete(why) && held.size === 0 && !settled) stream.resume();
+    };
 
     const settle = (result: AttemptResult): void => {
       if (settled) return;
@@ -422,10 +438,15 @@ function readDocument(
         return;
       }
       if (!more) {
-        from.pause();
-        parser.onDrain(() => {
-          if (!settled) from.resume();
-        });
+        if (from === stream) {
+          hold('parser');
+          parser.onDrain(() => release('parser'));
+        } else {
+          from.pause();
+          parser.onDrain(() => {
+            if (!settled) from.resume();
+          });
+        }
       }
     };
     const complete = (): void => {
@@ -454,8 +475,8 @@ function readDocument(
     const push = (chunk: Buffer): void => {
       if (gunzip) {
         if (!gunzip.write(chunk)) {
-          stream.pause();
-          gunzip.once('drain', () => stream.resume());
+          hold('gunzip');
+          gunzip.once('drain', () => release('gunzip'));
         }
       } else {
         feed(chunk, stream);
@@ -466,6 +487,10 @@ function readDocument(
       if (settled) return;
       bytes += chunk.length;
       idleTimer.refresh();
+      if (!turns.mayWork() && !held.has('turn')) {
+        hold('turn');
+        void turns.wait(true).then(() => release('turn'));
+      }
       if (decided) {
         push(chunk);
         return;

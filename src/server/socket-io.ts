@@ -4,84 +4,17 @@
  * close() can destroy them.
  */
 import * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { portThreadTurns, type TurnBudget } from '../util/turn-budget';
 import type { ChunkSource } from './chunked-output';
 
 export type WriteOutcome = 'done' | 'gone' | 'stalled';
-
-/**
- * Dump work (rendering and socket writes of all connections together) allowed before the
- * event loop gets a turn. Shared, not per connection: 50 clients each taking 5 ms in one
- * pass of setImmediate callbacks held timers and polls for 250 ms.
- */
-const TURN_BUDGET_MS = 4;
-
-/**
- * Shares the port thread's time among the connections being written to. A writer works
- * while the budget of the current turn lasts; then it queues, and the queue is served from
- * one setImmediate per event-loop iteration (after that iteration's timers and I/O), in
- * round-robin order, so a fast reader on loopback never starves polls or other clients.
- */
-export class TurnBudget {
-  private open = false;
-  private openedAt = 0;
-  /** Writers that used the budget up: served after `starved`. */
-  private readonly worked: (() => void)[] = [];
-  /** Writers that were resumed but found the budget gone: served first next time. */
-  private readonly starved: (() => void)[] = [];
-  private tickScheduled = false;
-
-  constructor(private readonly budgetMs = TURN_BUDGET_MS, private readonly now: () => number = () => performance.now()) {}
-
-  /** True while this turn's budget lasts; opens a budget if none is open. */
-  mayWork(): boolean {
-    if (!this.open) this.openTurn();
-    return this.now() - this.openedAt < this.budgetMs;
-  }
-
-  /** Resolves at a later event-loop iteration; `didWork`: the writer used budget since it was last resumed. */
-  wait(didWork: boolean): Promise<void> {
-    return new Promise((resolve) => {
-      (didWork ? this.worked : this.starved).push(resolve);
-      this.scheduleTick();
-    });
-  }
-
-  private openTurn(): void {
-    this.open = true;
-    this.openedAt = this.now();
-    this.scheduleTick();
-  }
-
-  private scheduleTick(): void {
-    if (this.tickScheduled) return;
-    this.tickScheduled = true;
-    // Queued from within a setImmediate callback, it runs in the next iteration.
-    setImmediate(() => this.tick());
-  }
-
-  private tick(): void {
-    this.tickScheduled = false;
-    this.open = false;
-    if (this.starved.length === 0 && this.worked.length === 0) return;
-    const next = [...this.starved, ...this.worked];
-    this.starved.length = 0;
-    this.worked.length = 0;
-    this.openTurn();
-    // Their continuations run right after this callback, in this order, within the budget.
-    for (const resume of next) resume();
-  }
-}
-
-/** One budget for the whole port thread (both ports). */
-const sharedTurns = new TurnBudget();
 
 /**
  * Writes every chunk of `source`, waiting for 'drain' whenever the socket's buffer is
  * full. A client that reads nothing for `idleWriteMs` is destroyed ('stalled'); one that
  * goes away gives 'gone'. The source is always closed.
  */
-export async function writeChunks(socket: net.Socket, source: ChunkSource, idleWriteMs: number, turns: TurnBudget = sharedTurns): Promise<WriteOutcome> {
+export async function writeChunks(socket: net.Socket, source: ChunkSource, idleWriteMs: number, turns: TurnBudget = portThreadTurns): Promise<WriteOutcome> {
   try {
     let didWork = false;
     for (;;) {

@@ -24,6 +24,7 @@ import {
 import { startFakeGmond, type FakeGmond, type FakeGmondBehaviour } from '../helpers/fake-gmond';
 import { freePort } from '../helpers/net';
 import { T_NOW } from '../helpers/tree-builders';
+import { TurnBudget } from '../../src/util/turn-budget';
 
 const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
 const GMOND_XML = fs.readFileSync(path.join(FIXTURES, 'gmond.xml'));
@@ -189,6 +190,43 @@ describe('SourcePoller: reading documents', () => {
     const o = succeeded(await s.poller.pollOnce());
     assert.equal(s.parser.documents[0], BODY);
     assert.ok(o.bytes < GMOND_XML.length / 2, 'compressed bytes were counted on the wire');
+  });
+
+  test('reading shares the turn budget: a spent budget pauses the socket until a later turn, the document arrives whole', async (t) => {
+    // 8 MB sent at once (from another process, libuv would hand over up to 32 reads per turn).
+    const body = Buffer.concat([Buffer.from('<GANGLIA_XML>'), Buffer.alloc(8 * 1024 * 1024, 0x20), Buffer.from('</GANGLIA_XML>')]);
+    const g = await fake(t, { kind: 'serve', body });
+    let fakeMs = 0;
+    let waits = 0;
+    const turns = new (class extends TurnBudget {
+      override wait(didWork: boolean): Promise<void> {
+        waits += 1;
+        return super.wait(didWork);
+      }
+    })(1, () => fakeMs);
+    const parser = testParser();
+    // Each chunk handed to the parser "takes" 1 ms of the budget.
+    const factory: DocumentParserFactory = (pollTime) => {
+      const inner = parser.factory(pollTime);
+      return { ...inner, write: (bytes: Buffer) => { fakeMs += 1; return inner.write(bytes); } };
+    };
+    const s = setup(source('budget', [addr(g)]), { parserFactory: factory, turns, timeouts: { connectMs: 1000, idleMs: 5000, pollMs: 20_000 } });
+    let burst = 0;
+    let last = 0;
+    let probing = true;
+    const probe = (): void => {
+      burst = Math.max(burst, parser.writes - last);
+      last = parser.writes;
+      if (probing) setImmediate(probe); // re-armed from the check phase: once per iteration
+    };
+    setImmediate(probe);
+    succeeded(await s.poller.pollOnce());
+    probing = false;
+    assert.equal(parser.documents[0], body.toString('latin1'));
+    // A 1 ms budget at 1 ms per chunk: each chunk spends it, the reader pauses after each.
+    assert.ok(parser.writes > 20 && waits >= parser.writes / 2, `${waits} waits for ${parser.writes} chunks`);
+    // Opened by the I/O callbacks and again by the check phase, each overrun by one chunk.
+    assert.ok(burst <= 2 * (1 + 1), `at most ~2 budgets of reads per iteration, got ${burst} chunks`);
   });
 
   test('detects gzip even when the magic bytes arrive in separate chunks', async (t) => {

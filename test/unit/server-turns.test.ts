@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import type { ChunkSource } from '../../src/server/chunked-output';
-import { TurnBudget, writeChunks } from '../../src/server/socket-io';
+import { writeChunks } from '../../src/server/socket-io';
+import { TurnBudget } from '../../src/util/turn-budget';
 
 const CLIENTS = 10;
 const CHUNKS = 300;
