@@ -19,7 +19,7 @@ import { createSaxParser } from '../src/readers/sax-parser';
 import { Interner } from '../src/readers/intern';
 import { SnapshotBuilder } from '../src/readers/snapshot-builder';
 import type { SourceSnapshot } from '../src/store/model';
-import { encodeSnapshot } from '../src/store/image/encode';
+import { ImageWriter } from '../src/store/image/encode';
 import { SUMMARIZE_ALL } from '../src/store/summary';
 import type { StreamingXmlParser, XmlSink } from '../src/readers/xml-parser';
 
@@ -126,6 +126,15 @@ function buildSnapshot(doc: string, interner: Interner): SourceSnapshot {
   return builder.finish();
 }
 
+/** The parse workers' path: the builder writes the image's columns as it parses. */
+function buildImage(doc: string, interner: Interner): void {
+  const builder = new SnapshotBuilder({
+    source: 'bench', pollTime: POLL_TIME, scalable: true, policy: SUMMARIZE_ALL, interner, writer: new ImageWriter(),
+  });
+  feed(createFastParser(builder), doc);
+  builder.finish();
+}
+
 /** Feeds `doc` in socket-sized chunks, honouring back-pressure; resolves with the snapshot. */
 async function parseInPool(factory: DocumentParserFactory, doc: Buffer): Promise<SourceSnapshot> {
   const parser = factory(POLL_TIME);
@@ -150,15 +159,23 @@ async function poolReport(options: Options, docText: string): Promise<void> {
   };
   const one: number[] = [];
   const all: number[] = [];
+  /** Process CPU (every thread: this one posting chunks, the workers, V8's helpers) per document. */
+  const cpu: number[] = [];
   for (let i = 0; i < Math.max(1, options.runs); i++) {
+    const before = process.cpuUsage();
     one.push(await wall(1));
-    all.push(await wall(options.pool));
+    const used = process.cpuUsage(before);
+    cpu.push((used.user + used.system) / 1000);
+    if (options.pool > 1) all.push(await wall(options.pool));
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   console.log(`parse pool (${os.availableParallelism()} cores), ${(doc.length / 1e6).toFixed(1)} MB per source, first byte to snapshot on the main thread:`);
   console.log(`  1 source alone:          median ${med(one).toFixed(0)} ms (${one.map((x) => x.toFixed(0)).join(', ')})`);
-  console.log(`  ${options.pool} sources at once:      median ${med(all).toFixed(0)} ms (${all.map((x) => x.toFixed(0)).join(', ')})`);
-  console.log(`  ratio ${(med(all) / med(one)).toFixed(2)} (1.00 = fully parallel; ${options.pool}.00 = serial)`);
+  console.log(`  1 source alone, CPU of all threads: median ${med(cpu).toFixed(0)} ms (${cpu.map((x) => x.toFixed(0)).join(', ')})`);
+  if (options.pool > 1) {
+    console.log(`  ${options.pool} sources at once:      median ${med(all).toFixed(0)} ms (${all.map((x) => x.toFixed(0)).join(', ')})`);
+    console.log(`  ratio ${(med(all) / med(one)).toFixed(2)} (1.00 = fully parallel; ${options.pool}.00 = serial)`);
+  }
   await pool.close();
 }
 
@@ -183,7 +200,8 @@ async function main(): Promise<void> {
   report('fast', doc, options.runs, () => feed(createFastParser(NULL_SINK), doc));
   const interner = new Interner();
   report('fast+builder', doc, options.runs, () => buildSnapshot(doc, interner));
-  report('fast+builder+image', doc, options.runs, () => encodeSnapshot(buildSnapshot(doc, interner)));
+  const imageInterner = new Interner();
+  report('fast+builder->image', doc, options.runs, () => buildImage(doc, imageInterner));
 
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc !== undefined) {

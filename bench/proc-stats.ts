@@ -118,3 +118,23 @@ export function sampleProcessTree(pid: number, ticksPerSecond = 100): ProcessTre
   }
   return { processes, cpuSeconds: ticks / ticksPerSecond, rssKiB, hwmKiB, atMs: Date.now() };
 }
+
+/** CPU ticks (utime+stime) and name of each thread of `pid`, by thread id; empty if it is gone. */
+export function sampleThreads(pid: number): Map<number, { readonly comm: string; readonly ticks: number }> {
+  const threads = new Map<number, { comm: string; ticks: number }>();
+  try {
+    for (const entry of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = fs.readFileSync(`/proc/${pid}/task/${entry}/stat`, 'latin1');
+        const stat = parseStat(text);
+        const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+        threads.set(Number(entry), { comm, ticks: stat.utimeTicks + stat.stimeTicks });
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // the process is gone
+  }
+  return threads;
+}

@@ -33,7 +33,7 @@ import {
 } from './daemons';
 import { concurrentDumps, fetchDump, fetchStatus, type ConcurrentDumps, type DumpResult } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
-import { sampleProcessTree, clockTicksPerSecond, type ProcessTreeSample } from './proc-stats';
+import { sampleProcessTree, sampleThreads, clockTicksPerSecond, type ProcessTreeSample } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 
 /** CPU-busy stretches of the daemon listed from its profile: the p99 target is 10 ms. */
@@ -129,6 +129,8 @@ interface SideResults {
   /** CPU seconds used during the concurrent batch by the daemon and by this benchmark process (the clients). */
   concurrentDaemonCpu?: number;
   concurrentClientCpu?: number;
+  /** gmetad-ts only: CPU s per cycle over the idle window by thread kind (port thread, parse workers, the rest). */
+  threadCpuPerCycle?: ThreadSplit;
   dumpCheck?: DumpResult;
   dumps?: DumpResult[];
   dumpMedianMs?: number;
@@ -136,6 +138,28 @@ interface SideResults {
   concurrentPollLatenessMs?: number;
   concurrentPolls?: number;
   status: { phase: string; figures: StatusFigures }[];
+}
+
+interface ThreadSplit {
+  readonly port: number;
+  /** One entry per parse worker thread (named gmetad-parse by the worker). */
+  readonly workers: readonly number[];
+  /** V8's helper threads (parallel scavenges, concurrent marking), libuv's pool, the rest. */
+  readonly other: number;
+}
+
+/** CPU per cycle by thread between two sampleThreads() of the daemon's process. */
+function threadSplit(pid: number, before: ReturnType<typeof sampleThreads>, after: ReturnType<typeof sampleThreads>, cycles: number, ticks: number): ThreadSplit {
+  let port = 0;
+  let other = 0;
+  const workers: number[] = [];
+  for (const [tid, t] of after) {
+    const seconds = (t.ticks - (before.get(tid)?.ticks ?? 0)) / ticks / cycles;
+    if (tid === pid) port += seconds;
+    else if (t.comm === 'gmetad-parse') workers.push(seconds);
+    else other += seconds;
+  }
+  return { port, workers, other };
 }
 
 interface SideState {
@@ -236,6 +260,7 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
   log(`window: ${opts.cycles} poll cycles (${windowMs / 1000} s), sampling CPU and RSS every second`);
   const startedAt = Date.now();
   const first = states.map((s) => mustSample(s, ticks));
+  const firstThreads = states.map((s) => sampleThreads(s.daemon.pid));
   const rss: number[][] = states.map(() => []);
   while (Date.now() - startedAt < windowMs) {
     await sleep(Math.min(1000, windowMs - (Date.now() - startedAt)));
@@ -246,6 +271,7 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
     const last = mustSample(s, ticks);
     const seconds = (last.atMs - first[i]!.atMs) / 1000;
     const r = s.results;
+    if (s.side === 'ts') r.threadCpuPerCycle = threadSplit(s.daemon.pid, firstThreads[i]!, sampleThreads(s.daemon.pid), seconds / opts.step, ticks);
     r.windowSeconds = seconds;
     r.cpuPerCycle = (last.cpuSeconds - first[i]!.cpuSeconds) / (seconds / opts.step);
     r.pollsInWindow = s.gmonds.reduce((n, g) => n + g.connections.filter((t) => t >= startedAt && t <= endedAt).length, 0);
@@ -256,7 +282,10 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
     r.idleMaxLatenessMs = maxLateness(arrived);
     log(
       `${s.label}: CPU ${fmt(r.cpuPerCycle, 3)} s/cycle, RSS mean ${fmt(r.rssMeanKiB / 1024, 1)} MiB, ` +
-        `${r.pollsInWindow} polls, idle max lateness ${fmt(r.idleMaxLatenessMs, 0)} ms`,
+        `${r.pollsInWindow} polls, idle max lateness ${fmt(r.idleMaxLatenessMs, 0)} ms` +
+        (r.threadCpuPerCycle
+          ? `; by thread: port ${fmt(r.threadCpuPerCycle.port, 3)}, workers ${r.threadCpuPerCycle.workers.map((w) => fmt(w, 3)).join(' + ')}, other ${fmt(r.threadCpuPerCycle.other, 3)}`
+          : ''),
     );
   });
   await Promise.all(states.map((s) => recordStatus(s, 'after idle window (polls only)')));
@@ -427,6 +456,13 @@ function describeSide(label: string, r: SideResults | undefined, opts: BenchOpti
     lines.push(
       `- idle window: ${fmt(r.windowSeconds, 1)} s, ${r.pollsInWindow} polls, CPU ${fmt(r.cpuPerCycle, 3)} s per ${opts.step} s cycle, ` +
         `VmRSS mean ${fmt((r.rssMeanKiB ?? NaN) / 1024, 1)} MiB / max ${fmt((r.rssMaxKiB ?? NaN) / 1024, 1)} MiB, VmHWM after the window ${fmt((r.hwmAfterWindowKiB ?? NaN) / 1024, 1)} MiB, at the end ${fmt((r.hwmEndKiB ?? NaN) / 1024, 1)} MiB`,
+    );
+  }
+  if (r.threadCpuPerCycle) {
+    const t = r.threadCpuPerCycle;
+    lines.push(
+      `- idle window CPU s per cycle by thread: port thread ${fmt(t.port, 3)}, parse workers ${t.workers.map((w) => fmt(w, 3)).join(' + ') || '-'}, ` +
+        `other threads (V8 helpers: parallel scavenge and marking; libuv) ${fmt(t.other, 3)}`,
     );
   }
   if (r.dumpCheck) {

@@ -1,4 +1,6 @@
 /** Wires a tokenizer to a SnapshotBuilder: the parsing of one polled Ganglia document. */
+import type { SourceImage } from '../store/image/format';
+import { ImageWriter } from '../store/image/encode';
 import type { SourceSnapshot } from '../store/model';
 import type { SummaryPolicy } from '../store/summary';
 import type { DaemonStats } from '../util/stats';
@@ -6,6 +8,7 @@ import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserF
 import { createXmlParser, type ParserKind } from './parser-factory';
 import { Interner } from './intern';
 import { SnapshotBuilder } from './snapshot-builder';
+import { ObjectTreeWriter, type TreeWriter } from './tree-writer';
 
 export interface GangliaDocumentOptions {
   readonly source: string;
@@ -20,22 +23,33 @@ export interface GangliaDocumentOptions {
 }
 
 /** One document, parsed synchronously on the calling thread (a parse worker, or a test). */
-export interface GangliaDocument {
+export interface GangliaDocument<Result = SourceSnapshot> {
   /** Throws XmlParseError/SnapshotError on malformed input. */
   write(text: string): void;
-  finish(): SourceSnapshot;
+  finish(): Result;
   /** METRIC elements seen, kept or not (for /status metrics.received). */
   readonly metricsReceived: number;
 }
 
-/** Makes the documents of one source; shares one interner across its polls. */
-export function gangliaDocuments(options: GangliaDocumentOptions): (pollTime: number) => GangliaDocument {
-  // One interner per source for its whole life: the next poll shares strings with the live tree.
+/** Makes the documents of one source as object trees (tests, inline parsing); shares one interner across its polls. */
+export function gangliaDocuments(options: GangliaDocumentOptions): (pollTime: number) => GangliaDocument<SourceSnapshot> {
+  return documentsOf(options, (interner, pollTime) => new ObjectTreeWriter(interner, Math.floor(pollTime)));
+}
+
+/** Makes the documents of one source as SourceImages written while parsing (the parse workers). */
+export function gangliaImageDocuments(options: GangliaDocumentOptions): (pollTime: number) => GangliaDocument<SourceImage> {
+  return documentsOf(options, () => new ImageWriter());
+}
+
+function documentsOf<Result>(
+  options: GangliaDocumentOptions, writerFor: (interner: Interner, pollTime: number) => TreeWriter<Result>,
+): (pollTime: number) => GangliaDocument<Result> {
+  // One interner per source for its whole life: the next poll shares strings with the last.
   const interner = new Interner();
-  return (pollTime: number): GangliaDocument => {
-    const builder = new SnapshotBuilder({
+  return (pollTime: number): GangliaDocument<Result> => {
+    const builder = new SnapshotBuilder<Result>({
       source: options.source, pollTime, scalable: options.scalable, policy: options.policy, interner,
-      maxHosts: options.maxHosts, maxMetrics: options.maxMetrics,
+      maxHosts: options.maxHosts, maxMetrics: options.maxMetrics, writer: writerFor(interner, pollTime),
     });
     const parser = createXmlParser(builder, options.parser ?? 'fast');
     const bom = new ByteOrderMark();

@@ -4,24 +4,32 @@
  * buffers are transferred, not copied. Everything it allocates for a poll is garbage for
  * this thread's collector, never the main thread's.
  */
+import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
-import { encodeSnapshot } from '../store/image/encode';
-import { transferList } from '../store/image/format';
+import { transferList, type SourceImage } from '../store/image/format';
 import { buildSummaryPolicy } from '../store/summary';
 import { LimitExceeded } from './document';
-import { gangliaDocuments, type GangliaDocument } from './ganglia-document';
+import { gangliaImageDocuments, type GangliaDocument } from './ganglia-document';
 import { ACK_EVERY_BYTES, type FromWorker, type SourceSettings, type ToWorker } from './parse-protocol';
 import { warmUpParser } from './warmup';
 
 interface SourceEntry {
   readonly settingsKey: string;
-  readonly documents: (pollTime: number) => GangliaDocument;
+  readonly documents: (pollTime: number) => GangliaDocument<SourceImage>;
 }
 
 const port = parentPort;
 if (port === null) throw new Error('parse-worker.js runs only as a worker thread');
+
+// Name the thread (Linux), so that `top -H` and the benchmarks tell parse workers apart
+// from V8's and libuv's threads (which node names "node" too).
+try {
+  fs.writeFileSync('/proc/thread-self/comm', 'gmetad-parse');
+} catch {
+  // not Linux, or /proc not mounted: only a name
+}
 
 /**
  * After a large document this worker collects at once: the object tree it built is garbage
@@ -40,7 +48,7 @@ const collect = ((): (() => void) | null => {
 })();
 
 const sources = new Map<string, SourceEntry>();
-const polls = new Map<number, GangliaDocument>();
+const polls = new Map<number, GangliaDocument<SourceImage>>();
 /** Per poll, bytes parsed and not yet acknowledged (see ACK_EVERY_BYTES). */
 const unacknowledged = new Map<number, number>();
 
@@ -48,13 +56,13 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
 
-function documentsFor(source: string, settings: SourceSettings): (pollTime: number) => GangliaDocument {
+function documentsFor(source: string, settings: SourceSettings): (pollTime: number) => GangliaDocument<SourceImage> {
   const key = JSON.stringify(settings);
   let entry = sources.get(source);
   if (entry === undefined || entry.settingsKey !== key) {
     entry = {
       settingsKey: key,
-      documents: gangliaDocuments({
+      documents: gangliaImageDocuments({
         source, scalable: settings.scalable, policy: buildSummaryPolicy(settings.summary), maxHosts: settings.maxHosts, maxMetrics: settings.maxMetrics,
       }),
     };
@@ -112,7 +120,7 @@ port.on('message', (message: ToWorker) => {
       polls.delete(message.id);
       unacknowledged.delete(message.id);
       try {
-        const image = encodeSnapshot(document.finish());
+        const image = document.finish();
         post({ type: 'done', id: message.id, image, metricsReceived: document.metricsReceived }, transferList(image));
         if (collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
       } catch (err) {

@@ -27,17 +27,17 @@
  * SUM=0 NUM=0. Nested hosts use their own cluster's LOCALTIME for the 60 s rule (3.7.2
  * uses the grid's). Expired metrics (DMAX) are not summed inside grids either.
  */
-import type {
-  Cluster, ExtraData, Grid, Host, Metric, MetricSummary, SourceSnapshot, Summary, TreeNode,
-} from '../store/model';
+import type { ExtraData, Grid, Metric, MetricSummary, SourceSnapshot, Summary } from '../store/model';
 import { NUMERIC_TYPES } from '../store/model';
+import type { ShapeRecord } from '../store/image/format';
 import { isExpiredAt } from '../store/lifetime';
 import { EMPTY_SUMMARY, precisionOf, SummaryAccumulator, type SummaryPolicy } from '../store/summary';
 import type { Attributes, XmlSink } from './xml-parser';
 import { Interner } from './intern';
 import { LimitExceeded } from './document';
+import { ObjectTreeWriter, type TreeWriter } from './tree-writer';
 
-export interface SnapshotBuilderOptions {
+export interface SnapshotBuilderOptions<Result = SourceSnapshot> {
   /** data_source name from gmetad.conf. */
   readonly source: string;
   /** Poll start, epoch seconds: the reference for TN -> t0. */
@@ -53,6 +53,11 @@ export interface SnapshotBuilderOptions {
   readonly maxHosts?: number;
   /** METRIC and METRICS elements beyond this abort the document: LimitExceeded max_metrics. */
   readonly maxMetrics?: number;
+  /**
+   * Where the kept tree goes (see tree-writer.ts); by default an ObjectTreeWriter, which
+   * makes finish() return a SourceSnapshot of objects.
+   */
+  readonly writer?: TreeWriter<Result>;
 }
 
 /** The document is not a usable Ganglia document (wrong root, truncated). */
@@ -90,7 +95,8 @@ interface ClusterState {
   readonly owner: string;
   readonly latlong: string;
   readonly url: string;
-  readonly hosts: Map<string, Host>;
+  /** Position of each kept host name in the cluster (a repeated name replaces it there). */
+  readonly hosts: Map<string, number>;
   readonly summary: SummaryAccumulator;
 }
 
@@ -102,14 +108,32 @@ interface GridState {
 }
 
 interface HostState {
-  /** Null for a host inside a grid: counted, not kept. */
-  readonly fields: Omit<Host, 'metrics'> | null;
+  /** False for a host inside a grid: counted, not kept. */
+  readonly kept: boolean;
   readonly up: boolean;
-  readonly metrics: Map<string, Metric>;
+  /** Distinct metric names written so far. */
+  metricCount: number;
 }
 
-type PendingMetric = Omit<Metric, 'extra'>;
-type MetricStrings = Pick<Metric, 'name' | 'type' | 'units' | 'slope' | 'source'>;
+/**
+ * Per metric name, for the whole document: the interned strings of the last METRIC of that
+ * name, its last shape (what it shares with the same metric on other hosts), and where it
+ * stands in the host that last had it (so a repeated name in one host is found in O(1)).
+ */
+interface NameState {
+  readonly name: string;
+  type: string;
+  units: string;
+  slope: string;
+  source: string;
+  shape: ShapeRecord | null;
+  /** The writer's id of `shape`; -1 until a kept host uses it. */
+  shapeId: number;
+  /** Serial of the host that last had this name, and the metric's position in it. */
+  host: number;
+  position: number;
+}
+
 type PendingSummary = Omit<MetricSummary, 'extra'>;
 
 /** C atoi/strtoul as gmetad uses them: leading number, 0 if none. */
@@ -130,15 +154,11 @@ function toUint32(text: string | undefined): number {
   return ((value % 0x1_0000_0000) + 0x1_0000_0000) % 0x1_0000_0000;
 }
 
-/** What a metric has in common with the same metric on other hosts. */
-type MetricShape = Omit<Metric, 'val' | 't0'>;
-
-/**
- * A Metric as three fields: its host-specific VAL and t0, and a shared shape. With 100k
- * metrics per poll this halves the tree's memory against a flat ten-field object.
- */
-class MetricRecord implements Metric {
-  constructor(private readonly shape: MetricShape, readonly val: string, readonly t0: number) {}
+/** The metric being summed, as the Metric a SummaryAccumulator reads: one reused object. */
+class SummedMetric implements Metric {
+  shape: ShapeRecord = { name: '', type: '', units: '', tmax: 0, dmax: 0, slope: '', source: '', extra: [] };
+  val = '';
+  readonly t0 = 0;
   get name(): string { return this.shape.name; }
   get type(): string { return this.shape.type; }
   get units(): string { return this.shape.units; }
@@ -149,53 +169,58 @@ class MetricRecord implements Metric {
   get extra(): ExtraData { return this.shape.extra; }
 }
 
-export class SnapshotBuilder implements XmlSink {
+export class SnapshotBuilder<Result = SourceSnapshot> implements XmlSink {
   /** METRIC elements seen, kept or not (for /status metrics.received). */
   metricsReceived = 0;
 
   private readonly source: string;
-  private readonly t0Base: number;
   private readonly pollTime: number;
   private readonly scalable: boolean;
   private readonly policy: SummaryPolicy;
   private readonly interner: Interner;
+  private readonly writer: TreeWriter<Result>;
 
   private readonly frames: Frame[] = [];
   private rootSeen = false;
   private rootClosed = false;
   /** Pre-2.5 documents: hosts are judged by REPORTED vs LOCALTIME only. */
   private oldFormat = false;
-  private readonly nodes = new Map<string, TreeNode>();
   private cluster: ClusterState | null = null;
   private grid: GridState | null = null;
   /** LOCALTIME of the innermost open cluster (or grid), for the 60 s up rule. */
   private localtime = 0;
   private host: HostState | null = null;
-  private metric: PendingMetric | null = null;
+  /** Serial number of the open host (see NameState.host). */
+  private hostSerial = 0;
+  /** The open METRIC (null outside one), its VAL, TN, TMAX and DMAX. */
+  private metric: NameState | null = null;
+  private metricVal = '';
+  private metricTn = 0;
+  private metricTmax = 0;
+  private metricDmax = 0;
+  private readonly summed = new SummedMetric();
   private metricSummary: PendingSummary | null = null;
   /** EXTRA_ELEMENTs of the open METRIC/METRICS, reused scratch space. */
   private readonly extraNames: string[] = [];
   private readonly extraVals: string[] = [];
   private extraCount = 0;
-  /** Per metric name, the interned strings of the last METRIC of that name. */
-  private readonly lastMetricStrings = new Map<string, MetricStrings>();
-  private readonly lastShapes = new Map<string, MetricShape>();
+  private readonly names = new Map<string, NameState>();
   private readonly maxHosts: number;
   private hostsKept = 0;
   private readonly maxMetrics: number;
   /** METRIC and METRICS elements so far: each may cost a tree or summary entry. */
   private metricElements = 0;
 
-  constructor(options: SnapshotBuilderOptions) {
+  constructor(options: SnapshotBuilderOptions<Result>) {
     this.source = options.source;
     this.pollTime = options.pollTime;
-    // Whole seconds, like the C gmetad's tv_sec; keeps t0 a small integer.
-    this.t0Base = Math.floor(options.pollTime);
     this.scalable = options.scalable;
     this.policy = options.policy;
     this.interner = options.interner ?? new Interner();
     this.maxHosts = options.maxHosts ?? Infinity;
     this.maxMetrics = options.maxMetrics ?? Infinity;
+    // Whole seconds, like the C gmetad's tv_sec; keeps t0 a small integer.
+    this.writer = options.writer ?? (new ObjectTreeWriter(this.interner, Math.floor(options.pollTime)) as unknown as TreeWriter<Result>);
     this.interner.nextGeneration();
   }
 
@@ -217,13 +242,14 @@ export class SnapshotBuilder implements XmlSink {
     }
   }
 
-  finish(): SourceSnapshot {
+  finish(): Result {
     if (!this.rootSeen) throw new SnapshotError('no GANGLIA_XML element');
     if (!this.rootClosed) throw new SnapshotError('incomplete document: GANGLIA_XML not closed');
     // Drop raw parser slices (they may pin a whole input chunk).
     this.extraNames.length = 0;
     this.extraVals.length = 0;
-    return { source: this.source, polledAt: this.pollTime, nodes: [...this.nodes.values()] };
+    this.metricVal = '';
+    return this.writer.finish(this.source, this.pollTime);
   }
 
   private open(name: string, attrs: Attributes): Frame {
@@ -267,23 +293,22 @@ export class SnapshotBuilder implements XmlSink {
       summary: new SummaryAccumulator(this.policy),
     };
     this.localtime = localtime;
+    this.writer.beginCluster();
     return Frame.Cluster;
   }
 
   private closeCluster(): void {
     const state = this.cluster!;
     this.cluster = null;
-    const cluster: Cluster = {
+    this.writer.endCluster({
       kind: 'cluster',
       name: state.name,
       localtime: state.localtime,
       owner: state.owner,
       latlong: state.latlong,
       url: state.url,
-      hosts: state.hosts,
       summary: state.summary.finish(),
-    };
-    this.nodes.set(cluster.name, cluster);
+    });
   }
 
   private openGrid(attrs: Attributes): Frame {
@@ -313,7 +338,7 @@ export class SnapshotBuilder implements XmlSink {
       localtime: state.localtime,
       summary: state.summary.finish(),
     };
-    this.nodes.set(grid.name, grid);
+    this.writer.grid(grid);
   }
 
   /** The accumulator that summary content at this point feeds, if any. */
@@ -330,53 +355,41 @@ export class SnapshotBuilder implements XmlSink {
     const reported = toUint32(attrs.REPORTED);
     const up = this.oldFormat || tmax === 0 ? Math.abs(this.localtime - reported) < 60 : tn < tmax * 4;
     summary.addSummary(up ? HOST_UP : HOST_DOWN);
-    if (this.cluster === null) {
+    this.hostSerial++;
+    const cluster = this.cluster;
+    if (cluster === null) {
       // Inside a grid: only its contribution to the grid summary matters.
-      this.host = { fields: null, up, metrics: new Map() };
+      this.host = { kept: false, up, metricCount: 0 };
       return Frame.Host;
     }
     if (++this.hostsKept > this.maxHosts) {
       throw new LimitExceeded('max_hosts', `the document lists more than ${this.maxHosts} hosts`);
     }
-    const intern = this.interner;
-    this.host = {
-      fields: {
-        name: intern.string(name),
-        ip: intern.string(attrs.IP ?? ''),
-        reported,
-        t0: this.t0Base - tn,
-        tmax,
-        dmax: toUint32(attrs.DMAX),
-        location: intern.string(attrs.LOCATION ?? UNSPECIFIED),
-        gmondStarted: toUint32(attrs.GMOND_STARTED),
-        tags: intern.string(attrs.TAGS ?? UNSPECIFIED),
-        up,
-      },
+    let replaces = cluster.hosts.get(name);
+    if (replaces === undefined) {
+      cluster.hosts.set(name, cluster.hosts.size);
+      replaces = -1;
+    }
+    this.writer.beginHost({
+      name,
+      ip: attrs.IP ?? '',
+      reported,
+      tn,
+      tmax,
+      dmax: toUint32(attrs.DMAX),
+      location: attrs.LOCATION ?? UNSPECIFIED,
+      gmondStarted: toUint32(attrs.GMOND_STARTED),
+      tags: attrs.TAGS ?? UNSPECIFIED,
       up,
-      metrics: new Map(),
-    };
+    }, replaces);
+    this.host = { kept: true, up, metricCount: 0 };
     return Frame.Host;
   }
 
   private closeHost(): void {
     const state = this.host!;
     this.host = null;
-    if (state.fields === null) return;
-    const f = state.fields;
-    const host: Host = {
-      name: f.name,
-      ip: f.ip,
-      reported: f.reported,
-      t0: f.t0,
-      tmax: f.tmax,
-      dmax: f.dmax,
-      location: f.location,
-      gmondStarted: f.gmondStarted,
-      tags: f.tags,
-      up: f.up,
-      metrics: state.metrics,
-    };
-    this.cluster!.hosts.set(host.name, host);
+    if (state.kept) this.writer.endHost();
   }
 
   private openMetric(attrs: Attributes): Frame {
@@ -385,75 +398,80 @@ export class SnapshotBuilder implements XmlSink {
     this.metricsReceived++;
     this.countMetricElement();
     // A down host inside a grid contributes nothing but its HOSTS DOWN count.
-    if (host.fields === null && !host.up) return Frame.Ignored;
+    if (!host.kept && !host.up) return Frame.Ignored;
     const name = attrs.NAME;
     const type = attrs.TYPE;
     if (name === undefined || type === undefined || !KNOWN_TYPES.has(type)) return Frame.Ignored;
     const tn = toUint32(attrs.TN);
     const dmax = toUint32(attrs.DMAX);
     if (isExpiredAt(tn, dmax)) return Frame.Ignored;
-    const val = attrs.VAL ?? '';
-    const shared = this.metricStrings(name, type, attrs.UNITS ?? '', attrs.SLOPE ?? UNSPECIFIED, attrs.SOURCE ?? DEFAULT_SOURCE);
-    this.metric = {
-      name: shared.name,
-      // Short values are private copies already; long ones may be views on the chunk.
-      val: val.length < 13 ? val : this.interner.string(val),
-      type: shared.type,
-      units: shared.units,
-      t0: this.t0Base - tn,
-      tmax: toUint32(attrs.TMAX),
-      dmax,
-      slope: shared.slope,
-      source: shared.source,
-    };
+    this.metric = this.nameState(name, type, attrs.UNITS ?? '', attrs.SLOPE ?? UNSPECIFIED, attrs.SOURCE ?? DEFAULT_SOURCE);
+    this.metricVal = attrs.VAL ?? '';
+    this.metricTn = tn;
+    this.metricTmax = toUint32(attrs.TMAX);
+    this.metricDmax = dmax;
     this.extraCount = 0;
     return Frame.Metric;
   }
 
   /**
-   * Interned name/type/units/slope/source. These are the same on every host for a given
-   * metric, so they are compared with the last metric of that name (one map lookup)
-   * instead of being interned one by one.
+   * The state of metric `name`, its strings interned. Type, units, slope and source are the
+   * same on every host for a given metric, so they are compared with the last metric of
+   * that name (one map lookup) instead of being interned one by one.
    */
-  private metricStrings(name: string, type: string, units: string, slope: string, source: string): MetricStrings {
-    const last = this.lastMetricStrings.get(name);
-    if (last !== undefined && last.type === type && last.units === units && last.slope === slope
-      && last.source === source) {
-      return last;
+  private nameState(name: string, type: string, units: string, slope: string, source: string): NameState {
+    let state = this.names.get(name);
+    if (state !== undefined && state.type === type && state.units === units && state.slope === slope
+      && state.source === source) {
+      return state;
     }
     const intern = this.interner;
-    const strings: MetricStrings = {
-      name: last?.name ?? intern.string(name),
-      type: intern.string(type),
-      units: intern.string(units),
-      slope: intern.string(slope),
-      source: intern.string(source),
-    };
-    this.lastMetricStrings.set(strings.name, strings);
-    return strings;
+    if (state === undefined) {
+      state = {
+        name: intern.string(name), type: '', units: '', slope: '', source: '', shape: null, shapeId: -1, host: 0, position: 0,
+      };
+      this.names.set(state.name, state);
+    }
+    state.type = intern.string(type);
+    state.units = intern.string(units);
+    state.slope = intern.string(slope);
+    state.source = intern.string(source);
+    return state;
   }
 
   private closeMetric(): void {
     const m = this.metric!;
     const host = this.host!;
     this.metric = null;
-    const metric: Metric = new MetricRecord(this.metricShape(m, this.takeExtra(m.name)), m.val, m.t0);
-    if (host.fields !== null) host.metrics.set(metric.name, metric);
-    if (host.up) this.currentSummary()!.addMetric(metric);
-  }
-
-  /** The shape shared by this metric on every host (usually one per metric name). */
-  private metricShape(m: PendingMetric, extra: ExtraData): MetricShape {
-    const last = this.lastShapes.get(m.name);
-    if (last !== undefined && last.type === m.type && last.units === m.units && last.slope === m.slope
-      && last.source === m.source && last.tmax === m.tmax && last.dmax === m.dmax && last.extra === extra) {
-      return last;
+    const extra = this.takeExtra(m.name);
+    let shape = m.shape;
+    if (shape === null || shape.type !== m.type || shape.units !== m.units || shape.slope !== m.slope
+      || shape.source !== m.source || shape.tmax !== this.metricTmax || shape.dmax !== this.metricDmax || shape.extra !== extra) {
+      shape = {
+        name: m.name, type: m.type, units: m.units, tmax: this.metricTmax, dmax: this.metricDmax, slope: m.slope,
+        source: m.source, extra,
+      };
+      m.shape = shape;
+      m.shapeId = -1;
     }
-    const shape: MetricShape = {
-      name: m.name, type: m.type, units: m.units, tmax: m.tmax, dmax: m.dmax, slope: m.slope, source: m.source, extra,
-    };
-    this.lastShapes.set(m.name, shape);
-    return shape;
+    const val = this.metricVal;
+    if (host.kept) {
+      if (m.shapeId < 0) m.shapeId = this.writer.addShape(shape);
+      let replaces = -1;
+      if (m.host === this.hostSerial) {
+        replaces = m.position;
+      } else {
+        m.host = this.hostSerial;
+        m.position = host.metricCount++;
+      }
+      this.writer.metric(m.shapeId, shape, val, this.metricTn, replaces);
+    }
+    if (host.up) {
+      const summed = this.summed;
+      summed.shape = shape;
+      summed.val = val;
+      this.currentSummary()!.addMetric(summed);
+    }
   }
 
   private addExtraElement(attrs: Attributes): void {

@@ -3,6 +3,7 @@
  * the tokenizer in its interpreter, and the first chunks of a big source parse several
  * times slower; a few small synthetic documents get the hot functions optimised first.
  */
+import { ImageWriter } from '../store/image/encode';
 import { SUMMARIZE_ALL } from '../store/summary';
 import { createXmlParser, type ParserKind } from './parser-factory';
 import { SnapshotBuilder } from './snapshot-builder';
@@ -30,7 +31,9 @@ export async function warmUpParser(kind: ParserKind = 'fast', rounds = 6): Promi
   const text = syntheticDocument(40, 60);
   const SLICE = 16 * 1024;
   for (let round = 0; round < rounds; round++) {
-    const builder = new SnapshotBuilder({ source: 'warmup', pollTime: 1_000_000_000, scalable: true, policy: SUMMARIZE_ALL });
+    const builder = new SnapshotBuilder({
+      source: 'warmup', pollTime: 1_000_000_000, scalable: true, policy: SUMMARIZE_ALL, writer: new ImageWriter(),
+    });
     const parser = createXmlParser(builder, kind);
     for (let at = 0; at < text.length; at += SLICE) {
       parser.write(text.slice(at, at + SLICE));

@@ -7,7 +7,7 @@ import type { Cluster, SourceSnapshot } from '../../src/store/model';
 import { Store, type StoreUpdate } from '../../src/store/store';
 import { fullDumpPieces } from '../../src/server/query';
 import { cluster, host, metric, snapshot, T_NOW } from '../helpers/tree-builders';
-import { encodeSnapshot } from '../../src/store/image/encode';
+import { encodeSnapshot } from '../helpers/encode-snapshot';
 import { clusterRows, snapshotOfImage } from '../../src/store/image/views';
 
 const SOURCE: DataSourceConfig = { name: 'alpha', step: 15, addresses: [], origin: 't:1', limits: DEFAULT_SOURCE_LIMITS };

@@ -10,9 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { DocumentError, LimitExceeded } from '../../src/readers/document';
-import { gangliaDocuments, inlineDocumentFactory } from '../../src/readers/ganglia-document';
+import { gangliaDocuments, gangliaImageDocuments, inlineDocumentFactory } from '../../src/readers/ganglia-document';
 import { ParsePool } from '../../src/readers/parse-pool';
-import { encodeSnapshot } from '../../src/store/image/encode';
 import { type SourceImage, transferList } from '../../src/store/image/format';
 import { clusterRows, snapshotOfImage } from '../../src/store/image/views';
 import { keepAbsent } from '../../src/store/lifetime';
@@ -21,6 +20,7 @@ import { SUMMARIZE_ALL } from '../../src/store/summary';
 import { PieceBatcher } from '../../src/server/chunked-output';
 import { fullDumpPieces, queryPieces } from '../../src/server/query';
 import { DaemonStats } from '../../src/util/stats';
+import { Fuzz, mutateDocument, randomDocument, seededRandom } from '../helpers/hostile-docs';
 import { view } from '../helpers/tree-builders';
 
 const ANCHOR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
@@ -30,8 +30,16 @@ function fixture(relative: string): string {
   return fs.readFileSync(path.join(ANCHOR, relative), 'latin1').replace(/@NOW@/g, String(NOW));
 }
 
+/** `text` parsed into objects: the reference the image is compared with. */
 function parse(text: string, pollTime = NOW, scalable = true): SourceSnapshot {
   const doc = gangliaDocuments({ source: 'src', scalable, policy: SUMMARIZE_ALL })(pollTime);
+  doc.write(text);
+  return doc.finish();
+}
+
+/** `text` parsed into an image, as the parse workers do. */
+function parseImage(text: string, pollTime = NOW, scalable = true): SourceImage {
+  const doc = gangliaImageDocuments({ source: 'src', scalable, policy: SUMMARIZE_ALL })(pollTime);
   doc.write(text);
   return doc.finish();
 }
@@ -87,7 +95,7 @@ const DOCUMENTS = ['gmond.xml', 'gmetad-xmlport.xml', 'escaping/gmond-escaping.x
 for (const name of DOCUMENTS) {
   test(`image of ${name}: the views read back the object tree, dumps are byte-identical`, () => {
     const objects = parse(fixture(name));
-    const image = transferred(encodeSnapshot(parse(fixture(name))));
+    const image = transferred(parseImage(fixture(name)));
     const views = snapshotOfImage(image);
     assert.deepEqual(plain(views), plain(objects));
     assert.ok(views.nodes.some((n) => n.kind === 'grid') || views.nodes.every((n) => clusterRows(n as never) !== undefined));
@@ -107,6 +115,105 @@ for (const name of DOCUMENTS) {
   });
 }
 
+/**
+ * A document whose names repeat: metric names within a host, host names within a cluster,
+ * cluster names, hosts inside grids, expired and unknown-type metrics, EXTRA_DATA that
+ * changes between hosts. The later element of a repeated name replaces the earlier one in
+ * its place; everything else follows the builder's rules.
+ */
+function repetitiveDocument(f: Fuzz, repeats: { hosts: number; metrics: number }): string {
+  const out = ['<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond">'];
+  const nodes = 1 + f.int(4);
+  for (let n = 0; n < nodes; n++) {
+    const grid = f.chance(0.25);
+    if (grid) out.push(`<GRID NAME="g${f.int(2)}" AUTHORITY="a" LOCALTIME="${NOW}">`);
+    out.push(`<CLUSTER NAME="c${f.int(3)}" LOCALTIME="${NOW}" OWNER="o${f.int(2)}" LATLONG="l" URL="u">`);
+    const hosts = f.int(6);
+    const hostNames = new Set<number>();
+    for (let h = 0; h < hosts; h++) {
+      const tn = f.pick([0, 5, 90]);
+      const hostName = f.int(4);
+      if (hostNames.has(hostName)) repeats.hosts++;
+      hostNames.add(hostName);
+      out.push(`<HOST NAME="h${hostName}" IP="10.0.0.${f.int(9)}" REPORTED="${NOW - tn}" TN="${tn}" TMAX="20" DMAX="${f.pick([0, 60])}"`
+        + `${f.chance(0.8) ? ` LOCATION="r${f.int(3)}"` : ''} GMOND_STARTED="1"${f.chance(0.5) ? ' TAGS="t&amp;u"' : ''}>`);
+      const metrics = f.int(7);
+      const metricNames = new Set<number>();
+      for (let m = 0; m < metrics; m++) {
+        const type = f.pick(['float', 'uint32', 'string', 'double', 'int64']);
+        const metricName = f.int(5);
+        if (metricNames.has(metricName)) repeats.metrics++;
+        metricNames.add(metricName);
+        const val = type === 'string' ? f.pick(['a &lt;b&gt;', 'Linux 5.10.0-1-amd64 and more', '']) : String(f.int(1000) / 10);
+        out.push(`<METRIC NAME="m${metricName}" VAL="${val}" TYPE="${type}" UNITS="${f.pick(['', 'KB', '%'])}" TN="${f.int(40)}"`
+          + ` TMAX="60" DMAX="${f.pick([0, 0, 30])}" SLOPE="${f.pick(['both', 'zero'])}"${f.chance(0.2) ? ' SOURCE="gmetric"' : ''}>`);
+        if (f.chance(0.7)) {
+          out.push(`<EXTRA_DATA><EXTRA_ELEMENT NAME="GROUP" VAL="g${f.int(2)}"/>`
+            + `${f.chance(0.3) ? `<EXTRA_ELEMENT NAME="SPOOF_HOST" VAL="x:h${h}"/>` : ''}</EXTRA_DATA>`);
+        }
+        out.push('</METRIC>');
+      }
+      out.push('</HOST>');
+    }
+    out.push('</CLUSTER>');
+    if (grid) out.push('</GRID>');
+  }
+  out.push('</GANGLIA_XML>');
+  return out.join('\n');
+}
+
+test('property: documents written straight into an image read and dump exactly as the same documents built as objects', () => {
+  const f = new Fuzz(seededRandom(11));
+  let compared = 0;
+  /** Repeated names the generator wrote: it must write many, or this proves little. */
+  const repeats = { hosts: 0, metrics: 0 };
+  for (let i = 0; i < 400; i++) {
+    const kind = i % 4;
+    const doc = kind < 2 ? repetitiveDocument(f, repeats) : kind === 2 ? randomDocument(f, NOW) : mutateDocument(f, randomDocument(f, NOW));
+    const scalable = f.chance(0.7);
+    let objects: SourceSnapshot;
+    try {
+      objects = parse(doc, NOW, scalable);
+    } catch (err) {
+      assert.throws(() => parseImage(doc, NOW, scalable), { message: (err as Error).message }, `document ${i}`);
+      continue;
+    }
+    const views = snapshotOfImage(transferred(parseImage(doc, NOW, scalable)));
+    assert.deepEqual(plain(views), plain(objects), `document ${i}`);
+    for (const later of [0, 45]) {
+      assert.equal(text(fullDumpPieces(view(views.nodes), NOW + later)), text(fullDumpPieces(view(objects.nodes), NOW + later)), `document ${i}`);
+    }
+    compared++;
+  }
+  assert.ok(compared >= 250, `compared ${compared}`);
+  assert.ok(repeats.hosts > 50 && repeats.metrics > 50, JSON.stringify(repeats));
+});
+
+test('image: a repeated metric name in a host and a repeated host name in a cluster replace the earlier one in its place', () => {
+  const doc = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"><CLUSTER NAME="C" LOCALTIME="1" OWNER="o" LATLONG="l" URL="u">'
+    + `<HOST NAME="a" IP="1" REPORTED="${NOW}" TN="1" TMAX="20" DMAX="0" LOCATION="l" GMOND_STARTED="1" TAGS="">`
+    + '<METRIC NAME="x" VAL="1" TYPE="uint32" UNITS="" TN="1" TMAX="60" DMAX="0" SLOPE="both"/>'
+    + '<METRIC NAME="y" VAL="2" TYPE="uint32" UNITS="" TN="1" TMAX="60" DMAX="0" SLOPE="both"/>'
+    + '<METRIC NAME="x" VAL="three" TYPE="string" UNITS="" TN="2" TMAX="60" DMAX="0" SLOPE="zero"/>'
+    + `</HOST><HOST NAME="b" IP="2" REPORTED="${NOW}" TN="1" TMAX="20" DMAX="0" LOCATION="l" GMOND_STARTED="1" TAGS=""/>`
+    + `<HOST NAME="a" IP="3" REPORTED="${NOW}" TN="4" TMAX="20" DMAX="0" LOCATION="l2" GMOND_STARTED="1" TAGS="">`
+    + '<METRIC NAME="z" VAL="4" TYPE="float" UNITS="" TN="1" TMAX="60" DMAX="0" SLOPE="both"/>'
+    + '</HOST></CLUSTER></GANGLIA_XML>';
+  const c = snapshotOfImage(transferred(parseImage(doc))).nodes[0];
+  assert.ok(c.kind === 'cluster');
+  assert.deepEqual([...c.hosts.keys()], ['a', 'b']);
+  const a = c.hosts.get('a')!;
+  assert.deepEqual([a.ip, a.location, [...a.metrics.keys()], a.metrics.get('z')!.val], ['3', 'l2', ['z'], '4']);
+  const first = parseImage(doc.replace(/<HOST NAME="a" IP="3"[^]*<\/HOST>/, ''));
+  const x = snapshotOfImage(first).nodes[0];
+  assert.ok(x.kind === 'cluster');
+  const metrics = x.hosts.get('a')!.metrics;
+  assert.deepEqual([...metrics.keys()], ['x', 'y']);
+  assert.deepEqual([metrics.get('x')!.val, metrics.get('x')!.type, metrics.get('x')!.slope, metrics.get('x')!.t0], ['three', 'string', 'zero', NOW - 2]);
+  // Both values of x were summed as they streamed past (as the C gmetad does), the string not.
+  assert.deepEqual([x.summary.metrics.get('x')!.sum, x.summary.metrics.get('x')!.num], [1, 1]);
+});
+
 test('image: DMAX expiry of hosts and metrics at dump time follows the one rule', () => {
   const doc = '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"><CLUSTER NAME="C" LOCALTIME="1" OWNER="o" LATLONG="l" URL="u">'
     + '<HOST NAME="keep" IP="1" REPORTED="1" TN="5" TMAX="20" DMAX="0" LOCATION="l" GMOND_STARTED="1" TAGS="">'
@@ -114,7 +221,7 @@ test('image: DMAX expiry of hosts and metrics at dump time follows the one rule'
     + '<METRIC NAME="forever" VAL="2.5" TYPE="float" UNITS="" TN="10" TMAX="60" DMAX="0" SLOPE="both"/>'
     + '</HOST><HOST NAME="brief" IP="2" REPORTED="1" TN="5" TMAX="20" DMAX="50" LOCATION="l" GMOND_STARTED="1" TAGS=""/>'
     + '</CLUSTER></GANGLIA_XML>';
-  const views = snapshotOfImage(encodeSnapshot(parse(doc)));
+  const views = snapshotOfImage(parseImage(doc));
   const dump = (later: number) => text(fullDumpPieces(view(views.nodes), NOW + later));
   assert.match(dump(20), /NAME="short"/); // TN 30: not past DMAX 30
   assert.doesNotMatch(dump(21), /NAME="short"/);
@@ -125,7 +232,7 @@ test('image: DMAX expiry of hosts and metrics at dump time follows the one rule'
 });
 
 test('image views are maps: lookups, sizes, iteration order, absent keys', () => {
-  const views = snapshotOfImage(encodeSnapshot(parse(fixture('gmond.xml'))));
+  const views = snapshotOfImage(parseImage(fixture('gmond.xml')));
   const objects = parse(fixture('gmond.xml'));
   const c = views.nodes[0];
   const o = objects.nodes[0];
@@ -204,7 +311,7 @@ test('image views through keepAbsent: a host and a metric the next poll omits ar
   assert.notEqual(second, first);
   const later = NOW + 15;
   const fromObjects = keepAbsent(objects1, parse(second, later), Infinity);
-  const fromImages = keepAbsent(snapshotOfImage(encodeSnapshot(parse(first))), snapshotOfImage(encodeSnapshot(parse(second, later))), Infinity);
+  const fromImages = keepAbsent(snapshotOfImage(parseImage(first)), snapshotOfImage(parseImage(second, later)), Infinity);
   const kept = fromImages.nodes[0];
   assert.ok(kept.kind === 'cluster');
   assert.ok(kept.hosts.has(gone));

@@ -1,12 +1,15 @@
 /**
- * Encodes a SourceSnapshot (the builder's object tree) into a SourceImage. Runs in the
- * parse workers. Every string is stored escaped for an XML attribute, so that dumps are
- * byte copies; each metric shape gets its METRIC element pre-rendered around VAL and TN.
+ * Writes a SourceImage as the SnapshotBuilder parses: the ImageWriter is the builder's
+ * TreeWriter in the parse workers, so a metric goes straight into the image's columns (no
+ * object per metric, no second pass over a tree). Every string is stored escaped for an XML
+ * attribute, so that dumps are byte copies; each metric shape gets its METRIC element
+ * pre-rendered around VAL and TN.
  */
-import type { ExtraData, Metric, SourceSnapshot } from '../model';
+import type { Grid } from '../model';
+import type { ClusterFields, HostFields, TreeWriter } from '../../readers/tree-writer';
 import { escapeAttr, extraDataXml } from '../../server/xml-render';
 import {
-  type ClusterRecord, FRAGMENTS_PER_SHAPE, HOST_FIELDS, HostField, METRIC_FIELDS, MetricField, type NodeRecord,
+  FRAGMENTS_PER_SHAPE, HOST_FIELDS, HostField, METRIC_FIELDS, MetricField, type NodeRecord,
   type ShapeRecord, type SourceImage, type StringTable,
 } from './format';
 
@@ -99,7 +102,7 @@ function ensureU32(array: Uint32Array, size: number): Uint32Array {
 }
 
 class U32Builder {
-  private data: Uint32Array;
+  data: Uint32Array;
   length = 0;
   constructor(initial: number) {
     this.data = new Uint32Array(initial);
@@ -123,115 +126,139 @@ export function metricFragments(shape: ShapeRecord): [string, string, string] {
   ];
 }
 
-/** TN as a u32 column value: the builder's TNs are u32 already (t0 = polledAt - TN). */
-function tnOf(polledAt: number, t0: number): number {
-  return (polledAt - t0) >>> 0;
-}
+/** The builder's TreeWriter for the parse workers: see the module comment. */
+export class ImageWriter implements TreeWriter<SourceImage> {
+  private readonly strings = new StringTableBuilder();
+  private readonly fragments = new StringTableBuilder();
+  private readonly shapes: ShapeRecord[] = [];
+  private readonly hosts = new U32Builder(1024 * HOST_FIELDS);
+  private readonly metrics = new U32Builder(64 * 1024 * METRIC_FIELDS);
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly layouts: string[][] = [];
+  private readonly layoutIndex = new Map<string, number>();
+  /** The layout of the previous host: the next one usually has the same. */
+  private lastLayout = -1;
+  /** Row of the open cluster's first host. */
+  private firstHost = 0;
+  /** Hosts of the open cluster (distinct names). */
+  private hostCount = 0;
+  private host: HostFields | null = null;
+  private hostReplaces = -1;
+  /** Row of the open host's first metric. */
+  private firstMetric = 0;
+  /** Metric names of the open host, in order (reused scratch; copied when a new layout). */
+  private readonly names: string[] = [];
+  private nameCount = 0;
 
-export function encodeSnapshot(snapshot: SourceSnapshot): SourceImage {
-  const polledAt = Math.floor(snapshot.polledAt);
-  const strings = new StringTableBuilder();
-  const fragments = new StringTableBuilder();
-  const shapes: ShapeRecord[] = [];
-  /** Per metric name, the last shape made for it and its index. */
-  const lastShape = new Map<string, { record: ShapeRecord; index: number }>();
-  const hosts = new U32Builder(1024 * HOST_FIELDS);
-  const metrics = new U32Builder(64 * 1024 * METRIC_FIELDS);
-  const nodes: NodeRecord[] = [];
-  const layouts: string[][] = [];
-  const layoutIndex = new Map<string, number>();
-  const layoutOf = (names: string[]): number => {
-    const key = names.join('\u0000');
-    let index = layoutIndex.get(key);
-    if (index === undefined) {
-      index = layouts.length;
-      layouts.push(names);
-      layoutIndex.set(key, index);
-    }
-    return index;
-  };
-
-  const shapeOf = (m: Metric): number => {
-    const last = lastShape.get(m.name);
-    if (last !== undefined && sameShape(last.record, m)) return last.index;
-    const record: ShapeRecord = {
-      name: m.name, type: m.type, units: m.units, tmax: m.tmax, dmax: m.dmax, slope: m.slope, source: m.source,
-      extra: m.extra,
-    };
-    const index = shapes.length;
-    shapes.push(record);
-    for (const piece of metricFragments(record)) fragments.addMarkup(piece);
-    lastShape.set(m.name, { record, index });
-    return index;
-  };
-
-  for (const node of snapshot.nodes) {
-    if (node.kind === 'grid') {
-      nodes.push(node);
-      continue;
-    }
-    const firstHost = hosts.length / HOST_FIELDS;
-    for (const host of node.hosts.values()) {
-      const firstMetric = metrics.length / METRIC_FIELDS;
-      const names: string[] = [];
-      for (const metric of host.metrics.values()) {
-        names.push(metric.name);
-        const shape = shapeOf(metric);
-        const val = strings.add(metric.val);
-        const m = metrics.reserve(METRIC_FIELDS);
-        const at = metrics.length;
-        m[at + MetricField.Shape] = shape;
-        m[at + MetricField.Val] = val;
-        m[at + MetricField.Tn] = tnOf(polledAt, metric.t0);
-        metrics.length += METRIC_FIELDS;
-      }
-      const h = hosts.reserve(HOST_FIELDS);
-      const at = hosts.length;
-      h[at + HostField.Name] = strings.intern(host.name);
-      h[at + HostField.Ip] = strings.intern(host.ip);
-      h[at + HostField.Reported] = host.reported;
-      h[at + HostField.Tn] = tnOf(polledAt, host.t0);
-      h[at + HostField.Tmax] = host.tmax;
-      h[at + HostField.Dmax] = host.dmax;
-      h[at + HostField.Location] = strings.intern(host.location);
-      h[at + HostField.GmondStarted] = host.gmondStarted;
-      h[at + HostField.Tags] = strings.intern(host.tags);
-      h[at + HostField.Up] = host.up ? 1 : 0;
-      h[at + HostField.FirstMetric] = firstMetric;
-      h[at + HostField.MetricCount] = metrics.length / METRIC_FIELDS - firstMetric;
-      h[at + HostField.Layout] = layoutOf(names);
-      hosts.length += HOST_FIELDS;
-    }
-    const record: ClusterRecord = {
-      kind: 'cluster', name: node.name, localtime: node.localtime, owner: node.owner, latlong: node.latlong,
-      url: node.url, summary: node.summary, firstHost, hostCount: hosts.length / HOST_FIELDS - firstHost,
-    };
-    nodes.push(record);
+  beginCluster(): void {
+    this.firstHost = this.hosts.length / HOST_FIELDS;
+    this.hostCount = 0;
   }
 
-  const fragmentTable = fragments.finish();
-  if (fragmentTable.offsets.length !== shapes.length * FRAGMENTS_PER_SHAPE + 1) throw new Error('image: fragment count');
-  return {
-    source: snapshot.source,
-    polledAt,
-    strings: strings.finish(),
-    shapes,
-    fragments: fragmentTable,
-    hosts: hosts.finish(),
-    metrics: metrics.finish(),
-    layouts,
-    nodes,
-  };
+  beginHost(fields: HostFields, replaces: number): void {
+    this.host = fields;
+    this.hostReplaces = replaces;
+    this.firstMetric = this.metrics.length / METRIC_FIELDS;
+    this.nameCount = 0;
+  }
+
+  addShape(shape: ShapeRecord): number {
+    const index = this.shapes.length;
+    this.shapes.push(shape);
+    for (const piece of metricFragments(shape)) this.fragments.addMarkup(piece);
+    return index;
+  }
+
+  metric(shapeId: number, shape: ShapeRecord, val: string, tn: number, replaces: number): void {
+    const valIndex = this.strings.add(val);
+    let at: number;
+    if (replaces < 0) {
+      this.metrics.reserve(METRIC_FIELDS);
+      at = this.metrics.length;
+      this.metrics.length += METRIC_FIELDS;
+      this.names[this.nameCount++] = shape.name;
+    } else {
+      at = (this.firstMetric + replaces) * METRIC_FIELDS;
+    }
+    const m = this.metrics.data;
+    m[at + MetricField.Shape] = shapeId;
+    m[at + MetricField.Val] = valIndex;
+    m[at + MetricField.Tn] = tn;
+  }
+
+  endHost(): void {
+    const f = this.host!;
+    this.host = null;
+    let row: number;
+    if (this.hostReplaces < 0) {
+      this.hosts.reserve(HOST_FIELDS);
+      row = this.hosts.length;
+      this.hosts.length += HOST_FIELDS;
+      this.hostCount++;
+    } else {
+      row = (this.firstHost + this.hostReplaces) * HOST_FIELDS;
+    }
+    const strings = this.strings;
+    const h = this.hosts.data;
+    h[row + HostField.Name] = strings.add(f.name);
+    h[row + HostField.Ip] = strings.add(f.ip);
+    h[row + HostField.Reported] = f.reported;
+    h[row + HostField.Tn] = f.tn;
+    h[row + HostField.Tmax] = f.tmax;
+    h[row + HostField.Dmax] = f.dmax;
+    h[row + HostField.Location] = strings.intern(f.location);
+    h[row + HostField.GmondStarted] = f.gmondStarted;
+    h[row + HostField.Tags] = strings.intern(f.tags);
+    h[row + HostField.Up] = f.up ? 1 : 0;
+    h[row + HostField.FirstMetric] = this.firstMetric;
+    h[row + HostField.MetricCount] = this.metrics.length / METRIC_FIELDS - this.firstMetric;
+    h[row + HostField.Layout] = this.layoutOfHost();
+  }
+
+  endCluster(cluster: ClusterFields): void {
+    this.nodes.set(cluster.name, { ...cluster, firstHost: this.firstHost, hostCount: this.hostCount });
+  }
+
+  grid(grid: Grid): void {
+    this.nodes.set(grid.name, grid);
+  }
+
+  finish(source: string, pollTime: number): SourceImage {
+    const fragmentTable = this.fragments.finish();
+    if (fragmentTable.offsets.length !== this.shapes.length * FRAGMENTS_PER_SHAPE + 1) throw new Error('image: fragment count');
+    return {
+      source,
+      polledAt: Math.floor(pollTime),
+      strings: this.strings.finish(),
+      shapes: this.shapes,
+      fragments: fragmentTable,
+      hosts: this.hosts.finish(),
+      metrics: this.metrics.finish(),
+      layouts: this.layouts,
+      nodes: [...this.nodes.values()],
+    };
+  }
+
+  /** Index of the open host's list of metric names in `layouts` (one shared list per distinct list). */
+  private layoutOfHost(): number {
+    const names = this.names;
+    const count = this.nameCount;
+    if (this.lastLayout >= 0 && sameNames(this.layouts[this.lastLayout], names, count)) return this.lastLayout;
+    const list = names.slice(0, count);
+    const key = list.join('\u0000');
+    let index = this.layoutIndex.get(key);
+    if (index === undefined) {
+      index = this.layouts.length;
+      this.layouts.push(list);
+      this.layoutIndex.set(key, index);
+    }
+    this.lastLayout = index;
+    return index;
+  }
 }
 
-function sameShape(s: ShapeRecord, m: Metric): boolean {
-  return s.type === m.type && s.units === m.units && s.tmax === m.tmax && s.dmax === m.dmax && s.slope === m.slope
-    && s.source === m.source && sameExtra(s.extra, m.extra);
-}
-
-function sameExtra(a: ExtraData, b: ExtraData): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i].name !== b[i].name || a[i].val !== b[i].val) return false;
+function sameNames(list: readonly string[], names: readonly string[], count: number): boolean {
+  if (list.length !== count) return false;
+  for (let i = 0; i < count; i++) if (list[i] !== names[i]) return false;
   return true;
 }
