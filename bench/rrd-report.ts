@@ -57,6 +57,8 @@ export interface ModeSideResult {
   totalFiles?: number;
   /** How long the end-of-window flush of rrdcached took (s). */
   flushSeconds?: number;
+  /** The daemon did not make its 2 warm-up polls in time (the window was measured anyway). */
+  warmUpIncomplete?: boolean;
 }
 
 /** CPU seconds per poll cycle of `step` seconds over the window (all processes of the side). */
