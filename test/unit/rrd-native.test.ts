@@ -316,3 +316,35 @@ test('kept descriptors: a file deleted, its directory removed, or a file renamed
     assert.equal(none.keptOpen, 0);
   });
 });
+
+test('a file entry from file() updates the file as its path does, and is listed again after forget()', () => {
+  withDir((dir) => {
+    const file = path.join(dir, 'f.rrd');
+    const twin = path.join(dir, 'twin.rrd');
+    rrdtool('create', file, ...GMETAD_FILE);
+    fs.copyFileSync(file, twin);
+    const native = new NativeRrdUpdater({ maxOpenFiles: 1 });
+    const entry = native.file(file);
+    assert.equal(native.file(file), entry, 'one entry per path');
+    let time = 1795255470;
+    for (let k = 0; k < 5; k++, time += 15) {
+      assert.equal(native.update(entry, time, [String(k)]), 'updated');
+      native.update(twin, time, [String(k)]);
+    }
+    assert.equal(native.keptOpen, 1);
+    native.forget(entry);
+    assert.equal(native.keptOpen, 0);
+    assert.equal(native.size, 1, 'the twin only');
+    // Replaced while forgotten: the entry parses the new file when used again.
+    rrdtool('create', file, '--step', '15', '--start', String(time - 15), 'DS:sum:GAUGE:120:U:U', 'RRA:MAX:0.5:1:50');
+    fs.copyFileSync(file, twin);
+    for (let k = 0; k < 5; k++, time += 15) {
+      assert.equal(native.update(entry, time, [String(k)]), 'updated');
+      native.update(twin, time, [String(k)]);
+    }
+    assert.equal(native.size, 2);
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(twin));
+    assert.throws(() => native.update(entry, time - 15, ['1']), (e: unknown) => e instanceof RrdUpdateError && e.kind === 'stale' && e.message.includes(file));
+    native.close();
+  });
+});

@@ -49,7 +49,7 @@ import { isExpired } from '../../store/lifetime';
 import type { DaemonStats } from '../../util/stats';
 import { dirChangedSince, watchedDir, type WatchedDir } from './dir-watch';
 import { Fifo } from './fifo';
-import { NativeRrdUpdater, RrdUpdateError } from './native';
+import { NativeRrdUpdater, RrdUpdateError, type NativeRrdFile } from './native';
 import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
 import { createImage, parseCreateArguments, writeNewRrdFileSync, type CreateDefinition } from './native/rrd-create';
 import { PendingValues } from './pending-values';
@@ -192,6 +192,8 @@ interface FileState {
    * rrdcached, where it would be ~100 bytes per file for a stat made only after a change.
    */
   fsPath: string | Buffer | null;
+  /** The native updater's entry for the file, once written in-process (saves its lookup by path). */
+  nativeFile: NativeRrdFile | null;
   /** rrdcached backend: dir.watch.seq when this file was last known to exist. */
   watchSeq: number;
 }
@@ -284,6 +286,7 @@ export class RrdWriter {
   private readonly pool: RrdtoolPool;
   private readonly cached: RrdcachedClient | null;
   private readonly native: NativeRrdUpdater | null;
+  private readonly oneValue: string[] = [''];
   /** In-process creates: definitions by everything but their start (null: rrdtool create it). */
   private readonly nativeCreateDefinitions: Map<string, CreateDefinition | null> | null;
   /** Mode of created files (rrdtool's 0666 & ~umask); null: the process umask applies. */
@@ -638,7 +641,7 @@ export class RrdWriter {
     if (state === undefined) {
       state = {
         dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
-        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null, watchSeq: 0,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null, nativeFile: null, watchSeq: 0,
       };
       if (this.hostValues !== null) {
         if (!dir.summary) state.slot = this.hostValues.allocate();
@@ -732,7 +735,7 @@ export class RrdWriter {
   /** A file that left the tree: what it still holds is written, then its state goes. */
   private release(state: FileState): void {
     state.released = true;
-    if (this.native !== null) this.native.forget(this.fsPath(state));
+    if (this.native !== null) this.native.forget(state.nativeFile ?? this.fsPath(state));
     if (state.status === Status.Ready) {
       this.writePending(state);
       this.freeSlot(state);
@@ -857,9 +860,16 @@ export class RrdWriter {
   private sendNative(state: FileState, ts: number, text: string, values?: string[]): boolean {
     try {
       const native = this.native!;
-      const outcome = values !== undefined
-        ? native.updateArguments(this.fsPath(state), values)
-        : native.update(this.fsPath(state), ts, state.dir.summary ? text.split(':') : [text]);
+      const file = state.nativeFile ??= native.file(this.fsPath(state));
+      let outcome: 'updated' | 'unsupported';
+      if (values !== undefined) {
+        outcome = native.updateArguments(file, values);
+      } else if (state.dir.summary) {
+        outcome = native.update(file, ts, text.split(':'));
+      } else {
+        this.oneValue[0] = text; // the updater does not keep the array
+        outcome = native.update(file, ts, this.oneValue);
+      }
       if (outcome === 'updated') {
         this.counters.nativeUpdates += 1;
         return true;

@@ -1,5 +1,5 @@
 /** The native RRD updater: see native-updater.ts for the interface and usage. */
 export {
-  NativeRrdUpdater, RrdUpdateError,
+  NativeRrdFile, NativeRrdUpdater, RrdUpdateError,
   type NativeRrdUpdaterOptions, type NativeUpdateOutcome, type RrdInspection, type RrdUpdate, type RrdUpdateErrorKind, type RrdValue,
 } from './native-updater';

@@ -102,16 +102,27 @@ export interface NativeRrdUpdaterOptions {
   readonly betweenWrites?: () => void;
 }
 
-interface FileEntry {
-  layout: RrdLayout | null;
-  unsupported: string | null;
+/**
+ * What the updater keeps about one file. A caller that writes a file often holds it (see
+ * file()) and passes it instead of the path: that saves a lookup by path in a map of every
+ * file, which at a few hundred thousand files misses the CPU caches at every update.
+ */
+export class NativeRrdFile {
+  layout: RrdLayout | null = null;
+  unsupported: string | null = null;
   /** Descriptor kept open, or -1. */
-  fd: number;
+  fd = -1;
   /** The file's directory while fd is kept. */
-  dir: KeptDir | null;
+  dir: KeptDir | null = null;
   /** dir.seq when the file was last written through fd. */
-  seenSeq: number;
+  seenSeq = 0;
+  /** In the updater's map (false once forgotten or evicted: the next update lists it again). */
+  listed = false;
+
+  constructor(readonly path: fs.PathLike, readonly key: string) {}
 }
+
+type FileEntry = NativeRrdFile;
 
 interface KeptDir extends WatchedDir {
   readonly key: string;
@@ -132,9 +143,13 @@ function textsOf(values: readonly RrdValue[]): readonly string[] {
   return values as readonly string[];
 }
 
-function checkTime(path: fs.PathLike, time: number): void {
+function pathOf(target: fs.PathLike | NativeRrdFile): fs.PathLike {
+  return target instanceof NativeRrdFile ? target.path : target;
+}
+
+function checkTime(target: fs.PathLike | NativeRrdFile, time: number): void {
   if (!Number.isInteger(time) || time < 0 || time > Number.MAX_SAFE_INTEGER) {
-    throw new RrdUpdateError('invalid', `${String(path)}: timestamp ${time} is not a whole number of seconds`);
+    throw new RrdUpdateError('invalid', `${String(pathOf(target))}: timestamp ${time} is not a whole number of seconds`);
   }
 }
 
@@ -189,7 +204,7 @@ export class NativeRrdUpdater {
   }
 
   /** Applies one update; see the module comment. */
-  update(path: fs.PathLike, time: number, values: readonly RrdValue[]): NativeUpdateOutcome {
+  update(path: fs.PathLike | NativeRrdFile, time: number, values: readonly RrdValue[]): NativeUpdateOutcome {
     checkTime(path, time);
     return this.apply(path, null, time, textsOf(values));
   }
@@ -198,13 +213,13 @@ export class NativeRrdUpdater {
    * As updateMany, from rrdtool update arguments `time:v1[:v2...]` (the texts the daemon
    * sends through the pipe). The time must be whole seconds: "N" and "@time" are refused.
    */
-  updateArguments(path: fs.PathLike, args: readonly string[]): NativeUpdateOutcome {
+  updateArguments(path: fs.PathLike | NativeRrdFile, args: readonly string[]): NativeUpdateOutcome {
     const updates: RrdUpdate[] = [];
     for (const arg of args) {
       const colon = arg.indexOf(':');
       const timeText = colon < 0 ? arg : arg.slice(0, colon);
       if (colon < 0 || !/^\d{1,15}$/.test(timeText)) {
-        throw new RrdUpdateError('invalid', `${String(path)}: update argument ${JSON.stringify(arg)} does not start with a timestamp in whole seconds`);
+        throw new RrdUpdateError('invalid', `${String(pathOf(path))}: update argument ${JSON.stringify(arg)} does not start with a timestamp in whole seconds`);
       }
       updates.push({ time: Number(timeText), values: arg.slice(colon + 1).split(':') });
     }
@@ -212,15 +227,32 @@ export class NativeRrdUpdater {
   }
 
   /** Applies updates in order, as one `rrdtool update` with several arguments: on the first refused one, those before it stay applied and it throws. */
-  updateMany(path: fs.PathLike, updates: readonly RrdUpdate[]): NativeUpdateOutcome {
+  updateMany(path: fs.PathLike | NativeRrdFile, updates: readonly RrdUpdate[]): NativeUpdateOutcome {
     for (const { time } of updates) checkTime(path, time);
     return this.apply(path, updates, 0, []);
   }
 
-  /** The updates `updates`, or (null) the one update `time`, `texts`. */
-  private apply(path: fs.PathLike, updates: readonly RrdUpdate[] | null, time: number, texts: readonly string[]): NativeUpdateOutcome {
+  /**
+   * The file's entry, to pass to the update methods instead of its path (it stays valid:
+   * after forget(), using it again lists it again).
+   */
+  file(path: fs.PathLike): NativeRrdFile {
     const key = keyOf(path);
-    const known = this.files.get(key);
+    return this.files.get(key) ?? this.list(new NativeRrdFile(path, key));
+  }
+
+  /** The updates `updates`, or (null) the one update `time`, `texts`. */
+  private apply(
+    target: fs.PathLike | NativeRrdFile, updates: readonly RrdUpdate[] | null, time: number, texts: readonly string[],
+  ): NativeUpdateOutcome {
+    let known: FileEntry | undefined;
+    if (target instanceof NativeRrdFile) {
+      known = target.listed ? target : this.list(target);
+    } else {
+      known = this.files.get(keyOf(target));
+    }
+    const path = known !== undefined ? known.path : target as fs.PathLike;
+    const key = known !== undefined ? known.key : keyOf(path);
     let fd = -1;
     if (known !== undefined && known.fd >= 0) {
       if (dirChangedSince(known.dir!, known.seenSeq)) this.release(known);
@@ -316,8 +348,19 @@ export class NativeRrdUpdater {
   private evictOldest(): void {
     const oldest = this.files.keys().next().value as string;
     const entry = this.files.get(oldest);
-    if (entry !== undefined) this.release(entry);
+    if (entry !== undefined) {
+      this.release(entry);
+      entry.listed = false;
+    }
     this.files.delete(oldest);
+  }
+
+  /** Adds an entry to the map (evicting the oldest when full). */
+  private list(entry: FileEntry): FileEntry {
+    if (this.files.size >= this.maxFiles) this.evictOldest();
+    this.files.set(entry.key, entry);
+    entry.listed = true;
+    return entry;
   }
 
   /** The file's last update time and structure, or why it is handed to rrdtool; writes nothing. */
@@ -339,15 +382,26 @@ export class NativeRrdUpdater {
   }
 
   /** Why the file was last handed back, or null. */
-  unsupportedReason(path: fs.PathLike): string | null {
+  unsupportedReason(path: fs.PathLike | NativeRrdFile): string | null {
+    if (path instanceof NativeRrdFile) return path.unsupported;
     return this.files.get(keyOf(path))?.unsupported ?? null;
   }
 
   /** Forgets a file (its next update parses it again). */
-  forget(path: fs.PathLike): void {
-    const key = keyOf(path);
+  forget(path: fs.PathLike | NativeRrdFile): void {
+    const key = path instanceof NativeRrdFile ? path.key : keyOf(path);
     const entry = this.files.get(key);
-    if (entry !== undefined) this.release(entry);
+    if (entry !== undefined) {
+      this.release(entry);
+      entry.listed = false;
+      entry.layout = null;
+      entry.unsupported = null;
+    }
+    if (path instanceof NativeRrdFile && path !== entry) {
+      this.release(path);
+      path.layout = null;
+      path.unsupported = null;
+    }
     this.files.delete(key);
   }
 
@@ -402,9 +456,8 @@ export class NativeRrdUpdater {
     if (liveProblem !== null) return this.handBack(key, path, entry, liveProblem);
     this.lastLayout = layout;
     if (entry === undefined) {
-      if (this.files.size >= this.maxFiles) this.evictOldest();
-      entry = { layout, unsupported: null, fd: -1, dir: null, seenSeq: 0 };
-      this.files.set(key, entry);
+      entry = this.list(new NativeRrdFile(path, key));
+      entry.layout = layout;
     } else if (entry.layout !== layout) {
       entry.layout = layout;
       entry.unsupported = null;
@@ -423,11 +476,7 @@ export class NativeRrdUpdater {
   }
 
   private handBack(key: string, path: fs.PathLike, entry: FileEntry | undefined, reason: string): FileEntry {
-    if (entry === undefined) {
-      if (this.files.size >= this.maxFiles) this.evictOldest();
-      entry = { layout: null, unsupported: null, fd: -1, dir: null, seenSeq: 0 };
-      this.files.set(key, entry);
-    }
+    if (entry === undefined) entry = this.list(new NativeRrdFile(path, key));
     if (entry.unsupported !== reason) {
       this.logger.warn({ file: String(path), reason }, 'rrd: file not updated natively, handing it to rrdtool');
     }
