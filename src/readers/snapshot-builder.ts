@@ -33,7 +33,7 @@ import type { ShapeRecord } from '../store/image/format';
 import { isExpiredAt } from '../store/lifetime';
 import { EMPTY_SUMMARY, precisionOf, SummaryAccumulator, type SummaryPolicy } from '../store/summary';
 import type { Attributes, XmlSink } from './xml-parser';
-import { Interner } from './intern';
+import { detach, Interner } from './intern';
 import { LimitExceeded } from './document';
 import { ObjectTreeWriter, type TreeWriter } from './tree-writer';
 
@@ -367,7 +367,9 @@ export class SnapshotBuilder<Result = SourceSnapshot> implements XmlSink {
     }
     let replaces = cluster.hosts.get(name);
     if (replaces === undefined) {
-      cluster.hosts.set(name, cluster.hosts.size);
+      // A copy as the key: the parser's slice would keep its whole input chunk alive (and
+      // with a name per host, every chunk of the document) until the cluster closes.
+      cluster.hosts.set(detach(name), cluster.hosts.size);
       replaces = -1;
     }
     this.writer.beginHost({
