@@ -7,6 +7,7 @@
  */
 import type { Grid } from '../model';
 import type { ClusterFields, HostFields, TreeWriter } from '../../readers/tree-writer';
+import { detach } from '../../readers/intern';
 import { escapeAttr, extraDataXml } from '../../server/xml-render';
 import {
   FRAGMENTS_PER_SHAPE, HOST_FIELDS, HostField, METRIC_FIELDS, MetricField, type NodeRecord,
@@ -27,7 +28,8 @@ export class StringTableBuilder {
     let index = this.interned.get(s);
     if (index === undefined) {
       index = this.add(s);
-      this.interned.set(s, index);
+      // A copy as the key: a parser's slice would keep its whole input chunk alive.
+      this.interned.set(detach(s), index);
     }
     return index;
   }
