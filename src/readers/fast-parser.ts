@@ -110,6 +110,26 @@ function decodeReference(s: string, amp: number, semi: number): string | null {
   }
 }
 
+const EXTRA_DATA_END = '</EXTRA_DATA>';
+/** Characters of EXTRA_DATA blocks a document's parser keeps for replay (see FastXmlParser.blocks). */
+const MAX_BLOCK_CACHE = 1 << 20;
+
+/** An element event of a recorded block: an open tag with its attributes, or a close (attrs null). */
+interface BlockEvent {
+  readonly name: string;
+  readonly attrs: Attributes | null;
+}
+
+interface Recording {
+  /** The block's text, from `<EXTRA_DATA` to its `</EXTRA_DATA>`. */
+  readonly key: string;
+  /** Where that text ends in the input being scanned. */
+  readonly end: number;
+  /** Open elements outside the block. */
+  readonly depth: number;
+  readonly events: BlockEvent[];
+}
+
 /** Thrown inside the scanner: message and buffer offset, turned into line/column later. */
 class ScanError {
   constructor(readonly message: string, readonly offset: number) {}
@@ -128,6 +148,17 @@ class FastXmlParser implements StreamingXmlParser {
   private readonly attributeNames = new Map<string, string[]>();
   private failure: Error | null = null;
   private ended = false;
+  /**
+   * EXTRA_DATA blocks of this document, by their exact text, with the events they produced.
+   * A gmond sends the same block for a metric on every host (1000 times at S2): an identical
+   * block is found with one native search and replayed instead of tokenized again. Identical
+   * text inside the root element tokenizes identically, so nothing is skipped unchecked.
+   */
+  private readonly blocks = new Map<string, readonly BlockEvent[]>();
+  /** Characters held in `blocks` (bounded: MAX_BLOCK_CACHE). */
+  private blockChars = 0;
+  /** The block being recorded, or null. */
+  private recording: Recording | null = null;
 
   constructor(private readonly sink: XmlSink) {}
 
@@ -280,6 +311,10 @@ class FastXmlParser implements StreamingXmlParser {
       name = detach(s.slice(i, j));
     }
     if (j >= n) return -1;
+    if (name === 'EXTRA_DATA' && this.recording === null && this.open.length > 0) {
+      const next = this.extraDataBlock(s, lt);
+      if (next >= 0) return next;
+    }
     i = j;
     // No '<' may appear inside the tag. Every character up to the '>' is looked at below
     // (names, whitespace, '=', quotes, values), so a '<' is met where it stands.
@@ -362,9 +397,50 @@ class FastXmlParser implements StreamingXmlParser {
     }
   }
 
+  /**
+   * At `<EXTRA_DATA` (inside the root): replays an identical block seen before and returns
+   * where it ends, or starts recording this one (when it is whole in `s`) and returns -1.
+   */
+  private extraDataBlock(s: string, lt: number): number {
+    const close = s.indexOf(EXTRA_DATA_END, lt);
+    if (close === -1) return -1;
+    const end = close + EXTRA_DATA_END.length;
+    const key = s.slice(lt, end);
+    const events = this.blocks.get(key);
+    if (events !== undefined) {
+      const sink = this.sink;
+      for (const e of events) {
+        if (e.attrs === null) sink.closeTag(e.name);
+        else sink.openTag(e.name, e.attrs);
+      }
+      return end;
+    }
+    if (this.blockChars + key.length <= MAX_BLOCK_CACHE) this.recording = { key, end, depth: this.open.length, events: [] };
+    return -1;
+  }
+
+  /** The block's closing tag ended at `end`: keep it if it is the one recording began with. */
+  private endRecording(end: number): void {
+    const r = this.recording!;
+    this.recording = null;
+    if (end !== r.end) return;
+    const key = detach(r.key);
+    this.blocks.set(key, r.events);
+    this.blockChars += key.length;
+  }
+
   private openElement(name: string, attrs: Attributes, selfClosing: boolean): void {
     if (this.open.length === 0) this.phase = Phase.InRoot;
     this.sink.openTag(name, attrs);
+    if (this.recording !== null && selfClosing && this.open.length === this.recording.depth) {
+      this.recording = null; // <EXTRA_DATA/>: no block to keep
+    } else if (this.recording !== null) {
+      // Copies: the parser's slices would keep their input chunk alive.
+      const kept: Record<string, string> = {};
+      for (const key of Object.keys(attrs)) kept[key] = detach(attrs[key]);
+      this.recording.events.push({ name, attrs: kept });
+      if (selfClosing) this.recording.events.push({ name, attrs: null });
+    }
     if (selfClosing) {
       this.sink.closeTag(name);
       if (this.open.length === 0) this.phase = Phase.AfterRoot;
@@ -390,6 +466,10 @@ class FastXmlParser implements StreamingXmlParser {
     }
     this.open.pop();
     this.sink.closeTag(name);
+    if (this.recording !== null) {
+      this.recording.events.push({ name, attrs: null });
+      if (depth - 1 === this.recording.depth) this.endRecording(gt + 1);
+    }
     if (depth === 1) this.phase = Phase.AfterRoot;
     return gt + 1;
   }

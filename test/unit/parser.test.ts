@@ -109,6 +109,27 @@ test('references, quotes and whitespace in attribute values, split across chunks
   }
 });
 
+test('repeated EXTRA_DATA blocks (replayed by the fast parser) give the same events as sax, however the chunks fall', () => {
+  const block = (group: string) => `<EXTRA_DATA>\n<EXTRA_ELEMENT NAME="GROUP" VAL="${group}"/>\n`
+    + '<EXTRA_ELEMENT NAME="DESC" VAL="a &amp; b\tc"/>\n<!-- c --></EXTRA_DATA>';
+  const metric = (name: string, extra: string) => `<METRIC NAME="${name}" VAL="1" TYPE="float">${extra}</METRIC>\n`;
+  const host = (h: number) => `<HOST NAME="h${h}">\n`
+    + metric('a', block('cpu')) + metric('b', block('mem')) + metric('c', block(h % 2 === 0 ? 'cpu' : 'disk'))
+    + metric('d', '<EXTRA_DATA/>') + metric('e', '<EXTRA_DATA></EXTRA_DATA >') + metric('f', `<EXTRA_DATA>${block('x')}</EXTRA_DATA>`)
+    + metric('g', block('cpu').replace('<EXTRA_DATA>', '<EXTRA_DATA  >'))
+    + '</HOST>\n';
+  const doc = `<GANGLIA_XML>\n<CLUSTER NAME="c">\n${Array.from({ length: 6 }, (_, h) => host(h)).join('')}</CLUSTER>\n</GANGLIA_XML>\n`;
+  const expected = parse('sax', doc);
+  assert.equal(expected.filter((e) => e[0] === 'open' && e[1] === 'EXTRA_ELEMENT').length, 6 * 10);
+  for (const chunking of [doc.length, 1, 7, 64, 'random'] as const) {
+    for (const seed of [1, 2, 3]) assert.deepEqual(parse('fast', doc, chunking, seed), expected, `chunks of ${chunking}, seed ${seed}`);
+  }
+  // A block that differs from a replayed one only past its first '</EXTRA_DATA>' is still checked.
+  const broken = doc.replace(/(<HOST NAME="h5">[^]*?<METRIC NAME="a"[^]*?<EXTRA_ELEMENT NAME="DESC" VAL="a &amp; b)/, '$1 & c');
+  assert.notEqual(broken, doc);
+  assert.throws(() => parse('fast', broken), XmlParseError);
+});
+
 test('prolog, DOCTYPE internal subset, comments, PIs and CDATA are skipped', () => {
   const doc = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
     + '<!DOCTYPE G [\n <!ATTLIST M S (x) \'x]>\'>\n <!-- ] > "\' -->\n <!ELEMENT G ANY>\n]>\n'
