@@ -7,16 +7,18 @@
  */
 import { fork } from 'node:child_process';
 import * as net from 'node:net';
+import { CHUNK_BYTES } from '../src/server/chunked-output';
 
 const clients = Number(process.argv[2] ?? 10);
 const size = Number(process.argv[3] ?? 334e6);
-const CHUNK = 256 * 1024;
+const CHUNK = Number(process.argv[4] ?? CHUNK_BYTES);
+const READ_BYTES = 256 * 1024;
 
 function runClients(port: number): void {
   const start = performance.now();
   let left = clients;
   for (let i = 0; i < clients; i++) {
-    const socket = net.connect({ port, host: '127.0.0.1', onread: { buffer: Buffer.allocUnsafe(CHUNK), callback: () => true } });
+    const socket = net.connect({ port, host: '127.0.0.1', onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: () => true } });
     socket.on('end', () => {
       socket.destroy();
       if (--left > 0) return;
@@ -38,10 +40,10 @@ function runServer(): void {
   server.listen(0, '127.0.0.1', () => {
     const cpu0 = process.cpuUsage();
     const port = (server.address() as net.AddressInfo).port;
-    const child = fork(__filename, [String(clients), String(size), 'clients', String(port)]);
+    const child = fork(__filename, [String(clients), String(size), String(CHUNK), 'clients', String(port)]);
     child.on('message', (m: { ms: number; cpuS: number }) => {
       const cpu = process.cpuUsage(cpu0);
-      process.stdout.write(`${clients} x ${(size / 1e6).toFixed(0)} MB over loopback: all done in ${(m.ms / 1000).toFixed(2)} s; `
+      process.stdout.write(`${clients} x ${(size / 1e6).toFixed(0)} MB over loopback in ${CHUNK / 1024} KiB writes: all done in ${(m.ms / 1000).toFixed(2)} s; `
         + `writer CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, readers CPU ${m.cpuS.toFixed(2)} s\n`);
       child.kill();
       server.close();
@@ -49,5 +51,5 @@ function runServer(): void {
   });
 }
 
-if (process.argv[4] === 'clients') runClients(Number(process.argv[5]));
+if (process.argv[5] === 'clients') runClients(Number(process.argv[6]));
 else runServer();
