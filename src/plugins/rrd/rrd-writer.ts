@@ -46,6 +46,7 @@ import type { Cluster, Grid, Metric, SourceSnapshot, Summary } from '../../store
 import { NUMERIC_TYPES } from '../../store/model';
 import { type Clock, systemClock } from '../../util/clock';
 import { isExpired } from '../../store/lifetime';
+import { ShardedMap } from '../../util/sharded-map';
 import type { DaemonStats } from '../../util/stats';
 import { dirChangedSince, watchedDir, type WatchedDir } from './dir-watch';
 import { Fifo } from './fifo';
@@ -200,7 +201,8 @@ interface FileState {
 
 /** The files of one data source, by the directories its last poll listed. */
 interface SourceFiles {
-  readonly dirs: Map<string, DirState>;
+  /** Sharded: one Map of 100k hosts' directories would hold the event loop each time it grows. */
+  readonly dirs: ShardedMap<DirState>;
   /** Incremented per walk; states not marked with the current one are gone from the tree. */
   generation: number;
 }
@@ -295,7 +297,7 @@ export class RrdWriter {
   private fileCount = 0;
   private readonly sources = new Map<string, SourceFiles>();
   /** The root __SummaryInfo__ (written by writeRootSummary, not by a source). */
-  private readonly rootFiles: SourceFiles = { dirs: new Map(), generation: 0 };
+  private readonly rootFiles: SourceFiles = { dirs: new ShardedMap(), generation: 0 };
   /** Files waiting for their create to start, oldest first. */
   private readonly createQueue = new Fifo<FileState>();
   private readonly maxCreatesInFlight: number;
@@ -515,7 +517,7 @@ export class RrdWriter {
     if (this.closed) return;
     let files = this.sources.get(snapshot.source);
     if (files === undefined) {
-      files = { dirs: new Map(), generation: 0 };
+      files = { dirs: new ShardedMap(), generation: 0 };
       this.sources.set(snapshot.source, files);
     }
     const generation = ++files.generation;
