@@ -58,6 +58,8 @@ export class GmetadDaemon {
   private readonly dumpCache: SharedDumpCache;
   private readonly plugins: PluginManager;
   private rootTimer: NodeJS.Timeout | null = null;
+  /** Sources whose first poll has not come in yet (null once the first root summary went out). */
+  private awaitingFirstPoll: Set<string> | null = null;
   private readonly parsePool = new ParsePool();
 
   constructor(
@@ -80,10 +82,12 @@ export class GmetadDaemon {
     this.store.onUpdate(({ snapshot, view }) => {
       const step = this.config.dataSources.find((ds) => ds.name === snapshot.source)?.step ?? 15;
       this.plugins.notify({ kind: 'source', snapshot, step, view });
+      this.firstPollDone(snapshot.source);
     });
     this.store.onSourceStatus(({ source, up, error }) => {
       const time = epochSeconds(this.clock);
       this.plugins.notify(up ? { kind: 'source-up', source, time } : { kind: 'source-down', source, error: error ?? '', time });
+      if (!up) this.firstPollDone(source);
     });
   }
 
@@ -96,15 +100,45 @@ export class GmetadDaemon {
     return Math.min(15, ...this.config.dataSources.map((ds) => ds.step));
   }
 
-  private scheduleRootSummary(): void {
-    const step = this.rootStep();
-    this.rootTimer = setTimeout(() => {
-      const view = this.store.view();
-      this.stats.summarize.root += 1;
-      this.plugins.notify({ kind: 'root', summary: view.rootSummary, time: epochSeconds(this.clock), step, view });
-      this.scheduleRootSummary();
-    }, step * 1000);
+  /**
+   * The first root summary goes out as soon as every source has answered its first poll or
+   * failed it, so that a cold start fills the root __SummaryInfo__ RRDs (and every other
+   * plugin's root view) with the first poll instead of a step later. The C gmetad sums and
+   * writes its root summary every half shortest step (±5 %) from start, whatever the
+   * sources have delivered: half a step after start is also the latest the first one goes
+   * out here. Later ones follow every root step.
+   */
+  private awaitFirstPolls(): void {
+    this.awaitingFirstPoll = new Set(this.config.dataSources.map((ds) => ds.name));
+    if (this.awaitingFirstPoll.size === 0) {
+      this.writeRootSummaryNow();
+      return;
+    }
+    this.rootTimer = setTimeout(() => this.writeRootSummaryNow(), (this.rootStep() * 1000) / 2);
     this.rootTimer.unref();
+  }
+
+  /** A source's poll came in (or failed): the first root summary may be due. */
+  private firstPollDone(source: string): void {
+    if (this.awaitingFirstPoll === null || !this.awaitingFirstPoll.delete(source)) return;
+    if (this.awaitingFirstPoll.size === 0) this.writeRootSummaryNow();
+  }
+
+  private writeRootSummaryNow(): void {
+    if (this.stopping) return;
+    this.awaitingFirstPoll = null;
+    if (this.rootTimer) clearTimeout(this.rootTimer);
+    const view = this.store.view();
+    this.stats.summarize.root += 1;
+    const step = this.rootStep();
+    this.plugins.notify({ kind: 'root', summary: view.rootSummary, time: epochSeconds(this.clock), step, view });
+    this.rootTimer = setTimeout(() => this.writeRootSummaryNow(), step * 1000);
+    this.rootTimer.unref();
+  }
+
+  /** Resolves once every plugin has handled the events notified so far. */
+  flushPlugins(): Promise<void> {
+    return this.plugins.forceFlush();
   }
 
   get xmlPort(): number {
@@ -127,8 +161,8 @@ export class GmetadDaemon {
     await this.bindPorts();
     afterBind();
     await this.plugins.start();
+    this.awaitFirstPolls();
     this.syncPollers();
-    this.scheduleRootSummary();
     this.logger.info({ xml_port: this.xmlPort, interactive_port: this.interactivePort, sources: this.pollers.size },
       'gmetad-ts started');
   }
