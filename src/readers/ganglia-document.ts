@@ -1,6 +1,6 @@
 /** Wires a tokenizer to a SnapshotBuilder: the parsing of one polled Ganglia document. */
 import type { SourceImage } from '../store/image/format';
-import { ImageWriter } from '../store/image/encode';
+import { ImageWriter, type ImageSizes } from '../store/image/encode';
 import type { SourceSnapshot } from '../store/model';
 import type { SummaryPolicy } from '../store/summary';
 import type { DaemonStats } from '../util/stats';
@@ -38,11 +38,15 @@ export function gangliaDocuments(options: GangliaDocumentOptions): (pollTime: nu
 
 /** Makes the documents of one source as SourceImages written while parsing (the parse workers). */
 export function gangliaImageDocuments(options: GangliaDocumentOptions): (pollTime: number) => GangliaDocument<SourceImage> {
-  return documentsOf(options, () => new ImageWriter());
+  let last: ImageSizes | undefined;
+  return documentsOf(options, () => new ImageWriter(last), (image) => {
+    last = ImageWriter.sizesOf(image);
+  });
 }
 
 function documentsOf<Result>(
   options: GangliaDocumentOptions, writerFor: (interner: Interner, pollTime: number) => TreeWriter<Result>,
+  finished: (result: Result) => void = () => undefined,
 ): (pollTime: number) => GangliaDocument<Result> {
   // One interner per source for its whole life: the next poll shares strings with the last.
   const interner = new Interner();
@@ -62,7 +66,9 @@ function documentsOf<Result>(
         const rest = bom.flush();
         if (rest.length > 0) parser.write(rest);
         parser.end();
-        return builder.finish();
+        const result = builder.finish();
+        finished(result);
+        return result;
       },
       get metricsReceived() {
         return builder.metricsReceived;

@@ -14,14 +14,41 @@ import {
   type ShapeRecord, type SourceImage, type StringTable,
 } from './format';
 
+/**
+ * The sizes of a source's last image: the next image of the same source starts with buffers
+ * that size (the steady state: same hosts and metrics), so it is written without growing
+ * them and sent without a final copy. Growing or copying leaves the old buffers as garbage
+ * outside the JS heap, which only a major collection frees (~5 MB per S2 document).
+ */
+export interface ImageSizes {
+  readonly hosts: number;
+  readonly metrics: number;
+  readonly stringBytes: number;
+  readonly strings: number;
+}
+
+/**
+ * The filled part of a buffer, to be transferred: the buffer itself (as a view of its first
+ * `length` items) when at most 1/16 of it is unused, else a copy of exactly that part.
+ */
+function filled<T extends Uint8Array | Uint32Array>(array: T, length: number): T {
+  return (array.length - length <= array.length >> 4 ? array.subarray(0, length) : array.slice(0, length)) as T;
+}
+
 /** Appends strings to one growing byte buffer; see format.StringTable. */
 export class StringTableBuilder {
-  private bytes = new Uint8Array(64 * 1024);
+  private bytes: Uint8Array;
   private length = 0;
-  private offsets: Uint32Array = new Uint32Array(1024);
+  private offsets: Uint32Array;
   private count = 0;
   private readonly raw = new Map<number, string>();
   private readonly interned = new Map<string, number>();
+
+  /** `bytes`, `strings`: the expected size (the last image's), else defaults for a growing table. */
+  constructor(bytes = 64 * 1024, strings = 1023) {
+    this.bytes = new Uint8Array(bytes);
+    this.offsets = new Uint32Array(strings + 1);
+  }
 
   /** Index of `s`, shared with an equal string added through intern() before. */
   intern(s: string): number {
@@ -64,8 +91,8 @@ export class StringTableBuilder {
     this.offsets = ensureU32(this.offsets, this.count + 1);
     this.offsets[this.count] = this.length;
     return {
-      bytes: this.bytes.slice(0, this.length),
-      offsets: this.offsets.slice(0, this.count + 1),
+      bytes: filled(this.bytes, this.length),
+      offsets: filled(this.offsets, this.count + 1),
       raw: this.raw,
     };
   }
@@ -114,7 +141,7 @@ class U32Builder {
     return this.data;
   }
   finish(): Uint32Array {
-    return this.data.slice(0, this.length);
+    return filled(this.data, this.length);
   }
 }
 
@@ -130,11 +157,11 @@ export function metricFragments(shape: ShapeRecord): [string, string, string] {
 
 /** The builder's TreeWriter for the parse workers: see the module comment. */
 export class ImageWriter implements TreeWriter<SourceImage> {
-  private readonly strings = new StringTableBuilder();
+  private readonly strings: StringTableBuilder;
   private readonly fragments = new StringTableBuilder();
   private readonly shapes: ShapeRecord[] = [];
-  private readonly hosts = new U32Builder(1024 * HOST_FIELDS);
-  private readonly metrics = new U32Builder(64 * 1024 * METRIC_FIELDS);
+  private readonly hosts: U32Builder;
+  private readonly metrics: U32Builder;
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly layouts: string[][] = [];
   private readonly layoutIndex = new Map<string, number>();
@@ -151,6 +178,23 @@ export class ImageWriter implements TreeWriter<SourceImage> {
   /** Metric names of the open host, in order (reused scratch; copied when a new layout). */
   private readonly names: string[] = [];
   private nameCount = 0;
+
+  /** `expected`: the sizes of the source's last image (see ImageSizes). */
+  constructor(expected?: ImageSizes) {
+    // The string table may vary a little from poll to poll (VAL lengths): 1/32 more room.
+    this.strings = expected === undefined ? new StringTableBuilder()
+      : new StringTableBuilder(expected.stringBytes + (expected.stringBytes >> 5) + 64, expected.strings + 16);
+    this.hosts = new U32Builder(expected === undefined ? 1024 * HOST_FIELDS : Math.max(expected.hosts, HOST_FIELDS));
+    this.metrics = new U32Builder(expected === undefined ? 64 * 1024 * METRIC_FIELDS : Math.max(expected.metrics, METRIC_FIELDS));
+  }
+
+  /** The sizes of the image just finished, for the source's next one. */
+  static sizesOf(image: SourceImage): ImageSizes {
+    return {
+      hosts: image.hosts.length, metrics: image.metrics.length,
+      stringBytes: image.strings.bytes.length, strings: image.strings.offsets.length - 1,
+    };
+  }
 
   beginCluster(): void {
     this.firstHost = this.hosts.length / HOST_FIELDS;
