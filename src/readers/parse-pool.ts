@@ -24,7 +24,8 @@ const WORKER_FILE = path.join(__dirname, 'parse-worker.js');
  * A parse worker's young generation, MiB (V8 sizes it as 3 semi-spaces): 4 MiB semi-spaces,
  * whatever the process-wide --max-semi-space-size. bin/gmetad gives the port thread 1 MiB
  * ones (it allocates little: the trees are off its heap), but the worker building a 1M-metric
- * tree took 3.38 s instead of 3.10 s with them (bench/parse.js, 1 × 10,000 × 100).
+ * tree took 3.38 s instead of 3.10 s with them (bench/parse.js, 1 × 10,000 × 100). Larger
+ * ones (48 and 96 MiB) changed nothing measurable at S2 (bench/run.js, 2026-12-01).
  */
 const WORKER_YOUNG_GENERATION_MB = 12;
 
