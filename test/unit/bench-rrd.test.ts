@@ -110,10 +110,25 @@ test('figures: CPU per cycle, µs per metric (minus baseline), keeps up, target 
   const rrd = rows.find((r) => r.figure.includes('RRD part'))!;
   assert.equal(rrd.ts, '5.0');
   assert.equal(rrd.c, '26.0');
-  assert.equal(rrd.verdict, 'PASS');
-  const slow = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: { ...ts, cpu: { daemon: 6, children: 4, rrdcached: 0 } }, c, baseline: { ts: 0.5, c: 0.4 } });
+  // C polls spaced out (behind): the per-cycle ratio is not equal work, the per-value one carries the target.
+  assert.equal(rrd.verdict, 'n/a');
+  const perValueRow = (rs: typeof rows) => rs.find((r) => r.figure.includes('per value written'))!;
+  // No values or polls counted: not measured.
+  assert.equal(perValueRow(rows).verdict, 'n/a');
+  const counted = (r: ModeSideResult, polls: number, valuesWritten: number): ModeSideResult => ({ ...r, polls, valuesWritten });
+  // ts: 4 CPU s - 4 polls x 0.5 = 2 s for 400k values = 5 µs; C: 12 - 1 x 0.4 = 11.6 s for 100k values = 116 µs.
+  const perValue = perValueRow(modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: counted(ts, 4, 400_000), c: counted(c, 1, 100_000), baseline: { ts: 0.5, c: 0.4 } }));
+  assert.deepEqual([perValue.ts, perValue.c, perValue.ratio, perValue.verdict], ['5.0', '116.0', '0.04x', 'PASS']);
+  const costly = perValueRow(modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: counted(ts, 4, 20_000), c: counted(c, 1, 100_000), baseline: { ts: 0.5, c: 0.4 } }));
+  assert.equal(costly.verdict, 'FAIL', '100 µs per value against 116');
+  // C keeping up: the per-cycle ratio carries the target again.
+  const cUp: ModeSideResult = { ...c, meanPollInterval: 15 };
+  const both = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts, c: cUp, baseline: { ts: 0.5, c: 0.4 } });
+  assert.equal(both.find((r) => r.figure.includes('RRD part'))!.verdict, 'PASS');
+  assert.equal(perValueRow(both).verdict, 'n/a');
+  const slow = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: { ...ts, cpu: { daemon: 6, children: 4, rrdcached: 0 } }, c: cUp, baseline: { ts: 0.5, c: 0.4 } });
   assert.equal(slow.find((r) => r.figure.includes('RRD part'))!.verdict, 'FAIL');
-  const noBaseline = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts, c, baseline: {} });
+  const noBaseline = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts, c: cUp, baseline: {} });
   assert.equal(noBaseline.find((r) => r.figure.includes('RRD part'))!.verdict, 'n/a');
 });
 
