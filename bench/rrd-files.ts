@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 const STAT_HEAD_BYTES = 128;
 const DS_DEF_BYTES = 120;
@@ -64,6 +65,52 @@ export function listRrdFiles(root: string, skipTopDirs: readonly string[] = []):
 /** Number of `*.rrd` files under `root` (cheap enough to call every second or two). */
 export function countRrdFiles(root: string): number {
   return listRrdFiles(root).length;
+}
+
+export interface ScanRequest {
+  readonly root: string;
+  readonly skipTopDirs: readonly string[];
+  /** Read every file's last_up too. */
+  readonly lastUpdates: boolean;
+  /** Only the number of files is wanted (no list sent back). */
+  readonly countOnly?: boolean;
+}
+
+export interface ScanReply {
+  readonly files: string[];
+  readonly count: number;
+  /** last_up per file, NaN if unreadable (null when not asked for). */
+  readonly lastUpdates: Float64Array | null;
+  readonly unreadable: number;
+  readonly ms: number;
+}
+
+function scanInWorker(request: ScanRequest): Promise<ScanReply> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(path.join(__dirname, 'rrd-scan-worker.js'), { workerData: request });
+    worker.once('message', (reply: ScanReply) => resolve(reply));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`RRD scan worker exited with code ${code}`)));
+  });
+}
+
+/**
+ * listRrdFiles + scanLastUpdates in a worker thread, so that the emulated gmonds in this
+ * thread keep answering while a large tree is read.
+ */
+export async function scanTreeOffThread(root: string, skipTopDirs: readonly string[] = []): Promise<{ files: string[]; scan: TreeScan }> {
+  const reply = await scanInWorker({ root, skipTopDirs, lastUpdates: true });
+  const lastUpdate = new Map<string, number>();
+  reply.files.forEach((f, i) => {
+    const t = reply.lastUpdates![i]!;
+    if (!Number.isNaN(t)) lastUpdate.set(f, t);
+  });
+  return { files: reply.files, scan: { lastUpdate, unreadable: reply.unreadable, ms: reply.ms } };
+}
+
+/** countRrdFiles in a worker thread (see scanTreeOffThread). */
+export async function countRrdFilesOffThread(root: string): Promise<number> {
+  return (await scanInWorker({ root, skipTopDirs: [], lastUpdates: false, countOnly: true })).count;
 }
 
 /** last_up of every file (files that vanished or cannot be read are left out and counted). */

@@ -20,7 +20,7 @@ import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emula
 import { REPO_ROOT } from './options';
 import { BENCH_RRAS, numericMetricsPerHost } from './rrd-config';
 import { EVENT_LOOP_RESOLUTION_MS } from '../src/daemon/gmetad';
-import { countRrdFiles } from './rrd-files';
+import { countRrdFilesOffThread } from './rrd-files';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const t0 = Date.now();
@@ -86,13 +86,13 @@ async function main(): Promise<void> {
       const asked = performance.now();
       lastStatus = (await fetchStatus(interactivePort, { timeoutMs: 30_000 })) as Record<string, any>;
       slowestStatusMs = Math.max(slowestStatusMs, performance.now() - asked);
-      // The emulated gmonds run in this process: a synchronous scan of 100k directories here
-      // would hold their accept() and make the daemon's polls look late. The tree is scanned
-      // only once the writer says it has created them all (created counts Big and Small).
+      // The emulated gmonds run in this thread: the tree is counted in a worker thread (a
+      // synchronous scan of 100k directories here held their accept() and made the daemon's
+      // polls look late), and only once the writer says it has created them all.
       const rrd = lastStatus.plugins?.rrd ?? {};
       if (i % 8 === 0) log(`rrd created ${rrd.created} creating ${rrd.creating} dropped ${rrd.dropped} lag ${rrd.lagSeconds} s; loop max ${lastStatus.eventLoop?.maxMs} ms`);
       if (Number(rrd.created) >= expected + numericMetricsPerHost(metrics)) {
-        files = countRrdFiles(path.join(rrdRoot, 'Big'));
+        files = await countRrdFilesOffThread(path.join(rrdRoot, 'Big'));
         log(`${files} files of Big on disk`);
         if (files >= expected + numericMetricsPerHost(metrics)) {
           allAt = Date.now();

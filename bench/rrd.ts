@@ -37,7 +37,7 @@ import { flushAll, startRrdcached, type RrdcachedStats, type RunningRrdcached } 
 import {
   BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, parseModes, renderRrdConfig, writeBehindSeconds, type RrdMode,
 } from './rrd-config';
-import { clusterLocaltime, countRrdFiles, lagSummary, listRrdFiles, scanLastUpdates, valuesWrittenBetween, type TreeScan } from './rrd-files';
+import { clusterLocaltime, countRrdFilesOffThread, lagSummary, scanTreeOffThread, valuesWrittenBetween, type TreeScan } from './rrd-files';
 import { cpuPerCycle, modeRows, type CpuSplit, type ModeSideResult } from './rrd-report';
 import { fmt, markdownTable, textTable } from './report';
 
@@ -281,7 +281,7 @@ async function measureCreation(run: SideRun, opts: Options, ticks: number, polls
   for (;;) {
     await sleep(1000);
     assertSpaceLeft(run.home.rrdRoot);
-    const now = countRrdFiles(run.home.rrdRoot);
+    const now = await countRrdFilesOffThread(run.home.rrdRoot);
     if (now > count) {
       count = now;
       lastGrowth = Date.now();
@@ -342,8 +342,7 @@ async function startWindow(run: SideRun, ticks: number, writesRrds: boolean): Pr
   const d = markDaemon(run, ticks);
   const cpu: CpuMark = { ...d, rrdcached: markRrdcached(run, ticks) };
   const sent = await tsValuesSent(run);
-  const files = writesRrds ? listRrdFiles(run.home.rrdRoot, [SUMMARY_DIR]) : [];
-  const scan = writesRrds ? scanLastUpdates(files) : null;
+  const { files, scan } = writesRrds ? await scanTreeOffThread(run.home.rrdRoot, [SUMMARY_DIR]) : { files: [], scan: null };
   if (scan) log(`${LABEL[run.home.side]}: window starts; ${files.length} files scanned in ${fmt(scan.ms, 0)} ms`);
   return { cpu, scan, files, ...(sent !== undefined ? { sent } : {}), ...(cachedStats ? { cachedStats } : {}) };
 }
@@ -370,15 +369,14 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
   r.meanPollInterval = recent.length >= 2 ? (recent[recent.length - 1]!.atMs - recent[0]!.atMs) / 1000 / (recent.length - 1) : NaN;
   if (start.scan) {
     const scanStartedAt = Date.now();
-    const files = listRrdFiles(run.home.rrdRoot, [SUMMARY_DIR]);
-    const scan = scanLastUpdates(files);
+    const { scan } = await scanTreeOffThread(run.home.rrdRoot, [SUMMARY_DIR]);
     const newest = Math.max(...run.home.served.filter((p) => p.atMs <= scanStartedAt).map((p) => p.localtime));
     r.filesScanned = scan.lastUpdate.size;
     r.unreadable = scan.unreadable;
     r.valuesWritten = valuesWrittenBetween(start.scan.lastUpdate, scan.lastUpdate, run.home.served.map((p) => p.localtime));
     r.valuesPolled = scan.lastUpdate.size * inWindow.length;
     r.lag = lagSummary(scan.lastUpdate.values(), newest, 2 * opts.step + r.writeBehind);
-    r.totalFiles = countRrdFiles(run.home.rrdRoot);
+    r.totalFiles = await countRrdFilesOffThread(run.home.rrdRoot);
   }
   const perCycle = cpuPerCycle(r, opts.step);
   log(

@@ -1,11 +1,14 @@
 /** Pure helpers of the RRD benchmark (bench/rrd-*.ts): header parsing, counting, configs, figures. */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseRrdcachedStats, rrdcachedArgs } from '../../bench/rrd-cached';
 import {
   BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, numericMetricsPerHost, parseModes, renderRrdConfig, rraRows, writeBehindSeconds,
 } from '../../bench/rrd-config';
-import { clusterLocaltime, lagSummary, parseRrdLastUpdate, rrdLastUpdateOffset, valuesWrittenBetween } from '../../bench/rrd-files';
+import { clusterLocaltime, countRrdFilesOffThread, lagSummary, parseRrdLastUpdate, rrdLastUpdateOffset, scanTreeOffThread, valuesWrittenBetween } from '../../bench/rrd-files';
 import { cpuPerCycle, keepsUp, microsPerMetric, modeRows, type ModeSideResult } from '../../bench/rrd-report';
 import { ClusterDocument } from '../../bench/emulated-cluster';
 
@@ -29,6 +32,31 @@ test('last_up is read after the stat head and the ds/rra definitions', () => {
   assert.equal(parseRrdLastUpdate(fakeRrdHeader(2, 5, 1_700_000_123)), 1_700_000_123);
   assert.throws(() => parseRrdLastUpdate(Buffer.from('not an rrd file at all, really, no'.repeat(8))), /not an RRD/);
   assert.throws(() => parseRrdLastUpdate(fakeRrdHeader(2, 5, 1).subarray(0, 900)), RangeError);
+});
+
+test('the tree is scanned in a worker thread: every file, its last_up, unreadable files counted, skipped top directories', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scan-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const header = (lastUp: number) => {
+    const b = Buffer.alloc(rrdLastUpdateOffset(1, 1) + 8);
+    b.write('RRD\0', 0, 'latin1');
+    b.writeBigUInt64LE(1n, 24);
+    b.writeBigUInt64LE(1n, 32);
+    b.writeBigInt64LE(BigInt(lastUp), rrdLastUpdateOffset(1, 1));
+    return b;
+  };
+  for (const [dir, file, lastUp] of [['c/h1', 'a.rrd', 100], ['c/h1', 'b.rrd', 115], ['c/h2', 'a.rrd', 130], ['__SummaryInfo__', 'x.rrd', 7]] as const) {
+    fs.mkdirSync(path.join(root, dir), { recursive: true });
+    fs.writeFileSync(path.join(root, dir, file), header(lastUp));
+  }
+  fs.writeFileSync(path.join(root, 'c/h2/broken.rrd'), 'not an rrd');
+  fs.writeFileSync(path.join(root, 'c/h2/notes.txt'), 'ignored');
+  const { files, scan } = await scanTreeOffThread(root, ['__SummaryInfo__']);
+  assert.deepEqual(files.map((f) => path.relative(root, f)).sort(), ['c/h1/a.rrd', 'c/h1/b.rrd', 'c/h2/a.rrd', 'c/h2/broken.rrd']);
+  assert.deepEqual([...scan.lastUpdate].map(([f, v]) => [path.relative(root, f), v]).sort(), [['c/h1/a.rrd', 100], ['c/h1/b.rrd', 115], ['c/h2/a.rrd', 130]]);
+  assert.equal(scan.unreadable, 1);
+  assert.equal(await countRrdFilesOffThread(root), 5);
+  assert.equal(await countRrdFilesOffThread(path.join(root, 'missing')), 0);
 });
 
 test('values written count the served timestamps between the two scans, per file', () => {
