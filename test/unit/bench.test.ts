@@ -11,6 +11,7 @@ import { hotFunctions, longTasks } from '../../bench/cpu-profile';
 import { assertPortsFree, listeningPorts, renderConfig } from '../../bench/daemons';
 import { fetchDump } from '../../bench/dump-client';
 import { ClusterDocument, generateClusterXml, startEmulatedGmond } from '../../bench/emulated-cluster';
+import { startGmondThread } from '../../bench/gmond-thread';
 import { parseStat, parseStatusKiB, sampleProcessTree } from '../../bench/proc-stats';
 import { ratio } from '../../bench/report';
 
@@ -101,6 +102,22 @@ test('emulated gmond serves the whole document to each connection and records it
   assert.equal(second.bytes, gmond.document.size);
   assert.equal(gmond.connections.length, 2);
   assert.ok(gmond.connections[1]! >= gmond.connections[0]!);
+});
+
+test('an emulated gmond in a thread of its own serves the document and reports each accept', async (t) => {
+  const gmond = await startGmondThread({ hosts: 20, metrics: 30, clusterName: 'Threaded' });
+  t.after(() => gmond.close());
+  const before = Date.now();
+  const first = await fetchDump(gmond.port, { count: true, timeoutMs: 5000 });
+  const second = await fetchDump(gmond.port, { count: true, timeoutMs: 5000 });
+  assert.equal(first.ok, true);
+  assert.equal(first.bytes, gmond.size);
+  assert.equal(first.hosts, 20);
+  assert.equal(second.metrics, 600);
+  // The accept message may arrive just after the reply: wait for both.
+  for (let i = 0; i < 100 && gmond.connections.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(gmond.connections.length, 2);
+  assert.ok(gmond.connections[0]! >= before - 1000 && gmond.connections[1]! >= gmond.connections[0]!);
 });
 
 test('parseStat copes with spaces and parens in the command name', () => {
