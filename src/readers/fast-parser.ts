@@ -6,7 +6,10 @@
  * concatenation. Ganglia XML is a very regular subset of XML (elements with quoted
  * attributes, whitespace between them, one DTD prolog), so this tokenizer finds token
  * boundaries with indexOf, slices names and values out of the chunk, and reuses the
- * attribute names seen on the previous element of the same name.
+ * attribute names seen on the previous element of the same name. What gmond repeats on every
+ * host is not tokenized again: a METRIC start tag is compared with the last one of its name
+ * outside its varying values (VAL, TN), and the EXTRA_DATA body that follows with that
+ * metric's last body; both with native string comparisons, the recorded events replayed.
  *
  * It is still a well-formedness checker, because a truncated or garbled document must
  * never become a snapshot: tags must nest and close, there is exactly one root element,
@@ -27,6 +30,9 @@ import { detach } from './intern';
 
 /** Longest token accepted, in bytes from `<` to `>` inclusive; real Ganglia tags are < 2 KB. */
 export const MAX_TOKEN = 1 << 20;
+
+/** Characters of a new chunk first used to finish a token cut by the previous chunk's end. */
+const FINISH_TOKEN = 4096;
 
 const TAB = 9;
 const LF = 10;
@@ -111,6 +117,7 @@ function decodeReference(s: string, amp: number, semi: number): string | null {
 }
 
 const EXTRA_DATA_END = '</EXTRA_DATA>';
+const METRIC_NAME_PREFIX = '<METRIC NAME="';
 /** Characters of EXTRA_DATA blocks a document's parser keeps for replay (see FastXmlParser.blocks). */
 const MAX_BLOCK_CACHE = 1 << 20;
 
@@ -121,13 +128,55 @@ interface BlockEvent {
 }
 
 interface Recording {
-  /** The block's text, from `<EXTRA_DATA` to its `</EXTRA_DATA>`. */
+  /** The block's text, from `<EXTRA_DATA` to its `</EXTRA_DATA>` (or a METRIC's body). */
   readonly key: string;
   /** Where that text ends in the input being scanned. */
   readonly end: number;
   /** Open elements outside the block. */
   readonly depth: number;
   readonly events: BlockEvent[];
+  /** For a METRIC's body: the template it is recorded for; null for an EXTRA_DATA block. */
+  readonly template: MetricTemplate | null;
+}
+
+const METRIC_END = '</METRIC>';
+/** Attributes of a METRIC that differ from host to host; the rest is constant per metric name. */
+const VARYING: ReadonlySet<string> = new Set(['VAL', 'TN']);
+/** Longest METRIC start tag learned as a template, and longest body kept (characters). */
+const MAX_TEMPLATE_TAG = 4096;
+const MAX_BODY = 64 * 1024;
+/** Times a name's template or body may be replaced in one document before it stops changing. */
+const MAX_RELEARN = 16;
+
+/**
+ * A METRIC start tag as gmond writes it for one metric name on every host: the constant text
+ * around the varying values (VAL, TN), the attributes it stood for, and what followed it up
+ * to its `</METRIC>` (the EXTRA_DATA block) with the events that produced. A tag whose text
+ * is the template's with other plain values in the varying places tokenizes to the same
+ * attributes with those values, so it is matched with a few native comparisons.
+ */
+interface MetricTemplate {
+  /** The NAME value, also the key of FastXmlParser.templates. */
+  readonly name: string;
+  /**
+   * parts[0]: from `<` through the opening quote of the first varying value; parts[v]: from
+   * the closing quote of varying value v-1 through the opening quote of value v; the last
+   * part: from the last closing quote through `>` or `/>`.
+   */
+  readonly parts: readonly string[];
+  /** The quote (char code) around each varying value. */
+  readonly quotes: readonly number[];
+  /** Attribute names in document order, and their values (null: a varying one, in order). */
+  readonly keys: readonly string[];
+  readonly values: readonly (string | null)[];
+  readonly selfClosing: boolean;
+  /** Text from after the tag through `</METRIC>`, and its events (the last closes METRIC). */
+  body: string | null;
+  events: readonly BlockEvent[];
+  /** Bodies recorded again after a mismatch (bounded by MAX_RELEARN). */
+  relearned: number;
+  /** The template of the METRIC that followed this one last time: the first guess next time. */
+  next: MetricTemplate | null;
 }
 
 /** Thrown inside the scanner: message and buffer offset, turned into line/column later. */
@@ -159,18 +208,48 @@ class FastXmlParser implements StreamingXmlParser {
   private blockChars = 0;
   /** The block being recorded, or null. */
   private recording: Recording | null = null;
+  /** METRIC start tags by NAME (see MetricTemplate); held characters count in blockChars. */
+  private readonly templates = new Map<string, MetricTemplate>();
+  /** Templates replaced in this document (bounded by MAX_RELEARN per name on average). */
+  private relearnedTemplates = 0;
+  /** The template of the last METRIC start tag, whose `next` is the guess for the next one. */
+  private lastTemplate: MetricTemplate | null = null;
+  /** Value bounds (start, end) of the METRIC start tag being tokenized, for learning it. */
+  private readonly bounds: number[] = [];
+  /** Varying values of the METRIC start tag being matched against a template. */
+  private readonly varying: string[] = [];
 
   constructor(private readonly sink: XmlSink) {}
 
   write(chunk: string): void {
     this.checkUsable();
     if (chunk.length === 0) return;
-    const input = this.buffer.length === 0 ? chunk : this.buffer + chunk;
+    const buffered = this.buffer.length;
+    let input = buffered === 0 ? chunk : this.buffer + chunk;
+    if (buffered > 0 && buffered <= FINISH_TOKEN) {
+      // The kept text is one unfinished token. `buffer + chunk` would be flattened by the
+      // first search in it, a copy of every chunk (~20 ms per 34 MB document): finish the
+      // token with a prefix of the chunk instead (the prefix is one more chunk boundary),
+      // and go on in the chunk itself. A longer token is likely to need the whole chunk.
+      for (let take = FINISH_TOKEN; take < chunk.length; take *= 8) {
+        const head = this.buffer + chunk.slice(0, take);
+        const consumed = this.consume(head);
+        if (consumed === 0) continue; // still unfinished: nothing happened, try a longer prefix
+        input = consumed >= buffered ? chunk.slice(consumed - buffered) : head.slice(consumed) + chunk.slice(take);
+        break;
+      }
+    }
+    const consumed = this.consume(input);
+    this.buffer = consumed === input.length ? '' : input.slice(consumed);
+  }
+
+  /** Scans `input` (not the end of the document); returns how much of it was consumed. */
+  private consume(input: string): number {
     try {
       const consumed = this.scan(input, false);
       if (input.length - consumed > MAX_TOKEN) throw new ScanError(`token longer than ${MAX_TOKEN} bytes`, consumed);
       this.advance(input, consumed);
-      this.buffer = consumed === input.length ? '' : input.slice(consumed);
+      return consumed;
     } catch (err) {
       throw this.fail(err, input);
     }
@@ -311,9 +390,17 @@ class FastXmlParser implements StreamingXmlParser {
       name = detach(s.slice(i, j));
     }
     if (j >= n) return -1;
-    if (name === 'EXTRA_DATA' && this.recording === null && this.open.length > 0) {
-      const next = this.extraDataBlock(s, lt);
-      if (next >= 0) return next;
+    let bounds: number[] | null = null;
+    if (this.recording === null && this.open.length > 0) {
+      if (name === 'METRIC') {
+        const next = this.templatedMetric(s, lt);
+        if (next >= 0) return next;
+        bounds = this.bounds;
+        bounds.length = 0;
+      } else if (name === 'EXTRA_DATA') {
+        const next = this.extraDataBlock(s, lt);
+        if (next >= 0) return next;
+      }
     }
     i = j;
     // No '<' may appear inside the tag. Every character up to the '>' is looked at below
@@ -336,12 +423,14 @@ class FastXmlParser implements StreamingXmlParser {
         c = s.charCodeAt(i);
       }
       if (c === GT) {
+        if (bounds !== null) return this.learnedMetric(s, lt, i + 1, attrs, bounds, false);
         this.openElement(name, attrs, false);
         return i + 1;
       }
       if (c === SLASH) {
         if (i + 1 >= n) return -1;
         if (s.charCodeAt(i + 1) !== GT) throw new ScanError("expected '>' after '/'", i + 1);
+        if (bounds !== null) return this.learnedMetric(s, lt, i + 2, attrs, bounds, true);
         this.openElement(name, attrs, true);
         return i + 2;
       }
@@ -393,8 +482,119 @@ class FastXmlParser implements StreamingXmlParser {
         throw new ScanError(`duplicate attribute ${attrName}`, i);
       }
       attrs[attrName] = attributeValue(s, start, close);
+      if (bounds !== null) bounds.push(start, close);
       i = close + 1;
     }
+  }
+
+  /**
+   * At `<METRIC` (inside the root, nothing recording): if the tag is a known template's text
+   * with plain values in its varying places, emits it (and its body, if that is the
+   * template's too) and returns where it ends; else -1 and the tag is tokenized as usual.
+   */
+  private templatedMetric(s: string, lt: number): number {
+    let t = this.lastTemplate?.next ?? null;
+    if (t === null || !textAt(s, lt, t.parts[0])) {
+      // Not the metric that followed last time: look the name up.
+      const at = lt + METRIC_NAME_PREFIX.length;
+      if (!textAt(s, lt, METRIC_NAME_PREFIX)) return -1;
+      const quote = s.indexOf('"', at);
+      if (quote === -1) return -1;
+      t = this.templates.get(s.slice(at, quote)) ?? null;
+      if (t === null || !textAt(s, lt, t.parts[0])) return -1;
+    }
+    const parts = t.parts;
+    const varying = this.varying;
+    let p = lt + parts[0].length;
+    for (let v = 1; v < parts.length; v++) {
+      const close = s.indexOf(t.quotes[v - 1] === DQUOTE ? '"' : "'", p);
+      if (close === -1) return -1;
+      for (let k = p; k < close; k++) {
+        const c = s.charCodeAt(k);
+        if (c < SPACE || c === AMP || c === LT) return -1;
+      }
+      if (!textAt(s, close, parts[v])) return -1;
+      varying[v - 1] = s.slice(p, close);
+      p = close + parts[v].length;
+    }
+    const attrs: Record<string, string> = {};
+    const { keys, values } = t;
+    for (let k = 0, v = 0; k < keys.length; k++) {
+      const value = values[k];
+      attrs[keys[k]] = value === null ? varying[v++] : value;
+    }
+    return this.metricOpened(s, lt, p, attrs, t, t.selfClosing);
+  }
+
+  /** A METRIC start tag tokenized in full, `bounds` its values: learns it, then emits it. */
+  private learnedMetric(s: string, lt: number, end: number, attrs: Attributes, bounds: readonly number[], selfClosing: boolean): number {
+    const name = attrs.NAME;
+    let t = name === undefined ? undefined : this.templates.get(name);
+    if (name !== undefined && end - lt <= MAX_TEMPLATE_TAG && this.blockChars + end - lt <= MAX_BLOCK_CACHE
+      && (t === undefined || this.relearnedTemplates < MAX_RELEARN * this.templates.size)) {
+      if (t !== undefined) this.relearnedTemplates++;
+      const keys = Object.keys(attrs);
+      const values: (string | null)[] = [];
+      const parts: string[] = [];
+      const quotes: number[] = [];
+      let from = lt;
+      for (let k = 0; k < keys.length; k++) {
+        if (VARYING.has(keys[k])) {
+          const start = bounds[2 * k];
+          parts.push(detach(s.slice(from, start)));
+          quotes.push(s.charCodeAt(start - 1));
+          from = bounds[2 * k + 1];
+          values.push(null);
+        } else {
+          values.push(detach(attrs[keys[k]]));
+        }
+      }
+      parts.push(detach(s.slice(from, end)));
+      t = {
+        name: detach(name), parts, quotes, keys, values, selfClosing, body: null, events: [], relearned: 0, next: null,
+      };
+      this.templates.set(t.name, t);
+      this.blockChars += end - lt;
+    }
+    if (t === undefined) {
+      this.openElement('METRIC', attrs, selfClosing);
+      return end;
+    }
+    return this.metricOpened(s, lt, end, attrs, t, selfClosing);
+  }
+
+  /**
+   * Emits a METRIC start tag ending at `end` whose name has template `t`; replays the body
+   * that follows when it is the template's, else starts recording it. Returns how far the
+   * input is consumed.
+   */
+  private metricOpened(s: string, lt: number, end: number, attrs: Attributes, t: MetricTemplate, selfClosing: boolean): number {
+    const last = this.lastTemplate;
+    if (last !== null) last.next = t;
+    this.lastTemplate = t;
+    this.openElement('METRIC', attrs, selfClosing);
+    if (selfClosing) return end;
+    const body = t.body;
+    // The whole stretch counts as one token for MAX_TOKEN in scan(): keep it within.
+    if (body !== null && end - lt + body.length <= MAX_TOKEN && textAt(s, end, body)) {
+      const sink = this.sink;
+      for (const e of t.events) {
+        if (e.attrs === null) sink.closeTag(e.name);
+        else sink.openTag(e.name, e.attrs);
+      }
+      this.open.pop();
+      return end + body.length;
+    }
+    if (t.relearned < MAX_RELEARN) {
+      const close = s.indexOf(METRIC_END, end);
+      if (close !== -1 && close + METRIC_END.length - end <= MAX_BODY
+        && this.blockChars + close + METRIC_END.length - end <= MAX_BLOCK_CACHE) {
+        this.recording = {
+          key: s.slice(end, close + METRIC_END.length), end: close + METRIC_END.length, depth: this.open.length - 1, events: [], template: t,
+        };
+      }
+    }
+    return end;
   }
 
   /**
@@ -415,7 +615,7 @@ class FastXmlParser implements StreamingXmlParser {
       }
       return end;
     }
-    if (this.blockChars + key.length <= MAX_BLOCK_CACHE) this.recording = { key, end, depth: this.open.length, events: [] };
+    if (this.blockChars + key.length <= MAX_BLOCK_CACHE) this.recording = { key, end, depth: this.open.length, events: [], template: null };
     return -1;
   }
 
@@ -425,7 +625,14 @@ class FastXmlParser implements StreamingXmlParser {
     this.recording = null;
     if (end !== r.end) return;
     const key = detach(r.key);
-    this.blocks.set(key, r.events);
+    const t = r.template;
+    if (t === null) {
+      this.blocks.set(key, r.events);
+    } else {
+      if (t.body !== null) t.relearned++;
+      t.body = key;
+      t.events = r.events;
+    }
     this.blockChars += key.length;
   }
 
@@ -577,6 +784,14 @@ function matchesAt(s: string, at: number, word: string): boolean {
   if (at + n > s.length) return false;
   for (let k = 0; k < n; k++) if (s.charCodeAt(at + k) !== word.charCodeAt(k)) return false;
   return true;
+}
+
+/**
+ * s.startsWith(text, at) for longer texts: V8's startsWith compares char by char (~1 us for
+ * 250 chars), a slice (a view, no copy) compared with === runs a native memcmp (~50 ns).
+ */
+function textAt(s: string, at: number, text: string): boolean {
+  return s.slice(at, at + text.length) === text;
 }
 
 /** The value between the quotes; sliced as is unless it needs decoding or is invalid. */

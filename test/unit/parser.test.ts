@@ -130,6 +130,94 @@ test('repeated EXTRA_DATA blocks (replayed by the fast parser) give the same eve
   assert.throws(() => parse('fast', broken), XmlParseError);
 });
 
+test('METRIC tags matched against the last tag of their name (fast parser) give the same events as sax, however the chunks fall', () => {
+  const next = seededRandom(9);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)];
+  const block = (m: number) => `<EXTRA_DATA>\n<EXTRA_ELEMENT NAME="GROUP" VAL="g${m % 3}"/>\n`
+    + `<EXTRA_ELEMENT NAME="DESC" VAL="metric ${m} &amp; more"/>\n</EXTRA_DATA>`;
+  const usual = (m: number, val: string, tn: string) => `<METRIC NAME="m${m}" VAL="${val}" TYPE="float" UNITS="%" TN="${tn}" `
+    + `TMAX="60" DMAX="0" SLOPE="both" SOURCE="gmond">\n${block(m)}\n</METRIC>`;
+  // Tags that differ from the usual one in one byte, in the order or quoting of attributes,
+  // in their body, or that are self-closing.
+  const variants: ((m: number, val: string, tn: string) => string)[] = [
+    (m, val, tn) => usual(m, val, tn).replace('UNITS="%"', 'UNITS="%%"'),
+    (m, val, tn) => usual(m, val, tn).replace('TMAX="60"', 'TMAX="61"'),
+    (m, val, tn) => usual(m, val, tn).replace(` TN="${tn}"`, '').replace(' TMAX=', ` TN="${tn}" TMAX=`),
+    (m, val, tn) => usual(m, val, tn).replace(' SOURCE="gmond"', ''),
+    (m, val, tn) => usual(m, val, tn).replace(` VAL="${val}"`, ''),
+    (m, val, tn) => usual(m, val, tn).replace('TYPE="float"', "TYPE='float'").replace(`TN="${tn}"`, `TN = '${tn}'`),
+    (m, val, tn) => usual(m, val, tn).replace('NAME=', ' NAME =').replace('>\n<EXTRA_DATA>', ' >\n<EXTRA_DATA>'),
+    (m, val, tn) => usual(m, val, tn).replace(/>\n<EXTRA_DATA>[^]*<\/METRIC>$/, '/>'),
+    (m, val, tn) => usual(m, val, tn).replace(/\n<EXTRA_DATA>[^]*<\/EXTRA_DATA>/, ''),
+    (m, val, tn) => usual(m, val, tn).replace('VAL="g', 'VAL="h'),
+    (m, val, tn) => usual(m, val, tn).replace('</EXTRA_DATA>', '<!-- c --></EXTRA_DATA>'),
+    (m, val, tn) => usual(m, val, tn).replace('\n</METRIC>', `<METRIC NAME="m${m}" VAL="${val}" TN="1"/></METRIC>`),
+    (m, val, tn) => usual(m, val, tn).replace('<METRIC NAME="', '<METRIC\tNAME="'),
+  ];
+  const values = ['1.5', '', '0', '42', 'a &amp; b', 'x\ty', "it's", 'a>b', '&#65;', 'a longer value of text 12345', 'x\r\ny'];
+  const host = (h: number) => {
+    let text = `<HOST NAME="h${h}" TN="1">\n`;
+    for (let k = 0; k < 8; k++) {
+      const m = next() < 0.1 ? Math.floor(next() * 8) : k; // now and then out of order or repeated
+      const make = next() < 0.6 ? usual : pick(variants);
+      text += `${make(m, pick(values), String(Math.floor(next() * 60)))}\n`;
+    }
+    return `${text}</HOST>\n`;
+  };
+  for (let round = 0; round < 4; round++) {
+    const doc = `<GANGLIA_XML>\n<CLUSTER NAME="c">\n${Array.from({ length: 12 }, (_, h) => host(h)).join('')}</CLUSTER>\n</GANGLIA_XML>\n`;
+    const expected = parse('sax', doc);
+    assert.ok(expected.filter((e) => e[0] === 'open' && e[1] === 'METRIC').length >= 96);
+    for (const chunking of [doc.length, 1, 7, 64, 'random'] as const) {
+      for (const seed of [1, 2, 3]) assert.deepEqual(parse('fast', doc, chunking, seed), expected, `round ${round}, chunks of ${chunking}, seed ${seed}`);
+    }
+  }
+});
+
+test('a METRIC tag like a learned one but malformed in its values or constant text is rejected', () => {
+  const tag = (val: string, rest = ' TYPE="float" TN="3" TMAX="60">') => `<METRIC NAME="cpu" VAL="${val}"${rest}`;
+  const doc = (second: string) => `<G><H>${tag('1')}<E V="x"/></METRIC>\n${second}<E V="x"/></METRIC></H></G>`;
+  const good = doc(tag('2'));
+  assert.deepEqual(parse('fast', good), parse('sax', good));
+  const bad = [
+    tag('a & b'), tag('a\u0001b'), tag('1', ' TYPE="float" TN="3"TMAX="60">'),
+    tag('1', ' TYPE="float" TN="3 TMAX="60">'), tag('1', ' TYPE="float" TN="&bogus;" TMAX="60">'),
+  ];
+  for (const second of bad) {
+    for (const chunking of [good.length, 1, 5] as const) {
+      parseError('fast', doc(second), chunking);
+      parseError('sax', doc(second), chunking);
+    }
+  }
+  // Stricter than sax, like expat.
+  for (const second of [tag('a<b'), tag('1', ' TYPE="float" TN="3" TMAX="60" VAL="2">'), tag('1', ' TYPE="float" TN="3" TMAX="60" TMAX="60">')]) {
+    for (const chunking of [good.length, 1, 5] as const) parseError('fast', doc(second), chunking);
+  }
+});
+
+test('tokens longer than a chunk prefix, cut by chunk ends anywhere, give the same events as sax', () => {
+  const next = seededRandom(11);
+  let doc = '<G>\n';
+  for (const size of [10, 3000, 4095, 4096, 4097, 5000, 30000, 33000, 300000]) {
+    doc += `<M V="${'v'.repeat(size)}" W="1"/>\n<!--${'c'.repeat(size)}-->\n<M V="&amp;${'w'.repeat(size)}"></M >\n`;
+  }
+  doc += '</G>\n';
+  const expected = parse('sax', doc);
+  const feed = (sizes: () => number) => {
+    const events: Event[] = [];
+    const parser = createFastParser(recordingSink(events));
+    for (let at = 0; at < doc.length;) {
+      const size = sizes();
+      parser.write(doc.slice(at, at + size));
+      at += size;
+    }
+    parser.end();
+    return events;
+  };
+  for (const size of [4097, 5000, 10000, 65536, 262145]) assert.deepEqual(feed(() => size), expected, `chunks of ${size}`);
+  assert.deepEqual(feed(() => 1 + Math.floor(next() * 100000)), expected, 'random chunks up to 100000');
+});
+
 test('prolog, DOCTYPE internal subset, comments, PIs and CDATA are skipped', () => {
   const doc = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
     + '<!DOCTYPE G [\n <!ATTLIST M S (x) \'x]>\'>\n <!-- ] > "\' -->\n <!ELEMENT G ANY>\n]>\n'
