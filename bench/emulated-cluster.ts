@@ -338,6 +338,8 @@ export interface EmulatedGmondOptions extends ClusterOptions {
   readonly host?: string;
   /** Refresh TN/REPORTED/values at a connection if the served version is older than this (default 5000 ms). */
   readonly refreshMs?: number;
+  /** Called with the epoch milliseconds of each accepted connection (also kept in `connections`). */
+  readonly onConnection?: (atMs: number) => void;
 }
 
 export interface EmulatedGmond {
@@ -355,7 +357,9 @@ export async function startEmulatedGmond(opts: EmulatedGmondOptions = {}): Promi
   const connections: number[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    connections.push(Date.now());
+    const atMs = Date.now();
+    connections.push(atMs);
+    opts.onConnection?.(atMs);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy()); // a client that resets is its own business

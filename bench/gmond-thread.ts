@@ -54,13 +54,11 @@ export function startGmondThread(cluster: ClusterOptions, refreshMs?: number): P
 async function serve(): Promise<void> {
   const request = workerData as GmondThreadRequest;
   const document = new ClusterDocument(request.cluster);
-  const gmond = await startEmulatedGmond({ document, ...(request.refreshMs !== undefined ? { refreshMs: request.refreshMs } : {}) });
-  // startEmulatedGmond records accept times in its array; forward each as it comes.
-  const push = gmond.connections.push.bind(gmond.connections);
-  gmond.connections.push = (...times: number[]): number => {
-    for (const atMs of times) parentPort!.postMessage({ kind: 'accepted', atMs } satisfies GmondThreadMessage);
-    return push(...times);
-  };
+  const gmond = await startEmulatedGmond({
+    document,
+    ...(request.refreshMs !== undefined ? { refreshMs: request.refreshMs } : {}),
+    onConnection: (atMs) => parentPort!.postMessage({ kind: 'accepted', atMs } satisfies GmondThreadMessage),
+  });
   parentPort!.postMessage({ kind: 'ready', port: gmond.port, size: document.size } satisfies GmondThreadMessage);
 }
 

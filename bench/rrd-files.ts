@@ -62,24 +62,17 @@ export function listRrdFiles(root: string, skipTopDirs: readonly string[] = []):
   return files;
 }
 
-/** Number of `*.rrd` files under `root` (cheap enough to call every second or two). */
-export function countRrdFiles(root: string): number {
-  return listRrdFiles(root).length;
-}
-
 export interface ScanRequest {
   readonly root: string;
   readonly skipTopDirs: readonly string[];
-  /** Read every file's last_up too. */
+  /** Read every file's last_up too; without it only the number of files comes back. */
   readonly lastUpdates: boolean;
-  /** Only the number of files is wanted (no list sent back). */
-  readonly countOnly?: boolean;
 }
 
 export interface ScanReply {
   readonly files: string[];
   readonly count: number;
-  /** last_up per file, NaN if unreadable (null when not asked for). */
+  /** last_up per file, NaN if unreadable (null when not asked for: then `files` is empty). */
   readonly lastUpdates: Float64Array | null;
   readonly unreadable: number;
   readonly ms: number;
@@ -110,7 +103,7 @@ export async function scanTreeOffThread(root: string, skipTopDirs: readonly stri
 
 /** countRrdFiles in a worker thread (see scanTreeOffThread). */
 export async function countRrdFilesOffThread(root: string): Promise<number> {
-  return (await scanInWorker({ root, skipTopDirs: [], lastUpdates: false, countOnly: true })).count;
+  return (await scanInWorker({ root, skipTopDirs: [], lastUpdates: false })).count;
 }
 
 /** last_up of every file (files that vanished or cannot be read are left out and counted). */

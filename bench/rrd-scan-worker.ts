@@ -10,7 +10,7 @@ import { listRrdFiles, scanLastUpdates, type ScanReply, type ScanRequest } from 
 const request = workerData as ScanRequest;
 const files = listRrdFiles(request.root, request.skipTopDirs);
 if (!request.lastUpdates) {
-  const reply: ScanReply = { files: request.countOnly ? [] : files, count: files.length, lastUpdates: null, unreadable: 0, ms: 0 };
+  const reply: ScanReply = { files: [], count: files.length, lastUpdates: null, unreadable: 0, ms: 0 };
   parentPort!.postMessage(reply);
 } else {
   const scan = scanLastUpdates(files);

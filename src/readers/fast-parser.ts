@@ -497,7 +497,7 @@ class FastXmlParser implements StreamingXmlParser {
     if (t === null || !textAt(s, lt, t.parts[0])) {
       // Not the metric that followed last time: look the name up.
       const at = lt + METRIC_NAME_PREFIX.length;
-      if (!textAt(s, lt, METRIC_NAME_PREFIX)) return -1;
+      if (!matchesAt(s, lt, METRIC_NAME_PREFIX)) return -1;
       const quote = s.indexOf('"', at);
       if (quote === -1) return -1;
       t = this.templates.get(s.slice(at, quote)) ?? null;
