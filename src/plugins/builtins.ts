@@ -18,9 +18,16 @@ function hasSection(config: GmetadConfig, name: string): boolean {
   return config.pluginSections.some((s) => s.name.toLowerCase() === name);
 }
 
+/** How long the RRD plugin's notify may take by default (`rrd { deadline }` sets another). */
+export const RRD_NOTIFY_DEADLINE_MS = 15 * 60_000;
+
 export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
   {
     name: 'rrd', enabled: (config) => config.writeRrds,
+    // One notify creates every new file of a poll, in bounded slices: a first poll of 100k
+    // hosts (400k files) took 57-76 s on a 2-core AMD machine, past the 60 s meant to catch a
+    // hung plugin; a writer that is behind shows it in /status (rrd.lagSeconds, queued).
+    delivery: { deadlineMs: RRD_NOTIFY_DEADLINE_MS },
     createPlugin: loadedWhenEnabled(() => require('./rrd/plugin') as typeof import('./rrd/plugin'), (m) => m.createRrdPlugin),
   },
   {

@@ -13,7 +13,8 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/load';
 import type { GmetadConfig } from '../../src/config/types';
 import type { GmetadPlugin, PluginContext, PluginEvent } from '../../src/plugins/api';
-import { loadPlugins, settingsOf, type BuiltinPlugin } from '../../src/plugins/loader';
+import { BUILTIN_PLUGINS, RRD_NOTIFY_DEADLINE_MS } from '../../src/plugins/builtins';
+import { deliveryOf, loadPlugins, settingsOf, type BuiltinPlugin } from '../../src/plugins/loader';
 import { PluginManager } from '../../src/plugins/manager';
 import { parseDuration } from '../../src/plugins/settings';
 import { StatusReporter } from '../../src/server/status';
@@ -200,6 +201,18 @@ test('queue_size and deadline are each plugin\'s own, from its section', async (
   const bad = config('slow {\n  queue_size 0\n}');
   const m2 = new PluginManager({ logger, stats: new DaemonStats(), currentView: () => store.view(), builtins: [slow] });
   await assert.rejects(m2.load(bad), { message: `${FILE}:4: slow { queue_size }: expected a whole number from 1 to 1000000, got "0"` });
+});
+
+test('the RRD plugin may take 15 minutes per notify (a first poll creates all its files), unless its section says otherwise', () => {
+  const rrd = BUILTIN_PLUGINS.find((p) => p.name === 'rrd')!;
+  const byDefault = config('');
+  assert.equal(RRD_NOTIFY_DEADLINE_MS, 900_000);
+  assert.deepEqual(deliveryOf(settingsOf(byDefault.pluginSections, 'rrd', byDefault.file), rrd.delivery), { queueSize: 64, deadlineMs: 900_000 });
+  const set = config('rrd {\n  deadline 2m\n}');
+  assert.equal(deliveryOf(settingsOf(set.pluginSections, 'rrd', set.file), rrd.delivery).deadlineMs, 120_000);
+  // Other plugins keep the 60 s default.
+  const graphite = BUILTIN_PLUGINS.find((p) => p.name === 'graphite')!;
+  assert.equal(deliveryOf(settingsOf(byDefault.pluginSections, 'graphite', byDefault.file), graphite.delivery).deadlineMs, 60_000);
 });
 
 test('SIGHUP: reload() gets the new settings, others restart only if changed, plugins turn on and off, bad settings keep the old', async () => {
