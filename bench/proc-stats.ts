@@ -138,3 +138,24 @@ export function sampleThreads(pid: number): Map<number, { readonly comm: string;
   }
   return threads;
 }
+
+/** A thread's scheduler times (/proc/PID/task/TID/schedstat): on a core, and runnable but waiting for one. */
+export interface ThreadSchedule {
+  readonly runSeconds: number;
+  readonly waitSeconds: number;
+}
+
+export function parseSchedstat(text: string): ThreadSchedule {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  if (!Number.isFinite(run) || !Number.isFinite(wait)) throw new Error(`unexpected schedstat: ${JSON.stringify(text)}`);
+  return { runSeconds: run! / 1e9, waitSeconds: wait! / 1e9 };
+}
+
+/** The scheduler times of thread `tid` of `pid` (the main thread when tid = pid); null if gone or unsupported. */
+export function sampleSchedule(pid: number, tid = pid): ThreadSchedule | null {
+  try {
+    return parseSchedstat(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1'));
+  } catch {
+    return null;
+  }
+}

@@ -33,7 +33,7 @@ import {
 } from './daemons';
 import { concurrentDumps, fetchDump, fetchStatus, type ConcurrentDumps, type DumpResult } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
-import { sampleProcessTree, sampleThreads, clockTicksPerSecond, type ProcessTreeSample } from './proc-stats';
+import { sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 
 /** CPU-busy stretches of the daemon listed from its profile: the p99 target is 10 ms. */
@@ -137,7 +137,8 @@ interface SideResults {
   concurrent?: ConcurrentDumps;
   concurrentPollLatenessMs?: number;
   concurrentPolls?: number;
-  status: { phase: string; figures: StatusFigures }[];
+  /** /status at the end of each phase, with the port thread's scheduler times then (cumulative). */
+  status: { phase: string; figures: StatusFigures; portThread: ThreadSchedule | null }[];
 }
 
 interface ThreadSplit {
@@ -210,7 +211,8 @@ function readStatusFigures(json: unknown): StatusFigures {
 async function recordStatus(state: SideState, phase: string): Promise<void> {
   if (state.side !== 'ts') return; // the C /status has no event loop and every counter is 0
   try {
-    state.results.status.push({ phase, figures: readStatusFigures(await fetchStatus(state.interactivePort)) });
+    const figures = readStatusFigures(await fetchStatus(state.interactivePort));
+    state.results.status.push({ phase, figures, portThread: sampleSchedule(state.daemon.pid) });
   } catch (err) {
     log(`${state.label}: /status failed (${(err as Error).message})`);
   }
@@ -485,11 +487,17 @@ function describeSide(label: string, r: SideResults | undefined, opts: BenchOpti
         `CPU used meanwhile: daemon ${fmt(r.concurrentDaemonCpu, 2)} s, benchmark clients ${fmt(r.concurrentClientCpu, 2)} s`,
     );
   }
+  let previous: ThreadSchedule | null = null;
   for (const s of r.status) {
     const f = s.figures;
+    // On a shared machine the loop's lateness includes time the port thread waited for a core.
+    const since = s.portThread && previous
+      ? `; port thread since the last reading: ran ${fmt(s.portThread.runSeconds - previous.runSeconds, 2)} s, waited for a core ${fmt(s.portThread.waitSeconds - previous.waitSeconds, 2)} s`
+      : '';
+    previous = s.portThread;
     const loop = f.eventLoop ? `eventLoop max ${fmt(f.eventLoop.maxMs, 1)} / p99 ${fmt(f.eventLoop.p99Ms, 1)} / mean ${fmt(f.eventLoop.meanMs, 2)} ms` : 'no eventLoop in /status';
     const meanPoll = f.pollsOk && f.pollsOkMillis !== null ? ` (mean ${fmt(f.pollsOkMillis / f.pollsOk, 0)} ms per poll)` : '';
-    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}${meanPoll}, misses ${f.pollMisses ?? '-'}`);
+    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}${meanPoll}, misses ${f.pollMisses ?? '-'}${since}`);
   }
   lines.push('');
   return lines;

@@ -12,7 +12,7 @@ import { assertPortsFree, listeningPorts, renderConfig } from '../../bench/daemo
 import { fetchDump } from '../../bench/dump-client';
 import { ClusterDocument, generateClusterXml, startEmulatedGmond } from '../../bench/emulated-cluster';
 import { startGmondThread } from '../../bench/gmond-thread';
-import { parseStat, parseStatusKiB, sampleProcessTree } from '../../bench/proc-stats';
+import { parseSchedstat, parseStat, parseStatusKiB, sampleProcessTree, sampleSchedule } from '../../bench/proc-stats';
 import { ratio } from '../../bench/report';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/anchor');
@@ -125,6 +125,20 @@ test('parseStat copes with spaces and parens in the command name', () => {
   assert.deepEqual(parseStat(line), { ppid: 1, utimeTicks: 1234, stimeTicks: 567 });
   assert.equal(parseStatusKiB('Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t   1024 kB\n', 'VmRSS'), 1024);
   assert.equal(parseStatusKiB('Name:\tx\n', 'VmRSS'), 0);
+});
+
+test('schedstat: time on a core and time waiting for one, of this process\'s main thread', () => {
+  assert.deepEqual(parseSchedstat('2500000000 750000000 42\n'), { runSeconds: 2.5, waitSeconds: 0.75 });
+  assert.throws(() => parseSchedstat(''), /unexpected schedstat/);
+  const before = sampleSchedule(process.pid);
+  assert.ok(before, 'this kernel has schedstat');
+  // Spin on a core for 30 ms of CPU time, measured by the process's own counter.
+  const start = process.cpuUsage();
+  while (process.cpuUsage(start).user + process.cpuUsage(start).system < 30_000) { /* spin */ }
+  const after = sampleSchedule(process.pid)!;
+  assert.ok(after.runSeconds - before.runSeconds >= 0.025, `ran ${after.runSeconds - before.runSeconds} s`);
+  assert.ok(after.waitSeconds >= before.waitSeconds);
+  assert.equal(sampleSchedule(process.pid, 1 << 30), null, 'a thread that does not exist');
 });
 
 test('sampleProcessTree sees this process and its child', async (t) => {
