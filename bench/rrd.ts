@@ -57,6 +57,8 @@ interface Options {
   readonly mainJs: string;
   readonly cGmetad: string;
   readonly creationTimeoutS: number;
+  /** How long rrdcached's FLUSHALL may take (930k files on the AMD machine: ~160 s). */
+  readonly flushTimeoutS: number;
   /** RRAs given to both daemons ([] = their built-in default). */
   readonly rras: readonly string[];
 }
@@ -70,6 +72,7 @@ function parseOptions(argv: readonly string[]): Options {
       shm: { type: 'string', default: '/dev/shm' },
       rras: { type: 'string', default: BENCH_RRAS.join(',') },
       'creation-timeout': { type: 'string', default: '300' },
+      'flush-timeout': { type: 'string', default: '120' },
     },
     strict: true,
   });
@@ -77,7 +80,7 @@ function parseOptions(argv: readonly string[]): Options {
     process.stdout.write(
       'usage: node dist/bench/rrd.js [--hosts N] [--metrics M] [--cycles K] [--step S]\n' +
         '       [--modes baseline,direct,direct-rrdtool,direct-wb120,cached] [--only c|ts] [--cpu-prof]\n' +
-        '       [--rras RRA:...,RRA:...|default] [--shm /dev/shm] [--creation-timeout SEC] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
+        '       [--rras RRA:...,RRA:...|default] [--shm /dev/shm] [--creation-timeout SEC] [--flush-timeout SEC] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
     );
     process.exit(0);
   }
@@ -92,6 +95,7 @@ function parseOptions(argv: readonly string[]): Options {
     cpuProf: values['cpu-prof'] ?? false,
     shm: path.resolve(values.shm ?? '/dev/shm'),
     creationTimeoutS: int('creation-timeout', values['creation-timeout'], 10),
+    flushTimeoutS: int('flush-timeout', values['flush-timeout'], 10),
     rras: values.rras === 'default' ? [] : (values.rras ?? '').split(',').map((r) => r.trim()).filter((r) => r !== ''),
     out: path.resolve(values.out ?? ''),
     mainJs: path.resolve(values.main ?? ''),
@@ -337,8 +341,8 @@ interface WindowStart {
   readonly cachedStats?: RrdcachedStats;
 }
 
-async function startWindow(run: SideRun, ticks: number, writesRrds: boolean): Promise<WindowStart> {
-  const cachedStats = run.cached ? await flushAll(run.cached.port) : undefined;
+async function startWindow(run: SideRun, opts: Options, ticks: number, writesRrds: boolean): Promise<WindowStart> {
+  const cachedStats = run.cached ? await flushAll(run.cached.port, { timeoutMs: opts.flushTimeoutS * 1000 }) : undefined;
   const d = markDaemon(run, ticks);
   const cpu: CpuMark = { ...d, rrdcached: markRrdcached(run, ticks) };
   const sent = await tsValuesSent(run);
@@ -354,7 +358,7 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
   let rrdcachedCpu = 0;
   if (run.cached) {
     const flushStarted = Date.now();
-    const stats = await flushAll(run.cached.port);
+    const stats = await flushAll(run.cached.port, { timeoutMs: opts.flushTimeoutS * 1000 });
     r.flushSeconds = (Date.now() - flushStarted) / 1000;
     rrdcachedCpu = markRrdcached(run, ticks);
     if (start.cachedStats) r.rrdcachedValuesWritten = stats.dataSetsWritten - start.cachedStats.dataSetsWritten;
@@ -421,7 +425,7 @@ async function runMode(mode: RrdMode, homes: readonly SideHome[], opts: Options,
     await Promise.all(
       runs.map(async (run) => {
         await alignMidInterval(run, opts.step, run.cached ? 0.35 : 0.5);
-        const start = await startWindow(run, ticks, writesRrds);
+        const start = await startWindow(run, opts, ticks, writesRrds);
         await sleep(start.cpu.atMs + opts.cycles * opts.step * 1000 - Date.now());
         await endWindow(run, start, opts, ticks);
       }),
