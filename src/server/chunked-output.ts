@@ -10,7 +10,7 @@ import { type Clock, epochSeconds, systemClock } from '../util/clock';
 
 /**
  * Size of a socket write of a dump. Ten clients reading 334 MB over loopback cost the writing
- * thread 0.98–1.14 s of CPU in 256 KiB writes, 0.84 s in 1 MiB writes (bench/loopback-floor); a buffer only touched in part costs its touched pages (mmap above 128 KiB).
+ * thread 0.98–1.14 s of CPU in 256 KiB writes, 0.84 s in 1 MiB writes (bench/loopback-floor); a chunk comes from glibc's arenas (bin/gmetad's 2 MiB mmap threshold), whose pages the next chunks use again.
  */
 export const CHUNK_BYTES = 1024 * 1024;
 
