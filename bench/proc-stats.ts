@@ -151,10 +151,10 @@ export function parseSchedstat(text: string): ThreadSchedule {
   return { runSeconds: run! / 1e9, waitSeconds: wait! / 1e9 };
 }
 
-/** The scheduler times of thread `tid` of `pid` (the main thread when tid = pid); null if gone or unsupported. */
-export function sampleSchedule(pid: number, tid = pid): ThreadSchedule | null {
+/** The scheduler times of the main thread of `pid`; null if it is gone or the kernel has no schedstat. */
+export function sampleSchedule(pid: number): ThreadSchedule | null {
   try {
-    return parseSchedstat(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1'));
+    return parseSchedstat(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1'));
   } catch {
     return null;
   }

@@ -138,7 +138,7 @@ test('schedstat: time on a core and time waiting for one, of this process\'s mai
   const after = sampleSchedule(process.pid)!;
   assert.ok(after.runSeconds - before.runSeconds >= 0.025, `ran ${after.runSeconds - before.runSeconds} s`);
   assert.ok(after.waitSeconds >= before.waitSeconds);
-  assert.equal(sampleSchedule(process.pid, 1 << 30), null, 'a thread that does not exist');
+  assert.equal(sampleSchedule(1 << 30), null, 'a process that does not exist');
 });
 
 test('sampleProcessTree sees this process and its child', async (t) => {
