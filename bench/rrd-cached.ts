@@ -20,16 +20,22 @@ export interface RrdcachedOptions {
   readonly binary?: string;
 }
 
-/** Command line: foreground, TCP on 127.0.0.1 only, no journal (the tree is thrown away afterwards). */
+/**
+ * Command line: foreground, TCP on 127.0.0.1 only, no journal (the tree is thrown away
+ * afterwards). rrdcached refuses -z 0 (no jitter is leaving -z out) and warns unless the scan
+ * for stale values (-f) runs at most every 2 x -w.
+ */
 export function rrdcachedArgs(opts: RrdcachedOptions): string[] {
+  const writeInterval = opts.writeInterval ?? 60;
+  const jitter = opts.writeJitter ?? 10;
   return [
     '-g',
     '-l', `127.0.0.1:${opts.port}`,
     '-b', opts.baseDir,
     '-B',
-    '-w', String(opts.writeInterval ?? 60),
-    '-z', String(opts.writeJitter ?? 10),
-    '-f', '120',
+    '-w', String(writeInterval),
+    ...(jitter > 0 ? ['-z', String(jitter)] : []),
+    '-f', String(Math.max(120, 2 * writeInterval)),
     '-p', path.join(opts.workDir, 'rrdcached.pid'),
   ];
 }
@@ -133,4 +139,27 @@ export async function flushAll(port: number, { quietMs = 1000, timeoutMs = 120_0
     if (now.queueLength === 0 && Date.now() - quietSince >= quietMs) return now;
     if (Date.now() > deadline) throw new Error(`rrdcached on ${port}: still flushing after ${timeoutMs} ms (queue ${now.queueLength})`);
   }
+}
+
+/**
+ * FLUSH of each file (what `rrdtool graph --daemon`, and so gweb, does before reading one):
+ * rrdcached writes that file's cached values at once and answers when they are in it. Files it
+ * holds nothing for answer "Nothing to flush"; a file it cannot find is an error.
+ */
+export async function flushFiles(port: number, files: readonly string[], { concurrency = 4, timeoutMs = 30_000 } = {}): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const file = files[next++]!;
+      await rrdcachedCommand(port, `FLUSH ${file}`, timeoutMs);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+}
+
+/** `count` items spread evenly over `items` (all of them when there are fewer). */
+export function spreadSample<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  const every = items.length / count;
+  return Array.from({ length: count }, (_, i) => items[Math.floor(i * every)]!);
 }

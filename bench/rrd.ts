@@ -33,11 +33,13 @@ import {
 import { fetchStatus } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
 import { clockTicksPerSecond, sampleProcessTree, type ProcessTreeSample } from './proc-stats';
-import { flushAll, startRrdcached, type RrdcachedStats, type RunningRrdcached } from './rrd-cached';
+import { flushAll, flushFiles, rrdcachedStats, spreadSample, startRrdcached, type RrdcachedStats, type RunningRrdcached } from './rrd-cached';
 import {
   BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, parseModes, renderRrdConfig, writeBehindSeconds, type RrdMode,
 } from './rrd-config';
-import { clusterLocaltime, countRrdFilesOffThread, lagSummary, scanTreeOffThread, valuesWrittenBetween, type TreeScan } from './rrd-files';
+import {
+  clusterLocaltime, countRrdFilesOffThread, lagSummary, scanLastUpdates, scanTreeOffThread, valuesWrittenBetween, type LagSummary, type TreeScan,
+} from './rrd-files';
 import { cpuPerCycle, modeRows, type CpuSplit, type ModeSideResult } from './rrd-report';
 import { fmt, markdownTable, textTable } from './report';
 
@@ -61,6 +63,18 @@ interface Options {
   readonly flushTimeoutS: number;
   /** RRAs given to both daemons ([] = their built-in default). */
   readonly rras: readonly string[];
+  /** rrdcached's -w and -z (seconds). */
+  readonly rrdcachedWrite: number;
+  readonly rrdcachedJitter: number;
+  /**
+   * How the cached mode's window is measured. `flush`: FLUSHALL before and after it, every value
+   * written counted. `steady`: no forced flush; rrdcached writes on its own -w/-z schedule, the
+   * window starts once its first write wave is over, and freshness is read as gweb reads it
+   * (FLUSH of a sample of files, then their last_update).
+   */
+  readonly cachedWindow: 'flush' | 'steady';
+  /** Files FLUSHed and read at the end of a steady window. */
+  readonly freshnessSample: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -73,6 +87,10 @@ function parseOptions(argv: readonly string[]): Options {
       rras: { type: 'string', default: BENCH_RRAS.join(',') },
       'creation-timeout': { type: 'string', default: '300' },
       'flush-timeout': { type: 'string', default: '120' },
+      'rrdcached-w': { type: 'string', default: '60' },
+      'rrdcached-z': { type: 'string', default: '10' },
+      'cached-window': { type: 'string', default: 'flush' },
+      'freshness-sample': { type: 'string', default: '1000' },
     },
     strict: true,
   });
@@ -80,22 +98,36 @@ function parseOptions(argv: readonly string[]): Options {
     process.stdout.write(
       'usage: node dist/bench/rrd.js [--hosts N] [--metrics M] [--cycles K] [--step S]\n' +
         '       [--modes baseline,direct,direct-rrdtool,direct-wb120,cached] [--only c|ts] [--cpu-prof]\n' +
-        '       [--rras RRA:...,RRA:...|default] [--shm /dev/shm] [--creation-timeout SEC] [--flush-timeout SEC] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
+        '       [--rras RRA:...,RRA:...|default] [--shm /dev/shm] [--creation-timeout SEC] [--flush-timeout SEC]\n' +
+        '       [--rrdcached-w SEC] [--rrdcached-z SEC] [--cached-window flush|steady] [--freshness-sample N] [--out FILE] [--main dist/src/cli/main.js] [--gmetad /usr/sbin/gmetad]\n',
     );
     process.exit(0);
   }
   const int = intOption;
+  const cachedWindow = values['cached-window'];
+  if (cachedWindow !== 'flush' && cachedWindow !== 'steady') throw new Error(`--cached-window: "flush" or "steady", not "${cachedWindow}"`);
+  const cycles = int('cycles', values.cycles, 1);
+  const step = int('step', values.step, 5);
+  const rrdcachedWrite = int('rrdcached-w', values['rrdcached-w'], 1);
+  // A steady window shorter than -w would see only part of rrdcached's write cycle.
+  if (cachedWindow === 'steady' && cycles * step < rrdcachedWrite) {
+    throw new Error(`--cached-window steady needs --cycles x --step (${cycles * step} s) >= --rrdcached-w (${rrdcachedWrite} s)`);
+  }
   return {
     hosts: int('hosts', values.hosts, 1),
     metrics: int('metrics', values.metrics, 1),
-    cycles: int('cycles', values.cycles, 1),
-    step: int('step', values.step, 5),
+    cycles,
+    step,
     modes: parseModes(values.modes ?? ''),
     sides: sidesOption(values.only),
     cpuProf: values['cpu-prof'] ?? false,
     shm: path.resolve(values.shm ?? '/dev/shm'),
     creationTimeoutS: int('creation-timeout', values['creation-timeout'], 10),
     flushTimeoutS: int('flush-timeout', values['flush-timeout'], 10),
+    rrdcachedWrite,
+    rrdcachedJitter: int('rrdcached-z', values['rrdcached-z'], 0),
+    cachedWindow,
+    freshnessSample: int('freshness-sample', values['freshness-sample'], 1),
     rras: values.rras === 'default' ? [] : (values.rras ?? '').split(',').map((r) => r.trim()).filter((r) => r !== ''),
     out: path.resolve(values.out ?? ''),
     mainJs: path.resolve(values.main ?? ''),
@@ -136,6 +168,9 @@ interface SideRun {
   readonly interactivePort: number;
   readonly profileDir: string | null;
   readonly result: ModeSideResult;
+  /** When rrdcached (cached mode) started, and when this mode's file creation cycle ended. */
+  readonly cachedStartedAtMs: number | null;
+  creationEndedAtMs?: number;
 }
 
 /** Every process we started and have not stopped yet (stopped by pid on exit, error or signal). */
@@ -212,7 +247,9 @@ async function startSide(home: SideHome, mode: RrdMode, opts: Options): Promise<
   const [xmlPort, interactivePort, cachedPort] = ports as [number, number, number | undefined];
   let cached: RunningRrdcached | null = null;
   if (needCached) {
-    cached = await startRrdcached(home.side, { port: cachedPort!, baseDir: home.rrdRoot, workDir: modeDir });
+    cached = await startRrdcached(home.side, {
+      port: cachedPort!, baseDir: home.rrdRoot, workDir: modeDir, writeInterval: opts.rrdcachedWrite, writeJitter: opts.rrdcachedJitter,
+    });
     running.add(cached.daemon);
     log(`${label}: rrdcached pid ${cached.daemon.pid} on 127.0.0.1:${cachedPort}`);
   }
@@ -231,7 +268,11 @@ async function startSide(home: SideHome, mode: RrdMode, opts: Options): Promise<
   running.add(daemon);
   log(`${label} [${mode}]: pid ${daemon.pid}, xml ${xmlPort}, interactive ${interactivePort}, gmond ${home.gmond.port}, rrds ${home.rrdRoot}`);
   await waitListening(daemon, [xmlPort, interactivePort]);
-  return { home, mode, daemon, cached, interactivePort, profileDir, result: { side: home.side, mode, writeBehind: writeBehindSeconds(home.side, mode) } };
+  return {
+    home, mode, daemon, cached, interactivePort, profileDir,
+    result: { side: home.side, mode, writeBehind: writeBehindSeconds(home.side, mode) },
+    cachedStartedAtMs: cached ? Date.now() : null,
+  };
 }
 
 async function waitForPolls(run: SideRun, count: number, timeoutMs: number): Promise<void> {
@@ -305,6 +346,7 @@ async function measureCreation(run: SideRun, opts: Options, ticks: number, polls
     complete,
   };
   run.home.filesCreated = true;
+  run.creationEndedAtMs = at;
   log(`${LABEL[run.home.side]}: file creation cycle ${fmt(run.result.creation.seconds, 1)} s, ${count}/${expected} files, CPU ${fmt(run.result.creation.cpuSeconds, 1)} s`);
 }
 
@@ -341,8 +383,27 @@ interface WindowStart {
   readonly cachedStats?: RrdcachedStats;
 }
 
+/**
+ * Steady window: rrdcached writes a file first -w plus up to -z seconds after its first value
+ * arrived, then every -w. The window starts once that first wave is over, so what it sees is
+ * the steady state rather than the backlog of the creation cycle.
+ */
+async function waitFirstWriteWave(run: SideRun, opts: Options): Promise<void> {
+  const since = Math.max(run.cachedStartedAtMs ?? 0, run.creationEndedAtMs ?? 0);
+  const at = since + (opts.rrdcachedWrite + opts.rrdcachedJitter + opts.step) * 1000;
+  log(`${LABEL[run.home.side]}: steady window; waiting ${fmt((at - Date.now()) / 1000, 0)} s for rrdcached's first write wave (-w ${opts.rrdcachedWrite} -z ${opts.rrdcachedJitter})`);
+  while (Date.now() < at) {
+    if (!run.daemon.isAlive()) throw new Error(`${LABEL[run.home.side]} exited; see ${run.daemon.logFile}`);
+    if (run.cached && !run.cached.daemon.isAlive()) throw new Error(`${LABEL[run.home.side]}'s rrdcached exited`);
+    await sleep(Math.min(5000, at - Date.now()));
+  }
+}
+
 async function startWindow(run: SideRun, opts: Options, ticks: number, writesRrds: boolean): Promise<WindowStart> {
-  const cachedStats = run.cached ? await flushAll(run.cached.port, { timeoutMs: opts.flushTimeoutS * 1000 }) : undefined;
+  const steady = opts.cachedWindow === 'steady';
+  const cachedStats = !run.cached ? undefined
+    : steady ? await rrdcachedStats(run.cached.port)
+    : await flushAll(run.cached.port, { timeoutMs: opts.flushTimeoutS * 1000 });
   const d = markDaemon(run, ticks);
   const cpu: CpuMark = { ...d, rrdcached: markRrdcached(run, ticks) };
   const sent = await tsValuesSent(run);
@@ -356,7 +417,19 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
   const d = markDaemon(run, ticks);
   const sent = await tsValuesSent(run);
   let rrdcachedCpu = 0;
-  if (run.cached) {
+  const steady = opts.cachedWindow === 'steady';
+  if (run.cached && steady) {
+    const stats = await rrdcachedStats(run.cached.port);
+    rrdcachedCpu = markRrdcached(run, ticks);
+    const before = start.cachedStats!;
+    r.rrdcachedValuesWritten = stats.dataSetsWritten - before.dataSetsWritten;
+    r.rrdcachedSteady = {
+      queueAtStart: before.queueLength,
+      queueAtEnd: stats.queueLength,
+      updatesReceived: stats.updatesReceived - before.updatesReceived,
+      filesWritten: stats.updatesWritten - before.updatesWritten,
+    };
+  } else if (run.cached) {
     const flushStarted = Date.now();
     const stats = await flushAll(run.cached.port, { timeoutMs: opts.flushTimeoutS * 1000 });
     r.flushSeconds = (Date.now() - flushStarted) / 1000;
@@ -379,8 +452,11 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
     r.unreadable = scan.unreadable;
     r.valuesWritten = valuesWrittenBetween(start.scan.lastUpdate, scan.lastUpdate, run.home.served.map((p) => p.localtime));
     r.valuesPolled = scan.lastUpdate.size * inWindow.length;
-    r.lag = lagSummary(scan.lastUpdate.values(), newest, 2 * opts.step + r.writeBehind);
+    // Steady through rrdcached: a value may wait in rrdcached up to -w + -z by design.
+    const held = run.cached && steady ? opts.rrdcachedWrite + opts.rrdcachedJitter : r.writeBehind;
+    r.lag = lagSummary(scan.lastUpdate.values(), newest, 2 * opts.step + held);
     r.totalFiles = await countRrdFilesOffThread(run.home.rrdRoot);
+    if (run.cached && steady) r.freshLag = await freshnessAsRead(run, [...scan.lastUpdate.keys()], opts);
   }
   const perCycle = cpuPerCycle(r, opts.step);
   log(
@@ -388,6 +464,22 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
       `(daemon ${fmt(r.cpu.daemon, 2)}, children ${fmt(r.cpu.children, 2)}, rrdcached ${fmt(r.cpu.rrdcached, 2)} s)` +
       (r.lag ? `; ${r.valuesWritten} values written (${r.valuesPolled} polled), lag max ${r.lag.maxLag} s, ${r.lag.behind} files behind` : ''),
   );
+}
+
+/**
+ * What a reader through rrdcached (gweb's `rrdtool graph --daemon`) sees: FLUSH a sample of
+ * files spread over the tree, then read their last_update. Values the daemon has sent are then
+ * in the files, so the lag is the daemon's, not rrdcached's -w.
+ */
+async function freshnessAsRead(run: SideRun, files: readonly string[], opts: Options): Promise<LagSummary> {
+  const sample = spreadSample([...files].sort(), opts.freshnessSample);
+  const newest = Math.max(...run.home.served.filter((p) => p.atMs <= Date.now()).map((p) => p.localtime));
+  const started = Date.now();
+  await flushFiles(run.cached!.port, sample);
+  const scan = scanLastUpdates(sample);
+  const lag = lagSummary(scan.lastUpdate.values(), newest, 2 * opts.step);
+  log(`${LABEL[run.home.side]}: FLUSHed ${sample.length} files in ${fmt((Date.now() - started) / 1000, 1)} s; lag as read through rrdcached max ${lag.maxLag} s, median ${lag.medianLag} s`);
+  return lag;
 }
 
 async function runMode(mode: RrdMode, homes: readonly SideHome[], opts: Options, ticks: number): Promise<{ runs: SideRun[]; profiles: Map<Side, string> }> {
@@ -424,6 +516,7 @@ async function runMode(mode: RrdMode, homes: readonly SideHome[], opts: Options,
     // Each side's window runs on its own poll phase (see alignMidInterval).
     await Promise.all(
       runs.map(async (run) => {
+        if (run.cached && opts.cachedWindow === 'steady') await waitFirstWriteWave(run, opts);
         await alignMidInterval(run, opts.step, run.cached ? 0.35 : 0.5);
         const start = await startWindow(run, opts, ticks, writesRrds);
         await sleep(start.cpu.atMs + opts.cycles * opts.step * 1000 - Date.now());
@@ -459,12 +552,17 @@ function machineDescription(cGmetad: string): string {
   return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, node ${process.version}, ${version}, ${rrdtool}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 }
 
-const MODE_TITLE: Record<RrdMode, string> = {
+function modeTitle(mode: RrdMode, opts: Options): string {
+  if (mode !== 'cached') return MODE_TITLE[mode];
+  const window = opts.cachedWindow === 'steady' ? 'steady state, no forced flush' : 'FLUSHALL before and after the window';
+  return `through rrdcached (one per daemon, TCP, -w ${opts.rrdcachedWrite} -z ${opts.rrdcachedJitter}; ${window})`;
+}
+
+const MODE_TITLE: Record<Exclude<RrdMode, 'cached'>, string> = {
   baseline: 'baseline: write_rrds off (polling only)',
   direct: 'direct, default configuration: C with librrd, gmetad-ts updating every value at once in-process (rrdtool for creates)',
   'direct-rrdtool': 'direct, gmetad-ts with native_updates off (every update through its rrdtool processes)',
   'direct-wb120': `direct, gmetad-ts with the opt-in write_behind ${writeBehindSeconds('ts', 'direct-wb120')} s (graphs lag by design)`,
-  cached: 'through rrdcached (one per daemon, TCP, -w 60 -z 10)',
 };
 
 function describeRun(r: ModeSideResult, step: number): string {
@@ -473,7 +571,14 @@ function describeRun(r: ModeSideResult, step: number): string {
   if (r.filesScanned !== undefined) parts.push(`${r.filesScanned} cluster-tree files scanned (${r.unreadable} unreadable), ${r.totalFiles} files in all`);
   if (r.valuesWritten !== undefined) parts.push(`${r.valuesWritten} values written / ${r.valuesPolled} polled`);
   if (r.tsValuesSent !== undefined) parts.push(`/status metrics.sent: ${r.tsValuesSent}`);
-  if (r.rrdcachedValuesWritten !== undefined) parts.push(`rrdcached DataSetsWritten: ${r.rrdcachedValuesWritten} (flush took ${fmt(r.flushSeconds, 1)} s)`);
+  if (r.rrdcachedSteady) {
+    const q = r.rrdcachedSteady;
+    parts.push(
+      `rrdcached over the window: UpdatesReceived ${q.updatesReceived}, DataSetsWritten ${r.rrdcachedValuesWritten}, files written ${q.filesWritten}, ` +
+        `QueueLength ${q.queueAtStart} at the start and ${q.queueAtEnd} at the end`,
+    );
+  } else if (r.rrdcachedValuesWritten !== undefined) parts.push(`rrdcached DataSetsWritten: ${r.rrdcachedValuesWritten} (flush took ${fmt(r.flushSeconds, 1)} s)`);
+  if (r.freshLag) parts.push(`lag as read through rrdcached (FLUSH, then last_update, of ${r.freshLag.files} files spread over the tree): max ${r.freshLag.maxLag} s, median ${r.freshLag.medianLag} s, ${r.freshLag.behind} files more than ${r.freshLag.allowedLag} s behind`);
   if (r.warmUpIncomplete) parts.push(`**warm-up incomplete: the daemon did not make 2 polls within ${3 * step + 30} s after the file creation cycle; the window was measured anyway**`);
   return parts.join('; ');
 }
@@ -585,13 +690,13 @@ function writeReport(
       ...(bySide(mode, 'c') ? { c: bySide(mode, 'c')! } : {}),
       baseline,
     });
-    md.push(`## ${MODE_TITLE[mode]}`, '', markdownTable(rows), '');
+    md.push(`## ${modeTitle(mode, opts)}`, '', markdownTable(rows), '');
     for (const side of opts.sides) {
       const r = bySide(mode, side);
       if (r) md.push(describeRun(r, opts.step));
     }
     md.push('');
-    text.push(`== ${MODE_TITLE[mode]}`, textTable(rows), '');
+    text.push(`== ${modeTitle(mode, opts)}`, textTable(rows), '');
     for (const [side, file] of profiles.get(mode) ?? []) {
       const hot = hotFunctions(readProfile(file), REPO_ROOT, 25);
       md.push(`### ${LABEL[side]} CPU profile in this mode (node process only; top self time)`, '', '```', formatHotFunctions(hot), '```', '');
@@ -603,7 +708,9 @@ function writeReport(
     '',
     '- CPU = utime+stime from /proc of the daemon (all threads), its child processes (gmetad-ts\'s `rrdtool -` pool) and, in the rrdcached mode, its own rrdcached; over the window, scaled to one step. "per metric" divides by the RRD files per daemon listed above.',
     '- RRD part = CPU per cycle minus the same daemon\'s CPU per cycle with write_rrds off (baseline mode of this run).',
-    '- rrdcached: FLUSHALL, then wait until its queue is empty and nothing was written for 1 s, both before the window (so no earlier values are written inside it) and after it (so values received in the window are written and their CPU counted). Updates that arrive during the final flush are counted too (slight overestimate for both daemons).',
+    opts.cachedWindow === 'steady'
+      ? `- rrdcached, steady state: no forced flush. rrdcached (-w ${opts.rrdcachedWrite} -z ${opts.rrdcachedJitter}) writes each file on its own schedule; the window starts -w + -z + one step after the file creation cycle (or rrdcached's start), when its first write wave is over, and lasts at least -w, so its CPU is that of the steady state. Keeps up: every file's last_update, read without a flush, within -w + -z + 2 steps of the newest poll (rrdcached holds values that long by design; a queue that grew would push files past it), and a sample of ${opts.freshnessSample} files spread over the tree, each FLUSHed first as gweb's \`rrdtool graph --daemon\` does, within 2 steps.`
+      : '- rrdcached: FLUSHALL, then wait until its queue is empty and nothing was written for 1 s, both before the window (so no earlier values are written inside it) and after it (so values received in the window are written and their CPU counted). Updates that arrive during the final flush are counted too (slight overestimate for both daemons).',
     '- Values written: every file\'s last_update is read from its header before and after the window (after the flush, with rrdcached); for each file the polls whose LOCALTIME lies between the two are counted. The root __SummaryInfo__ (timestamped with the wall clock, not LOCALTIME) is left out of this scan. "values polled" = scanned files x polls served in the window.',
     `- Keeps up: after the window every scanned file's last_update is within 2 steps of the newest served poll's LOCALTIME (plus write_behind for gmetad-ts, whose values are held that long by design), and the daemon polled on average at least every step + 10 %.`,
     `- gmetad-ts with write_behind (direct-wb120 only): a new process writes each file after a staggered 1..${Math.max(1, Math.round(writeBehindSeconds('ts', 'direct-wb120') / opts.step))} polls, then every write_behind; a window shortly after start-up therefore sees fewer values reach the files than were polled (the rest is held, see the lag), but the same number of rrdtool commands per cycle as later, which is what the CPU depends on.`,

@@ -160,6 +160,16 @@ test('figures: CPU per cycle, µs per metric (minus baseline), keeps up, target 
   assert.equal(noBaseline.find((r) => r.figure.includes('RRD part'))!.verdict, 'n/a');
 });
 
+test('keeps up through rrdcached in a steady window: the files within -w + -z, and a flushed sample within 2 steps', () => {
+  const inFiles = lagSummary([700, 1000], 1000, 300 + 300 + 30);
+  const base: ModeSideResult = { side: 'ts', mode: 'cached', writeBehind: 0, windowSeconds: 300, cpu: { daemon: 1, children: 0, rrdcached: 1 }, lag: inFiles, meanPollInterval: 15 };
+  assert.equal(keepsUp({ ...base, freshLag: lagSummary([985, 1000], 1000, 30) }, 15), true);
+  assert.equal(keepsUp({ ...base, freshLag: lagSummary([955, 1000], 1000, 30) }, 15), false, 'a flushed file 45 s behind');
+  assert.equal(keepsUp({ ...base, freshLag: lagSummary([], 1000, 30) }, 15), false, 'no file sampled');
+  const rows = modeRows({ mode: 'cached', step: 15, metrics: 2, ts: { ...base, freshLag: lagSummary([985, 1000, 1000], 1000, 30) }, baseline: {} });
+  assert.equal(rows.find((r) => r.figure.startsWith('lag as read through rrdcached'))!.ts, '15 / 0 (allowed 30; 3 files)');
+});
+
 test('tree size estimate: the daemons\' default RRAs would not fit in RAM, the benchmark\'s do', () => {
   const files = expectedRrdFiles(1000, 100);
   assert.equal(rraRows(DAEMON_DEFAULT_RRAS), 78_720);
