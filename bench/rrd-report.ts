@@ -50,7 +50,7 @@ export interface ModeSideResult {
   valuesPolled?: number;
   /** gmetad-ts /status metrics.sent.<backend>.num over the window. */
   tsValuesSent?: number;
-  /** rrdcached STATS DataSetsWritten over the window (flush included). */
+  /** rrdcached STATS DataSetsWritten over the window (with the flush method, its final flush included). */
   rrdcachedValuesWritten?: number;
   lag?: LagSummary;
   /** The whole RRD tree (root summary included) at the end. */

@@ -384,9 +384,10 @@ interface WindowStart {
 }
 
 /**
- * Steady window: rrdcached writes a file first -w plus up to -z seconds after its first value
- * arrived, then every -w. The window starts once that first wave is over, so what it sees is
- * the steady state rather than the backlog of the creation cycle.
+ * Steady window: rrdcached writes a file -w plus up to -z seconds after its first value arrived,
+ * and again -w plus up to -z after each write (about 450 s apart at -w 300 -z 300 in
+ * rrd-10000x100-cached-steady-ts-cfc0bb0.md). The window starts once the first wave after the
+ * creation cycle is over, so what it sees is the steady state, not the creation's backlog.
  */
 async function waitFirstWriteWave(run: SideRun, opts: Options): Promise<void> {
   const since = Math.max(run.cachedStartedAtMs ?? 0, run.creationEndedAtMs ?? 0);
