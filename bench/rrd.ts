@@ -183,6 +183,11 @@ async function stopAll(list: Iterable<RunningDaemon>): Promise<void> {
   }));
 }
 
+/** The LOCALTIME of the newest poll served to this side by `atMs`. */
+function newestServedLocaltime(home: SideHome, atMs: number): number {
+  return Math.max(...home.served.filter((p) => p.atMs <= atMs).map((p) => p.localtime));
+}
+
 /** Records the LOCALTIME of each new poll (the document only changes when its gmond is polled). */
 function trackServedPolls(home: SideHome): NodeJS.Timeout {
   let seen = home.gmond.connections.length;
@@ -246,10 +251,12 @@ async function startSide(home: SideHome, mode: RrdMode, opts: Options): Promise<
   await assertPortsFree(ports);
   const [xmlPort, interactivePort, cachedPort] = ports as [number, number, number | undefined];
   let cached: RunningRrdcached | null = null;
+  let cachedStartedAtMs: number | null = null;
   if (needCached) {
     cached = await startRrdcached(home.side, {
       port: cachedPort!, baseDir: home.rrdRoot, workDir: modeDir, writeInterval: opts.rrdcachedWrite, writeJitter: opts.rrdcachedJitter,
     });
+    cachedStartedAtMs = Date.now();
     running.add(cached.daemon);
     log(`${label}: rrdcached pid ${cached.daemon.pid} on 127.0.0.1:${cachedPort}`);
   }
@@ -271,7 +278,7 @@ async function startSide(home: SideHome, mode: RrdMode, opts: Options): Promise<
   return {
     home, mode, daemon, cached, interactivePort, profileDir,
     result: { side: home.side, mode, writeBehind: writeBehindSeconds(home.side, mode) },
-    cachedStartedAtMs: cached ? Date.now() : null,
+    cachedStartedAtMs,
   };
 }
 
@@ -448,7 +455,7 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
   if (start.scan) {
     const scanStartedAt = Date.now();
     const { scan } = await scanTreeOffThread(run.home.rrdRoot, [SUMMARY_DIR]);
-    const newest = Math.max(...run.home.served.filter((p) => p.atMs <= scanStartedAt).map((p) => p.localtime));
+    const newest = newestServedLocaltime(run.home, scanStartedAt);
     r.filesScanned = scan.lastUpdate.size;
     r.unreadable = scan.unreadable;
     r.valuesWritten = valuesWrittenBetween(start.scan.lastUpdate, scan.lastUpdate, run.home.served.map((p) => p.localtime));
@@ -457,7 +464,7 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
     const held = run.cached && steady ? opts.rrdcachedWrite + opts.rrdcachedJitter : r.writeBehind;
     r.lag = lagSummary(scan.lastUpdate.values(), newest, 2 * opts.step + held);
     r.totalFiles = await countRrdFilesOffThread(run.home.rrdRoot);
-    if (run.cached && steady) r.freshLag = await freshnessAsRead(run, [...scan.lastUpdate.keys()], opts);
+    if (run.cached && steady) r.freshLag = await freshnessAsRead(run, scan.lastUpdate.keys(), opts);
   }
   const perCycle = cpuPerCycle(r, opts.step);
   log(
@@ -472,9 +479,9 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
  * files spread over the tree, then read their last_update. Values the daemon has sent are then
  * in the files, so the lag is the daemon's, not rrdcached's -w.
  */
-async function freshnessAsRead(run: SideRun, files: readonly string[], opts: Options): Promise<LagSummary> {
+async function freshnessAsRead(run: SideRun, files: Iterable<string>, opts: Options): Promise<LagSummary> {
   const sample = spreadSample([...files].sort(), opts.freshnessSample);
-  const newest = Math.max(...run.home.served.filter((p) => p.atMs <= Date.now()).map((p) => p.localtime));
+  const newest = newestServedLocaltime(run.home, Date.now());
   const started = Date.now();
   await flushFiles(run.cached!.port, sample);
   const scan = scanLastUpdates(sample);
