@@ -58,6 +58,7 @@ export function defaultConfig(file: string = DEFAULTS_FILE): GmetadConfig {
     summarizedMetrics: [], // C default: summarise everything numeric
     pluginsDir: null, // gmetad-python only; no plugins unless configured
     pluginSections: [],
+    portThreadNice: -10, // gmetad-ts only (util/thread-priority.ts)
   });
 }
 

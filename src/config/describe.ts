@@ -84,6 +84,7 @@ export function describeConfig(config: GmetadConfig): string {
       ? '# summarized_metrics: none (every numeric metric is summarised)'
       : `summarized_metrics ${config.summarizedMetrics.map(word).join(' ')}`,
     optional('plugins_dir', config.pluginsDir, 'no plugins'),
+    `port_thread_nice ${config.portThreadNice}`,
   );
 
   lines.push('', 'limits {');

@@ -43,6 +43,7 @@ export interface Draft {
   unsummarizedSflowVmMetrics: boolean;
   summarizedMetrics: string[];
   pluginsDir: string | null;
+  portThreadNice: number;
   pluginSections: PluginSection[];
 }
 
@@ -300,4 +301,6 @@ export const DIRECTIVES: ReadonlyMap<string, DirectiveSpec> = new Map<string, Di
   ['summarized_metrics', accumulating((d, u, w) => { d.summarizedMetrics.push(...list(u, w)); })],
   // gmetad-python: where plugin modules live.
   ['plugins_dir', scalar((d, u, w) => { d.pluginsDir = nonEmptyString(u, w); })],
+  // gmetad-ts: the nice value the thread serving the ports asks for (util/thread-priority).
+  ['port_thread_nice', scalar((d, u, w) => { d.portThreadNice = integer(u, w, -20, 0, 'a nice value -20..0'); })],
 ]);

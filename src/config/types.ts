@@ -88,5 +88,10 @@ export interface GmetadConfig {
   /** Empty means "summarise everything numeric". */
   readonly summarizedMetrics: readonly string[];
   readonly pluginsDir: string | null;
+  /**
+   * gmetad-ts: the nice value the port thread asks for when it may (root, or RLIMIT_NICE),
+   * ahead of the parse workers and other processes; 0 leaves it as started.
+   */
+  readonly portThreadNice: number;
   readonly pluginSections: readonly PluginSection[];
 }

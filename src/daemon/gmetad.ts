@@ -8,6 +8,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { DataSourceConfig, GmetadConfig } from '../config/types';
 import { TcpConnector } from '../readers/connector';
 import { ParsePool } from '../readers/parse-pool';
+import { setPortThreadNice } from '../util/thread-priority';
 import type { SourceSettings } from '../readers/parse-protocol';
 import { SourcePoller } from '../readers/poller';
 import { createAccessPolicy } from '../server/access';
@@ -159,12 +160,22 @@ export class GmetadDaemon {
     this.eventLoop.enable();
     await this.access.refresh();
     await this.bindPorts();
+    await this.raisePortThreadPriority();
     afterBind();
     await this.plugins.start();
     this.awaitFirstPolls();
     this.syncPollers();
     this.logger.info({ xml_port: this.xmlPort, interactive_port: this.interactivePort, sources: this.pollers.size },
       'gmetad-ts started');
+  }
+
+  /** Before root drops its privileges: after that the port thread could not raise it any more. */
+  private async raisePortThreadPriority(): Promise<void> {
+    const outcome = await setPortThreadNice(this.config.portThreadNice);
+    if (outcome.kind === 'set') this.logger.info({ from: outcome.from, to: outcome.to }, 'port thread nice value set');
+    else if (outcome.kind === 'refused') {
+      this.logger.warn({ nice: outcome.nice, wanted: outcome.wanted }, `port thread nice value not set: ${outcome.reason}`);
+    }
   }
 
   /**

@@ -10,8 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { snapshotOfImage } from '../store/image/views';
 import type { SourceSnapshot } from '../store/model';
 import type { DaemonStats } from '../util/stats';
+import { processBaseNice } from '../util/thread-priority';
 import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
-import { ACK_EVERY_BYTES, type FromWorker, type SourceSettings, type ToWorker } from './parse-protocol';
+import { ACK_EVERY_BYTES, type FromWorker, type ParseWorkerData, type SourceSettings, type ToWorker } from './parse-protocol';
 
 /** Unparsed bytes in flight to a worker above which the poller stops reading its socket. */
 const HIGH_WATER_BYTES = 8 * 1024 * 1024;
@@ -186,7 +187,11 @@ class WorkerSlot {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(this.file, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    // A worker inherits the port thread's nice value (util/thread-priority): it sets the base one itself.
+    const worker = new Worker(this.file, {
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      workerData: { baseNice: processBaseNice() } satisfies ParseWorkerData,
+    });
     if (this.documents.size === 0) worker.unref();
     worker.on('message', (message: FromWorker) => this.documents.get(message.id)?.receive(message));
     const died = (why: string): void => {

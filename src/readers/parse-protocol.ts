@@ -2,6 +2,12 @@
 import type { SourceImage } from '../store/image/format';
 import type { SummaryPolicyOptions } from '../store/summary';
 
+/** What a worker is started with. */
+export interface ParseWorkerData {
+  /** The nice value the worker gives its thread: the process's, not the port thread's (util/thread-priority). */
+  readonly baseNice: number;
+}
+
 /** How a source's documents are read; sent with every poll (small), so reloads just work. */
 export interface SourceSettings {
   readonly scalable: boolean;

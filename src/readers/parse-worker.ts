@@ -7,12 +7,13 @@
 import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { parentPort } from 'node:worker_threads';
+import * as os from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import { transferList, type SourceImage } from '../store/image/format';
 import { buildSummaryPolicy } from '../store/summary';
 import { LimitExceeded } from './document';
 import { gangliaImageDocuments, type GangliaDocument } from './ganglia-document';
-import { ACK_EVERY_BYTES, type FromWorker, type SourceSettings, type ToWorker } from './parse-protocol';
+import { ACK_EVERY_BYTES, type FromWorker, type ParseWorkerData, type SourceSettings, type ToWorker } from './parse-protocol';
 import { warmUpParser } from './warmup';
 
 interface SourceEntry {
@@ -22,6 +23,11 @@ interface SourceEntry {
 
 const port = parentPort;
 if (port === null) throw new Error('parse-worker.js runs only as a worker thread');
+
+// This thread was created by the port thread and has its nice value, which may be raised
+// (util/thread-priority): parsing is bulk work and goes back to the process's value.
+const { baseNice } = workerData as ParseWorkerData;
+if (os.getPriority(0) !== baseNice) os.setPriority(0, baseNice);
 
 // Name the thread (Linux), so that `top -H` and the benchmarks tell parse workers apart
 // from V8's and libuv's threads (which node names "node" too).

@@ -24,8 +24,9 @@ export function ourGmetadBuilt(): boolean {
 
 /**
  * Set GMETAD_TS_UNDER_TEST=c to run the suite with the C gmetad in our daemon's place: a
- * check of the tests themselves. Everything passes except two checks of things the C
- * 3.7.2 build does not do: /status counters (always 0 there) and exit status 0 on SIGTERM.
+ * check of the tests themselves. Everything passes except three checks of things the C
+ * 3.7.2 build does not do: /status counters (always 0 there), exit status 0 on SIGTERM and
+ * the port thread's raised priority (thread-priority.test.ts).
  */
 function referenceRequested(): boolean {
   return process.env.GMETAD_TS_UNDER_TEST === 'c';

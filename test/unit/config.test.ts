@@ -223,6 +223,10 @@ test('directive names are case-insensitive; booleans take on/off, yes/no, 1/0', 
   // The owner's bits are never masked, as in the C gmetad.
   assert.equal(parse('umask 0777').config.umask, 0o077);
   assert.equal(parse('rrdcached_address [::1]:42217').config.rrdcachedAddress, '[::1]:42217');
+  // gmetad-ts: the port thread's nice value, -10 unless set; 0 leaves it as started.
+  assert.equal(parse('').config.portThreadNice, -10);
+  assert.equal(parse('port_thread_nice -5').config.portThreadNice, -5);
+  assert.equal(parse('port_thread_nice 0').config.portThreadNice, 0);
   assert.equal(parse('rrdcached_address 127.0.0.1').config.rrdcachedAddress, '127.0.0.1', 'default port 42217');
   assert.equal(parse('rrdcached_address unix:/run/rrdcached.sock').config.rrdcachedAddress, 'unix:/run/rrdcached.sock');
   assert.equal(parse('rrdcached_address /run/rrdcached.sock').config.rrdcachedAddress, '/run/rrdcached.sock');
@@ -280,6 +284,8 @@ test('invalid values of other directives name the file, the line and the directi
     ['carbon_port 0', 'carbon_port', 'invalid value "0" (expected a port number 1..65535)'],
     ['riemann_port -1', 'riemann_port', 'invalid value "-1" (expected a port number 1..65535)'],
     ['server_threads 0', 'server_threads', 'invalid value "0" (expected a number of threads 1..1024)'],
+    ['port_thread_nice 5', 'port_thread_nice', 'invalid value "5" (expected a nice value -20..0)'],
+    ['port_thread_nice -21', 'port_thread_nice', 'invalid value "-21" (expected a nice value -20..0)'],
     ['debug_level lots', 'debug_level', 'invalid value "lots" (expected a level >= 0)'],
     ['carbon_timeout 1.5', 'carbon_timeout', 'invalid value "1.5" (expected milliseconds >= 0)'],
     ['umask 089', 'umask', 'invalid umask "089" (expected octal digits, e.g. 022)'],
@@ -421,6 +427,7 @@ test('describeConfig prints every effective value in gmetad.conf syntax and read
     'write_rrds off',
     'summarized_metrics "with space" plain',
     'graphite_path "%s.%h.%m"',
+    'port_thread_nice -3',
     '"odd section" {',
     '  "key with space" "" "{" }',
   ].join('\n')).config;

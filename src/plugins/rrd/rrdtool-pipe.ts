@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Fifo } from './fifo';
 import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
+import { restoreBaseNice } from '../../util/thread-priority';
 
 /** Called once per command: error null on `OK`; output = lines printed before the status line. */
 export type CommandCallback = (error: Error | null, output: readonly string[]) => void;
@@ -169,6 +170,8 @@ class RrdtoolProcess {
       : spawn('/bin/sh', ['-c', `umask ${umask.toString(8).padStart(3, '0')} && exec "$0" -`, rrdtoolPath], {
         stdio: ['pipe', 'pipe', 'pipe'], env,
       });
+    // Spawned by the port thread, it has that thread's nice value; rrdtool is bulk work.
+    restoreBaseNice(child.pid);
     this.child = child;
     this.partial = '';
     this.needDrain = false;
