@@ -33,6 +33,8 @@ import {
 } from './daemons';
 import { concurrentDumps, fetchDump, fetchStatus, type ConcurrentDumps, type DumpResult } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
+import { DEFAULTS } from '../src/config/defaults';
+import { startTimerProbe, type ProbeFigures, type TimerProbe } from './timer-probe';
 import { sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 
@@ -138,7 +140,7 @@ interface SideResults {
   concurrentPollLatenessMs?: number;
   concurrentPolls?: number;
   /** /status at the end of each phase, with the port thread's scheduler times then (cumulative). */
-  status: { phase: string; figures: StatusFigures; portThread: ThreadSchedule | null }[];
+  status: { phase: string; figures: StatusFigures; portThread: ThreadSchedule | null; probe: ProbeFigures | null }[];
 }
 
 interface ThreadSplit {
@@ -176,6 +178,8 @@ interface SideState {
   readonly workDir: string;
   readonly profileDir: string | null;
   readonly results: SideResults;
+  /** gmetad-ts only: the idle process whose timer lateness is read beside its /status. */
+  readonly probe: TimerProbe | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -212,7 +216,8 @@ async function recordStatus(state: SideState, phase: string): Promise<void> {
   if (state.side !== 'ts') return; // the C /status has no event loop and every counter is 0
   try {
     const figures = readStatusFigures(await fetchStatus(state.interactivePort));
-    state.results.status.push({ phase, figures, portThread: sampleSchedule(state.daemon.pid) });
+    const probe = state.probe ? await state.probe.read() : null;
+    state.results.status.push({ phase, figures, portThread: sampleSchedule(state.daemon.pid), probe });
   } catch (err) {
     log(`${state.label}: /status failed (${(err as Error).message})`);
   }
@@ -426,6 +431,23 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
   absolute('event-loop max lateness, whole run incl. dumps (ms)', loopAll, undefined, 1, '<= 50 ms', loopAll === undefined ? undefined : loopAll <= 50);
   const p99 = ts ? eventLoopP99(ts) : undefined;
   absolute('event-loop p99 lateness, whole run incl. dumps (ms)', p99, undefined, 1, '<= 10 ms', p99 === undefined ? undefined : p99 <= 10);
+  // The machine's floor in the same run: the same timer in an idle process (bench/timer-probe.ts).
+  const probeNice = ts?.status.find((s) => s.probe)?.probe?.nice;
+  const probeMax = (upTo?: string) => {
+    let max: number | undefined;
+    for (const s of ts?.status ?? []) {
+      if (s.probe) max = Math.max(max ?? 0, s.probe.maxMs);
+      if (s.phase === upTo) break;
+    }
+    return max;
+  };
+  const floorPolls = probeMax('after idle window (polls only)');
+  if (floorPolls !== undefined) {
+    const floor = `the same timer in an idle process at nice ${probeNice}`;
+    absolute(`${floor}: max, start-up + idle polls (ms)`, floorPolls, undefined, 1, 'info: the machine\'s floor', undefined, false);
+    absolute(`${floor}: max, whole run (ms)`, probeMax(), undefined, 1, 'info: the machine\'s floor', undefined, false);
+    absolute(`${floor}: p99, whole run (ms)`, ts?.status.at(-1)?.probe?.p99Ms, undefined, 1, 'info: the machine\'s floor', undefined, false);
+  }
   const misses = ts?.status.at(-1)?.figures.pollMisses ?? undefined;
   absolute('polls missed (longer than their step), whole run', misses ?? undefined, undefined, 0, '0', misses === undefined || misses === null ? undefined : misses === 0, false);
   return rows;
@@ -497,7 +519,8 @@ function describeSide(label: string, r: SideResults | undefined, opts: BenchOpti
     previous = s.portThread;
     const loop = f.eventLoop ? `eventLoop max ${fmt(f.eventLoop.maxMs, 1)} / p99 ${fmt(f.eventLoop.p99Ms, 1)} / mean ${fmt(f.eventLoop.meanMs, 2)} ms` : 'no eventLoop in /status';
     const meanPoll = f.pollsOk && f.pollsOkMillis !== null ? ` (mean ${fmt(f.pollsOkMillis / f.pollsOk, 0)} ms per poll)` : '';
-    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}${meanPoll}, misses ${f.pollMisses ?? '-'}${since}`);
+    const floor = s.probe ? `; idle process at nice ${s.probe.nice}: max ${fmt(s.probe.maxMs, 1)} / p99 ${fmt(s.probe.p99Ms, 1)} ms` : '';
+    lines.push(`- /status ${s.phase}: ${loop}; polls ok ${f.pollsOk ?? '-'}${meanPoll}, misses ${f.pollMisses ?? '-'}${since}${floor}`);
   }
   lines.push('');
   return lines;
@@ -525,10 +548,12 @@ async function main(): Promise<void> {
   const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-bench-'));
   const listeners: EmulatedGmond[] = [];
   const states: SideState[] = [];
+  let probe: TimerProbe | null = null;
   let cleaning: Promise<void> | null = null;
   const cleanup = (): Promise<void> =>
     (cleaning ??= (async () => {
       await Promise.all(states.map((s) => s.daemon.stop()));
+      await probe?.stop();
       await Promise.all(listeners.map((l) => l.close()));
     })());
   const onSignal = (signal: NodeJS.Signals) => {
@@ -548,6 +573,8 @@ async function main(): Promise<void> {
     const documentBytes = documents.reduce((n, d) => n + d.size, 0);
     log(`documents: ${(documentBytes / 1e6).toFixed(1)} MB, ${documents.reduce((n, d) => n + d.metricCount, 0)} metrics, generated in ${(performance.now() - genStart).toFixed(0)} ms`);
 
+    // Beside gmetad-ts, at its port thread's nice value (the daemon's default; the bench runs as root).
+    if (opts.sides.includes('ts')) probe = await startTimerProbe(DEFAULTS.portThreadNice);
     for (const side of opts.sides) {
       const label = side === 'ts' ? 'gmetad-ts' : 'C gmetad';
       const gmonds: EmulatedGmond[] = [];
@@ -567,7 +594,7 @@ async function main(): Promise<void> {
       const profileDir = side === 'ts' && opts.cpuProf ? path.join(workDir, 'cpuprofile') : null;
       const cmd = side === 'ts' ? tsGmetadCommand(conf, opts.mainJs, profileDir ?? undefined, opts.tsNodeFlags) : cGmetadCommand(conf, opts.cGmetad);
       const daemon = startDaemon(side, cmd, path.join(workDir, 'daemon.log'));
-      const state: SideState = { side, label, gmond, gmonds, daemon, xmlPort: xmlPort!, interactivePort: interactivePort!, workDir, profileDir, results: { status: [] } };
+      const state: SideState = { side, label, gmond, gmonds, daemon, xmlPort: xmlPort!, interactivePort: interactivePort!, workDir, profileDir, results: { status: [] }, probe: side === 'ts' ? probe : null };
       states.push(state);
       log(`${label}: pid ${daemon.pid}, xml ${xmlPort}, interactive ${interactivePort}, gmond ${gmond.port}, dir ${workDir}`);
       await waitListening(daemon, [xmlPort!, interactivePort!]);
@@ -632,6 +659,7 @@ async function main(): Promise<void> {
       '- Concurrent dumps start 2 s before a poll is due, so at least one poll falls inside them. The benchmark clients run in this process; their CPU is listed above.',
       ...(opts.cpuProf ? ['- --cpu-prof was on: the V8 sampling profiler itself costs CPU (about 0.6 s per 15 s cycle here even when idle), so the gmetad-ts CPU and timing figures of this run are inflated; use a run without it for the figures.'] : []),
       '- gmetad-ts event-loop figures come from its /status: perf_hooks.monitorEventLoopDelay at a 10 ms resolution, cumulative since start. Node records the time between two runs of a repeating 10 ms timer, interval included (an idle loop reads ~10.1 ms); /status subtracts the interval, so the figures are how late that timer ran beyond its schedule. A task of B ms shows as between B - 10 and B ms of lateness, and on a loaded machine the figures include time the port thread waited for a core.',
+      '- "The same timer in an idle process": bench/timer-probe.ts runs only that monitor, in a process of its own at the nice value of the daemon\'s port thread, read at the same moments as /status. It has no work of its own, so its lateness is time spent waiting for a core on this machine in this run: the floor under the daemon\'s figures.',
       ...(byS.c?.concurrent?.results.some((d) => !d.ok && d.bytes === 0)
         ? ['- C gmetad clients that got no byte at all: gmetad serves the XML port with 2 threads and a listen backlog of 10; connections made while that queue is full are, on Linux (tcp_abort_on_overflow=0), left half-open and are never served, so they wait until the client timeout.']
         : []),
