@@ -27,7 +27,11 @@ if (port === null) throw new Error('parse-worker.js runs only as a worker thread
 // This thread was created by the port thread and has its nice value, which may be raised
 // (util/thread-priority): parsing is bulk work and goes back to the process's value.
 const { baseNice } = workerData as ParseWorkerData;
-if (os.getPriority(0) !== baseNice) os.setPriority(0, baseNice);
+try {
+  if (os.getPriority(0) !== baseNice) os.setPriority(0, baseNice);
+} catch {
+  // Raising a nice value is always permitted on Linux; elsewhere parsing goes on as it is.
+}
 
 // Name the thread (Linux), so that `top -H` and the benchmarks tell parse workers apart
 // from V8's and libuv's threads (which node names "node" too).
