@@ -2,7 +2,8 @@
  * The port thread's priority (`port_thread_nice`, gmetad-ts only).
  *
  * The main thread serves both ports, reads the pollers' sockets and runs the store and the
- * plugins: little CPU (~0.5 s per 15 s at 1M metrics) but it must get a core at once. The
+ * plugins: little CPU without RRDs (~0.5 s per 15 s at 1M metrics; the RRD writer's updates
+ * add ~2 s at 100k metrics) but it must get a core at once. The
  * parse workers, V8's helpers and other processes (a C gmetad beside it, rrdcached) want
  * whole cores. On a busy 2-core machine at nice 0 the port thread waited for a core three
  * times as long as it ran (BENCHMARKS.md, issue 9), so it asks for a lower nice value than
