@@ -8,11 +8,9 @@
 
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 
-/**
- * Size of a socket write of a dump. Ten clients reading 334 MB over loopback cost the writing
- * thread 0.98–1.14 s of CPU in 256 KiB writes, 0.84 s in 1 MiB writes (bench/loopback-floor); a chunk comes from glibc's arenas (bin/gmetad's 2 MiB mmap threshold), whose pages the next chunks use again.
- */
-export const CHUNK_BYTES = 1024 * 1024;
+import { CHUNK_BYTES, dumpChunkPool, type ChunkPool } from './chunk-pool';
+
+export { CHUNK_BYTES };
 
 /**
  * Latin1 text (one char per byte) or bytes. A producer never writes into the bytes of a
@@ -26,6 +24,11 @@ export interface ChunkSource {
   next(): Buffer | null;
   /** The reader is done (finished or gone); releases what it pinned. */
   close(): void;
+  /**
+   * The write of a chunk `next()` returned has completed (or failed): the writer no longer
+   * needs its bytes. A source that reuses its buffers waits for this.
+   */
+  written?(chunk: Buffer): void;
 }
 
 /**
@@ -41,7 +44,7 @@ export class PieceBatcher {
   /** A byte piece to hand on as the next chunk, as it is. */
   private whole: Buffer | null = null;
 
-  constructor(private readonly pieces: Iterator<Piece>, private readonly chunkBytes = CHUNK_BYTES) {}
+  constructor(private readonly pieces: Iterator<Piece>, private readonly chunkBytes = CHUNK_BYTES, private readonly pool: ChunkPool = dumpChunkPool) {}
 
   next(): Buffer | null {
     if (this.whole !== null) {
@@ -68,7 +71,7 @@ export class PieceBatcher {
           break;
         }
       }
-      buffer ??= Buffer.allocUnsafe(this.chunkBytes);
+      buffer ??= this.chunkBytes === this.pool.chunkBytes ? this.pool.take() : Buffer.allocUnsafe(this.chunkBytes);
       let written: number;
       if (typeof piece === 'string') {
         written = buffer.write(piece, used, 'latin1');
@@ -99,6 +102,10 @@ class SharedDump {
   private joinable = true;
   /** Bytes rendered while joinable, all kept for readers that may still join. */
   private keptBytes = 0;
+  /** Writes handed out and not yet completed, per chunk. */
+  private readonly writing = new Map<Buffer, number>();
+  /** Chunks no reader can ask for any more that still have writes in flight. */
+  private readonly droppedWhileWriting = new Set<Buffer>();
 
   constructor(
     readonly key: object,
@@ -107,8 +114,9 @@ class SharedDump {
     private readonly onEmpty: (dump: SharedDump) => void,
     chunkBytes: number,
     private readonly maxKeptBytes: number,
+    private readonly pool: ChunkPool,
   ) {
-    this.batcher = new PieceBatcher(pieces[Symbol.iterator](), chunkBytes);
+    this.batcher = new PieceBatcher(pieces[Symbol.iterator](), chunkBytes, pool);
   }
 
   get isJoinable(): boolean {
@@ -131,6 +139,8 @@ class SharedDump {
         }
         const chunk = this.chunks[cursor.index];
         cursor.index += 1;
+        // Counted before it can be dropped below: its bytes are in use until the write is done.
+        if (chunk !== undefined) this.writing.set(chunk, (this.writing.get(chunk) ?? 0) + 1);
         if (!this.joinable) this.releaseBehindSlowest();
         return chunk ?? null;
       },
@@ -140,13 +150,29 @@ class SharedDump {
         this.cursors.delete(cursor);
         if (this.cursors.size === 0) {
           this.joinable = false;
+          for (const chunk of this.chunks) if (chunk !== undefined) this.drop(chunk);
           this.chunks.length = 0;
           this.onEmpty(this);
         } else if (!this.joinable) {
           this.releaseBehindSlowest();
         }
       },
+      written: (chunk) => {
+        const left = (this.writing.get(chunk) ?? 0) - 1;
+        if (left > 0) {
+          this.writing.set(chunk, left);
+          return;
+        }
+        this.writing.delete(chunk);
+        if (this.droppedWhileWriting.delete(chunk)) this.pool.give(chunk);
+      },
     };
+  }
+
+  /** No reader can ask for `chunk` any more: back to the pool once its writes are done. */
+  private drop(chunk: Buffer): void {
+    if (this.writing.has(chunk)) this.droppedWhileWriting.add(chunk);
+    else this.pool.give(chunk);
   }
 
   /** No one else will join: chunks every reader has passed can go. */
@@ -159,7 +185,10 @@ class SharedDump {
   private releaseBehindSlowest(): void {
     let slowest = this.chunks.length;
     for (const c of this.cursors) if (c.index < slowest) slowest = c.index;
-    for (let i = slowest - 1; i >= 0 && this.chunks[i] !== undefined; i--) this.chunks[i] = undefined;
+    for (let i = slowest - 1; i >= 0 && this.chunks[i] !== undefined; i--) {
+      this.drop(this.chunks[i]!);
+      this.chunks[i] = undefined;
+    }
   }
 }
 
@@ -177,6 +206,7 @@ export class SharedDumpCache {
     clock: Clock = systemClock,
     /** How much of a dump is kept for clients that may still join it. */
     private readonly maxKeptBytes = 64 * 1024 * 1024,
+    private readonly pool: ChunkPool = dumpChunkPool,
   ) {
     this.second = () => epochSeconds(clock);
   }
@@ -190,7 +220,7 @@ export class SharedDumpCache {
     cur?.seal();
     const dump = new SharedDump(key, second, render(), (d) => {
       if (this.current === d) this.current = null;
-    }, this.chunkBytes, this.maxKeptBytes);
+    }, this.chunkBytes, this.maxKeptBytes, this.pool);
     this.current = dump;
     return this.guard(dump, dump.join());
   }
@@ -206,6 +236,7 @@ export class SharedDumpCache {
         return source.next();
       },
       close: () => source.close(),
+      written: (chunk) => source.written?.(chunk),
     };
   }
 }

@@ -7,10 +7,8 @@
 import { FRAGMENTS_PER_SHAPE, HOST_FIELDS, HostField, METRIC_FIELDS, MetricField } from '../store/image/format';
 import type { ClusterRows } from '../store/image/views';
 import { isExpiredAt } from '../store/lifetime';
-import { CHUNK_BYTES } from './chunked-output';
+import { dumpChunkPool } from './chunk-pool';
 
-/** A piece is handed on as one socket write when it is a whole chunk (chunked-output). */
-const SCRATCH_BYTES = CHUNK_BYTES;
 
 function latin1(s: string): Uint8Array {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -31,19 +29,26 @@ const HOST_END = latin1('</HOST>\n');
 const MAX_NUMBER_BYTES = 16;
 
 /**
- * Writes into a buffer and hands it out once full; the next bytes go to a new buffer, so a
- * piece handed out is never written again and can be sent as it is, without a copy.
+ * Writes into a buffer and hands it out once full; the next bytes go to another buffer, so a
+ * piece handed out is never written again and can be sent as it is, without a copy. The
+ * buffers are dump chunks (chunk-pool): a piece of a whole chunk is sent as one socket write,
+ * and its buffer comes back to the pool once written.
  */
 class Scratch {
-  buf: Uint8Array = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  buf: Uint8Array = dumpChunkPool.take();
   at = 0;
 
-  /** The bytes written so far; writing goes on in a fresh buffer. */
+  /** The bytes written so far; writing goes on in another buffer. */
   take(): Uint8Array {
     const piece = this.buf.subarray(0, this.at);
-    this.buf = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    this.buf = dumpChunkPool.take();
     this.at = 0;
     return piece;
+  }
+
+  /** The bytes written so far, when nothing more will be written. */
+  last(): Uint8Array {
+    return this.buf.subarray(0, this.at);
   }
 
   /** Room for `n` more bytes, if the buffer has to be emptied first returns false. */
@@ -166,5 +171,5 @@ export function* imageHostPieces(rows: ClusterRows, now: number): Generator<Uint
     if (!out.fits(HOST_END.length)) yield out.take();
     out.constant(HOST_END);
   }
-  if (out.at > 0) yield out.take();
+  if (out.at > 0) yield out.last();
 }

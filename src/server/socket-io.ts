@@ -27,7 +27,8 @@ export async function writeChunks(socket: net.Socket, source: ChunkSource, idleW
       didWork = true;
       const chunk = source.next();
       if (chunk === null) return 'done';
-      if (!socket.write(chunk)) {
+      // Node calls back once the bytes are written or the write failed (socket destroyed).
+      if (!socket.write(chunk, source.written ? () => source.written!(chunk) : undefined)) {
         const drained = await waitForDrain(socket, idleWriteMs);
         if (drained !== 'drain') {
           if (drained === 'timeout') socket.destroy();
