@@ -3,7 +3,8 @@
  * clients: dumps that start in the same second from the same TreeView read one shared
  * list of Buffers, rendered once, on demand of the fastest reader. Chunks are dropped as
  * soon as no reader (present or, within that second, future) can need them, so memory
- * stays around one dump even under many concurrent clients.
+ * stays around one dump even under many concurrent clients, and go back to the chunk pool
+ * once their writes have called back (chunk-pool.ts), to be rendered into again.
  */
 
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
