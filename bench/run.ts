@@ -354,15 +354,24 @@ async function measureConcurrent(state: SideState, opts: BenchOptions, ticks: nu
   await recordStatus(state, 'after concurrent dumps');
 }
 
-/** Largest event-loop max over all /status reads (correct whether the daemon resets on read or not). */
-function eventLoopMax(r: SideResults, upTo?: string): number | undefined {
+type StatusRead = SideResults['status'][number];
+
+/**
+ * Largest of `maxOf` over the /status reads up to phase `upTo` (all if none): correct whether
+ * the figure is reset on read or cumulative. Used for the daemon's loop and the idle probe's.
+ */
+function maxOverReads(r: SideResults, maxOf: (s: StatusRead) => number | undefined, upTo?: string): number | undefined {
   let max: number | undefined;
   for (const s of r.status) {
-    if (s.figures.eventLoop) max = Math.max(max ?? 0, s.figures.eventLoop.maxMs);
+    const value = maxOf(s);
+    if (value !== undefined) max = Math.max(max ?? 0, value);
     if (s.phase === upTo) break;
   }
   return max;
 }
+
+const eventLoopMax = (r: SideResults, upTo?: string) => maxOverReads(r, (s) => s.figures.eventLoop?.maxMs, upTo);
+const probeMax = (r: SideResults, upTo?: string) => maxOverReads(r, (s) => s.probe?.maxMs, upTo);
 
 /** p99 of the last /status read (the histogram is cumulative since start, so the last read covers the run). */
 function eventLoopP99(r: SideResults): number | undefined {
@@ -433,20 +442,12 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
   absolute('event-loop p99 lateness, whole run incl. dumps (ms)', p99, undefined, 1, '<= 10 ms', p99 === undefined ? undefined : p99 <= 10);
   // The machine's floor in the same run: the same timer in an idle process (bench/timer-probe.ts).
   const probeNice = ts?.status.find((s) => s.probe)?.probe?.nice;
-  const probeMax = (upTo?: string) => {
-    let max: number | undefined;
-    for (const s of ts?.status ?? []) {
-      if (s.probe) max = Math.max(max ?? 0, s.probe.maxMs);
-      if (s.phase === upTo) break;
-    }
-    return max;
-  };
-  const floorPolls = probeMax('after idle window (polls only)');
-  if (floorPolls !== undefined) {
+  const floorPolls = ts ? probeMax(ts, 'after idle window (polls only)') : undefined;
+  if (ts && floorPolls !== undefined) {
     const floor = `the same timer in an idle process at nice ${probeNice}`;
     absolute(`${floor}: max, start-up + idle polls (ms)`, floorPolls, undefined, 1, 'info: the machine\'s floor', undefined, false);
-    absolute(`${floor}: max, whole run (ms)`, probeMax(), undefined, 1, 'info: the machine\'s floor', undefined, false);
-    absolute(`${floor}: p99, whole run (ms)`, ts?.status.at(-1)?.probe?.p99Ms, undefined, 1, 'info: the machine\'s floor', undefined, false);
+    absolute(`${floor}: max, whole run (ms)`, probeMax(ts), undefined, 1, 'info: the machine\'s floor', undefined, false);
+    absolute(`${floor}: p99, whole run (ms)`, ts.status.at(-1)?.probe?.p99Ms, undefined, 1, 'info: the machine\'s floor', undefined, false);
   }
   const misses = ts?.status.at(-1)?.figures.pollMisses ?? undefined;
   absolute('polls missed (longer than their step), whole run', misses ?? undefined, undefined, 0, '0', misses === undefined || misses === null ? undefined : misses === 0, false);

@@ -25,7 +25,6 @@ export interface ProbeFigures {
 }
 
 export interface TimerProbe {
-  readonly pid: number;
   read(): Promise<ProbeFigures>;
   stop(): Promise<void>;
 }
@@ -46,7 +45,6 @@ export function startTimerProbe(nice: number): Promise<TimerProbe> {
       child.stdin!.write('read\n');
     });
   const probe: TimerProbe = {
-    pid: child.pid!,
     read: ask,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

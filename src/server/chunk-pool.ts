@@ -27,7 +27,7 @@ export class ChunkPool {
   private readonly free: ArrayBuffer[] = [];
   private readonly freeSet = new WeakSet<ArrayBuffer>();
   private idleTimer: NodeJS.Timeout | null = null;
-  /** Chunks handed out from the free list (for tests and /status-style counting). */
+  /** Chunks handed out from the free list (tests read it). */
   reused = 0;
 
   constructor(readonly chunkBytes = CHUNK_BYTES, private readonly maxFree = MAX_FREE_CHUNKS, private readonly idleReleaseMs = IDLE_RELEASE_MS) {}
@@ -39,11 +39,6 @@ export class ChunkPool {
     this.freeSet.delete(buffer);
     this.reused += 1;
     return Buffer.from(buffer);
-  }
-
-  /** Whether `bytes` lies in a buffer this pool hands out (its size), so it may be given back. */
-  fits(bytes: Uint8Array): boolean {
-    return bytes.buffer.byteLength === this.chunkBytes;
   }
 
   /** The caller guarantees nothing reads or writes any part of `bytes.buffer` any more. */
