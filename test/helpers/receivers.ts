@@ -112,8 +112,8 @@ export async function victoriaFlush(receiver: Receiver): Promise<void> {
 }
 
 export interface InfluxReceiver extends Receiver {
-  /** InfluxQL through /query; returns the first statement's series. */
-  query(db: string, q: string): Promise<InfluxSeries[]>;
+  /** InfluxQL through /query; returns the first statement's series, times in `epoch` units. */
+  query(db: string, q: string, epoch?: 's' | 'ms'): Promise<InfluxSeries[]>;
 }
 
 export interface InfluxSeries {
@@ -168,9 +168,9 @@ export async function startInfluxdb1(registry: ProcessRegistry, opts: InfluxOpti
   return {
     process: child,
     base,
-    async query(db: string, q: string): Promise<InfluxSeries[]> {
+    async query(db: string, q: string, epoch: 's' | 'ms' = 's'): Promise<InfluxSeries[]> {
       const reply = await getJson<{ results: { series?: InfluxSeries[]; error?: string }[] }>(
-        `${base}/query?${new URLSearchParams({ db, epoch: 's', q, ...credentials })}`);
+        `${base}/query?${new URLSearchParams({ db, epoch, q, ...credentials })}`);
       const first = reply.results[0];
       if (first.error) throw new Error(`${q}: ${first.error}`);
       return first.series ?? [];

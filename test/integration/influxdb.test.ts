@@ -3,17 +3,25 @@
  * API, with authentication) read back with InfluxQL, and VictoriaMetrics' InfluxDB v2 write
  * API (configured by the INFLUXDB_* environment variables alone, and by a section) read
  * back with PromQL. Every numeric value of every up host arrives, with the summaries; the
- * SIGTERM flush delivers every poll; a refused write (bad password) is not retried.
+ * SIGTERM flush delivers every poll; two polls within one second stay two points; a refused
+ * write (bad password) is not retried.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/load';
+import { BUILTIN_PLUGINS } from '../../src/plugins/builtins';
+import { PluginManager } from '../../src/plugins/manager';
+import { Store } from '../../src/store/store';
+import { DaemonStats } from '../../src/util/stats';
 import { startFakeGmond } from '../helpers/fake-gmond';
 import { freePort, rawRequest } from '../helpers/net';
 import { OUR_GMETAD_MAIN } from '../helpers/our-gmetad';
 import { registryFor, waitFor, type ProcessRegistry } from '../helpers/processes';
+import { cluster, host, metric, snapshot, T_NOW } from '../helpers/tree-builders';
 import { promQuery, startInfluxdb1, startVictoriaMetrics, victoriaFlush, type Receiver } from '../helpers/receivers';
 import { CLUSTER_NAME, clusterXml, expectedHostValues, GRIDNAME, gridXml, REMOTE_GRID, summarisedMetrics } from './push-fixtures';
 
@@ -93,6 +101,34 @@ test('influxdb v1 into InfluxDB 1.6 with a password: every host value and summar
     const root = await influx.query('ganglia', `SELECT MAX(hosts_up), MAX(load_one_sum) FROM "ganglia_summary" WHERE "cluster" = '' AND "grid" = '${GRIDNAME}'`);
     assert.equal(root.length, 1);
     assert.deepEqual(root[0].values[0].slice(1), [2, 2]);
+  });
+});
+
+test('two polls of a source that start within one second stay two points, the second 1 ms later', async (t) => {
+  const registry = registryFor(t);
+  await registry.explain(async () => {
+    const influx = await startInfluxdb1(registry, { databases: ['ganglia'] });
+    // The plugin chain as the daemon wires it, fed two polls whose start times share a second
+    // (a 1 s step with its jitter can do that; the real poller cannot be made to on demand).
+    const { config } = parseConfig(['data_source "a" 1 127.0.0.1:9', 'write_rrds off',
+      'influxdb {', `  url "${influx.base}"`, '  database "ganglia"', '}', ''].join('\n'), 'gmetad.conf');
+    const store = new Store({ gridname: GRIDNAME, authority: 'http://g/' });
+    store.setSources(config.dataSources);
+    const manager = new PluginManager({
+      logger: pino({ level: 'silent' }), stats: new DaemonStats(), currentView: () => store.view(), builtins: BUILTIN_PLUGINS,
+    });
+    store.onUpdate(({ snapshot: s, view }) => manager.notify({ kind: 'source', snapshot: s, step: 1, view }));
+    await manager.load(config);
+    await manager.start();
+    const poll = (val: string, polledAt: number) =>
+      store.publish(snapshot('a', [cluster('C', [host('h1', [metric('load_one', { val })])])], polledAt));
+    poll('0.5', T_NOW + 0.02);
+    poll('0.7', T_NOW + 0.97);
+    poll('0.9', T_NOW + 1.5);
+    await manager.shutdown(); // flushes the queue into InfluxDB
+
+    const [series] = await influx.query('ganglia', 'SELECT load_one FROM "ganglia"', 'ms');
+    assert.deepEqual(series.values, [[T_NOW * 1000, 0.5], [T_NOW * 1000 + 1, 0.7], [(T_NOW + 1) * 1000, 0.9]]);
   });
 });
 

@@ -23,11 +23,11 @@ test('one line per host with a field per metric, floats only; summaries in <meas
       { grid: 'G', cluster: null, hostsUp: 1, hostsDown: 0, metrics: new Map() },
     ],
   };
-  const lines = new LineBuilder({ measurement: 'ganglia' }).lines(values, 1_700_000_000);
+  const lines = new LineBuilder({ measurement: 'ganglia' }).lines(values, 1_700_000_000_000);
   assert.deepEqual(lines, [
-    { text: 'ganglia,cluster=My\\ Cluster,grid=G,host=h\\=1 load_one=0.5,mem\\ free=1024 1700000000', values: 2 },
-    { text: 'ganglia_summary,cluster=My\\ Cluster,grid=G hosts_up=1,hosts_down=0,load_one_sum=0.5,load_one_num=1 1700000000', values: 4 },
-    { text: 'ganglia_summary,grid=G hosts_up=1,hosts_down=0 1700000000', values: 2 },
+    { text: 'ganglia,cluster=My\\ Cluster,grid=G,host=h\\=1 load_one=0.5,mem\\ free=1024 1700000000000', values: 2 },
+    { text: 'ganglia_summary,cluster=My\\ Cluster,grid=G hosts_up=1,hosts_down=0,load_one_sum=0.5,load_one_num=1 1700000000000', values: 4 },
+    { text: 'ganglia_summary,grid=G hosts_up=1,hosts_down=0 1700000000000', values: 2 },
   ]);
 });
 
@@ -41,12 +41,12 @@ function settingsOf(directives: [string, ...string[]][], present = true): Sectio
 
 const ENV = { INFLUXDB_URL: 'http://env:8086', INFLUXDB_ORG: 'env-org', INFLUXDB_BUCKET: 'env-bucket', INFLUXDB_TOKEN: 'env-token' };
 
-test('v2 from the environment alone: the endpoint, org, bucket, precision=s and the token', () => {
+test('v2 from the environment alone: the endpoint, org, bucket, precision=ms and the token', () => {
   assert.equal(influxdbWanted(false, ENV), true);
   assert.equal(influxdbWanted(false, { INFLUXDB_URL: '' }), false);
   const s = readInfluxSettings(settingsOf([], false), ENV);
   assert.equal(s.version, 2);
-  assert.equal(s.push.url.href, 'http://env:8086/api/v2/write?org=env-org&bucket=env-bucket&precision=s');
+  assert.equal(s.push.url.href, 'http://env:8086/api/v2/write?org=env-org&bucket=env-bucket&precision=ms');
   assert.equal(s.push.headers.Authorization, 'Token env-token');
   assert.equal(s.gzip, true);
   assert.equal(s.measurement, 'ganglia');
@@ -54,15 +54,15 @@ test('v2 from the environment alone: the endpoint, org, bucket, precision=s and 
 
 test('the section wins over the environment, which fills what the section leaves out', () => {
   const s = readInfluxSettings(settingsOf([['bucket', 'b'], ['url', 'http://proxy/influx/']]), ENV);
-  assert.equal(s.push.url.href, 'http://proxy/influx/api/v2/write?org=env-org&bucket=b&precision=s');
+  assert.equal(s.push.url.href, 'http://proxy/influx/api/v2/write?org=env-org&bucket=b&precision=ms');
   assert.equal(s.push.headers.Authorization, 'Token env-token');
 });
 
-test('v1: /write?db=&rp=&precision=s with basic auth; v2 keys in a v1 section are refused with file:line', () => {
+test('v1: /write?db=&rp=&precision=ms with basic auth; v2 keys in a v1 section are refused with file:line', () => {
   const s = readInfluxSettings(settingsOf([['url', 'http://influx:8086'], ['database', 'ganglia'], ['retention_policy', 'week'],
     ['username', 'u'], ['password', 'p']]), ENV);
   assert.equal(s.version, 1);
-  assert.equal(s.push.url.href, 'http://influx:8086/write?db=ganglia&rp=week&precision=s');
+  assert.equal(s.push.url.href, 'http://influx:8086/write?db=ganglia&rp=week&precision=ms');
   assert.equal(s.push.headers.Authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
   assert.throws(() => readInfluxSettings(settingsOf([['url', 'http://x'], ['database', 'd'], ['bucket', 'b']]), {}),
     (err: Error) => err instanceof ConfigError && err.message === '/etc/gmetad.conf:13: influxdb { bucket }: is for the v2 API; this section writes to a 1.x database');

@@ -4,7 +4,8 @@ import { uncompress } from 'snappyjs';
 import { shortHash } from '../../src/plugins/prometheus/names';
 import type { ExportedValues } from '../../src/plugins/push/exported-values';
 import { FamilyNames, NameLevel } from '../../src/plugins/remote-write/family-names';
-import { SeriesBuilder, SeriesTimestamps } from '../../src/plugins/remote-write/series';
+import { SeriesBuilder } from '../../src/plugins/remote-write/series';
+import { ForwardTimestamps } from '../../src/plugins/push/forward-timestamps';
 import { writeRequestBody, writeRequestMessage } from '../../src/plugins/remote-write/write-request';
 import type { MetricSummary } from '../../src/store/model';
 
@@ -77,8 +78,8 @@ test('label values are the text Ganglia sent: bytes re-read as UTF-8', () => {
   assert.equal(group.rests[0].find((l) => l.name === 'host')!.value, 'nœud');
 });
 
-test('timestamps move forward per source even when two polls end in the same second', () => {
-  const ts = new SeriesTimestamps();
+test('timestamps move forward per source even when two polls start in the same second', () => {
+  const ts = new ForwardTimestamps();
   assert.equal(ts.next('a', 100), 100_000);
   assert.equal(ts.next('a', 100), 100_001);
   assert.equal(ts.next('b', 100), 100_000, 'per source');

@@ -12,7 +12,7 @@ export type InfluxVersion = 1 | 2;
 
 export interface InfluxSettings {
   readonly version: InfluxVersion;
-  /** The write endpoint, query included (db/rp or org/bucket, precision=s). */
+  /** The write endpoint, query included (db/rp or org/bucket, precision=ms: see push/forward-timestamps). */
   readonly push: PushSettings;
   readonly measurement: string;
   readonly gzip: boolean;
@@ -68,7 +68,7 @@ export function readInfluxSettings(settings: PluginSettings, env: Environment): 
     url.searchParams.set('db', database);
     const rp = settings.string('retention_policy');
     if (rp !== undefined) url.searchParams.set('rp', rp);
-    url.searchParams.set('precision', 's');
+    url.searchParams.set('precision', 'ms');
     return { version: 1, push: readPushSettings(settings, url, defaults), measurement, gzip, target: `database ${database}` };
   }
 
@@ -96,7 +96,7 @@ export function readInfluxSettings(settings: PluginSettings, env: Environment): 
   const url = endpoint(base, '/api/v2/write');
   url.searchParams.set('org', org);
   url.searchParams.set('bucket', bucket);
-  url.searchParams.set('precision', 's');
+  url.searchParams.set('precision', 'ms');
   const push = readPushSettings(settings, url, defaults);
   if (v2.token !== undefined && push.headers.Authorization !== undefined) {
     throw settings.error('token', 'set a token or basic auth / bearer_token, not both');

@@ -55,10 +55,10 @@ export class LineBuilder {
     this.summaryMeasurement = escapeMeasurement(`${options.measurement}_summary`);
   }
 
-  /** Lines for one event's values, timestamped `timeSeconds`. */
-  lines(values: ExportedValues, timeSeconds: number): InfluxLine[] {
+  /** Lines for one event's values, timestamped `timeMs` (the write asks for precision=ms). */
+  lines(values: ExportedValues, timeMs: number): InfluxLine[] {
     const out: InfluxLine[] = [];
-    const ts = ` ${timeSeconds}`;
+    const ts = ` ${timeMs}`;
     for (const host of values.hosts) {
       let fields = '';
       for (const metric of host.metrics) {

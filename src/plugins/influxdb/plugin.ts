@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginStatus } from '../api';
 import { exportedValueChunks } from '../push/exported-values';
+import { ForwardTimestamps } from '../push/forward-timestamps';
 import { forEachSliced } from '../push/sliced';
 import { postBatch } from '../push/http-post';
 import { newPushCounters, type PushCounters, PushQueue } from '../push/push-queue';
@@ -66,6 +67,7 @@ export function createInfluxdbPlugin(context: PluginContext, env: Environment = 
   };
   let queue = newQueue(settings);
   let invalid = 0;
+  const timestamps = new ForwardTimestamps();
   const sent = context.stats.sent(INFLUXDB_PLUGIN_NAME);
 
   return {
@@ -74,10 +76,12 @@ export function createInfluxdbPlugin(context: PluginContext, env: Environment = 
     async notify(event: PluginEvent): Promise<void> {
       if (event.kind !== 'source' && event.kind !== 'root') return;
       const started = performance.now();
+      let timestampMs: number | null = null;
       let count = 0;
       await forEachSliced(exportedValueChunks(event, HOSTS_PER_CHUNK), (values) => {
+        timestampMs ??= timestamps.next(values.source, values.time);
         invalid += values.invalid;
-        const out = lines.lines(values, values.time);
+        const out = lines.lines(values, timestampMs);
         queue.enqueue(out);
         for (const line of out) count += line.values;
       });

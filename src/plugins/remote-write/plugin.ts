@@ -17,13 +17,14 @@
  */
 import type { GmetadPlugin, PluginContext, PluginEvent, PluginSettings, PluginStatus } from '../api';
 import { exportedValueChunks } from '../push/exported-values';
+import { ForwardTimestamps } from '../push/forward-timestamps';
 import { forEachSliced } from '../push/sliced';
 import { postBatch } from '../push/http-post';
 import { newPushCounters, type PushCounters, PushQueue } from '../push/push-queue';
 import { RetiringQueues, sameDelivery } from '../push/retiring';
 import { describeUrl, occurrences, parseHttpUrl, type PushSettings, readPushSettings } from '../push/push-settings';
 import { FamilyNames } from './family-names';
-import { SeriesBuilder, SeriesTimestamps } from './series';
+import { SeriesBuilder } from './series';
 import { type Label, type SampleGroup, REMOTE_WRITE_HEADERS, writeRequestBody, writeRequestMessage } from './write-request';
 
 export const REMOTE_WRITE_PLUGIN_NAME = 'remote_write';
@@ -75,7 +76,7 @@ export function createRemoteWritePlugin(context: PluginContext): GmetadPlugin {
   const message = writeRequestMessage();
   const counters = newPushCounters();
   const retiring = new RetiringQueues();
-  const timestamps = new SeriesTimestamps();
+  const timestamps = new ForwardTimestamps();
   const onRename = (ganglia: string, from: string, to: string) => {
     logger.warn({ metric: ganglia, from, to }, 'remote_write: a cleaner Ganglia metric took this family name; renamed');
   };

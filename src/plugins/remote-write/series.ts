@@ -4,10 +4,6 @@
  * the remote-write spec requires (`__name__` first, then byte order). Label values are the
  * text Ganglia sent (bytes re-read as UTF-8, as the exposition does).
  *
- * Timestamps only move forward per data source (SeriesTimestamps): a receiver refuses a
- * whole batch that holds a sample whose timestamp it already has with another value, and two
- * polls of one source can end within the same second (a restart after SIGHUP).
- *
  * Label objects are shared: one per family name, one set per host per poll; a host's samples
  * travel as one SampleGroup.
  */
@@ -102,17 +98,5 @@ export class SeriesBuilder {
     const labels: Label[] = [...this.constantLabels];
     for (const [name, value] of pairs) labels.push({ name, value: toUnicode(value) });
     return labels.sort(byName);
-  }
-}
-
-/** Epoch ms per data source (and the root), strictly increasing: a repeated second becomes +1 ms. */
-export class SeriesTimestamps {
-  private readonly last = new Map<string | null, number>();
-
-  next(source: string | null, timeSeconds: number): number {
-    const previous = this.last.get(source) ?? Number.NEGATIVE_INFINITY;
-    const ms = Math.max(timeSeconds * 1000, previous + 1);
-    this.last.set(source, ms);
-    return ms;
   }
 }
