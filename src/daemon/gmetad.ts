@@ -6,7 +6,6 @@
 import * as os from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { DataSourceConfig, GmetadConfig } from '../config/types';
-import { TcpConnector } from '../readers/connector';
 import { ParsePool } from '../readers/parse-pool';
 import { setPortThreadNice } from '../util/thread-priority';
 import type { SourceSettings } from '../readers/parse-protocol';
@@ -61,7 +60,7 @@ export class GmetadDaemon {
   private rootTimer: NodeJS.Timeout | null = null;
   /** Sources whose first poll has not come in yet (null once the first root summary went out). */
   private awaitingFirstPoll: Set<string> | null = null;
-  private readonly parsePool = new ParsePool();
+  private readonly parsePool: ParsePool;
 
   constructor(
     config: GmetadConfig,
@@ -73,6 +72,7 @@ export class GmetadDaemon {
     private readonly clock: Clock = systemClock,
   ) {
     this.config = config;
+    this.parsePool = new ParsePool(undefined, { stats });
     this.dumpCache = new SharedDumpCache(undefined, clock);
     this.policy = buildSummaryPolicy(config);
     this.store = new Store({ gridname: config.gridname, authority: authorityOf(config), policy: this.policy });
@@ -306,9 +306,8 @@ export class GmetadDaemon {
     for (const ds of this.config.dataSources) {
       if (this.pollers.has(ds.name)) continue;
       const poller = new SourcePoller(ds, {
-        connector: new TcpConnector(),
-        parserFactory: this.parsePool.factory({
-          source: ds.name, settings: { ...settings, maxHosts: ds.limits.maxHosts, maxMetrics: ds.limits.maxMetrics }, stats: this.stats,
+        fetcher: this.parsePool.fetcher({
+          source: ds.name, settings: { ...settings, maxHosts: ds.limits.maxHosts, maxMetrics: ds.limits.maxMetrics },
         }),
         onSnapshot: (snapshot) => this.store.publish(snapshot),
         onFailure: (reason) => this.store.fail(ds.name, reason),

@@ -6,8 +6,11 @@
  */
 import type { SourceSnapshot } from '../store/model';
 
-/** Consumes one document, chunk by chunk. One instance per connection attempt. */
-export interface DocumentParser {
+/**
+ * Consumes one document, chunk by chunk. One instance per connection attempt. `T` is what a
+ * finished document is: a SourceSnapshot, or a SourceImage inside a parse worker.
+ */
+export interface DocumentParser<T = SourceSnapshot> {
   /**
    * Feeds the next chunk of the document (raw bytes; latin1, one char per byte). Throws
    * a DocumentError as soon as the input is known to be malformed (a parser in a worker
@@ -18,7 +21,7 @@ export interface DocumentParser {
   /** `callback` runs once the parser takes input again (after a write returned false). */
   onDrain(callback: () => void): void;
   /** End of input: the finished snapshot, or a DocumentError (malformed, truncated). */
-  finish(): Promise<SourceSnapshot>;
+  finish(): Promise<T>;
   /** The poll is abandoned (failed, stopped): drop what the parser holds. */
   abort(): void;
 }

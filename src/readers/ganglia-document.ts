@@ -106,32 +106,48 @@ class ByteOrderMark {
   }
 }
 
-/** A DocumentParser that parses on the calling thread (tests; the daemon uses the pool). */
+/** A DocumentParser over one GangliaDocument, parsed on the calling thread; counts what it was given. */
+export class SyncDocumentParser<T> implements DocumentParser<T> {
+  /** Bytes written so far. */
+  written = 0;
+
+  constructor(readonly document: GangliaDocument<T>, private readonly onFinished: (document: GangliaDocument<T>) => void = () => undefined) {}
+
+  write(chunk: Buffer): boolean {
+    this.written += chunk.length;
+    try {
+      this.document.write(chunk.toString('latin1'));
+    } catch (err) {
+      throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, false);
+    }
+    return true;
+  }
+
+  onDrain(callback: () => void): void {
+    callback();
+  }
+
+  async finish(): Promise<T> {
+    let result: T;
+    try {
+      result = this.document.finish();
+    } catch (err) {
+      throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, true);
+    }
+    this.onFinished(this.document);
+    return result;
+  }
+
+  abort(): void {
+    // Nothing held but the document, which the caller drops.
+  }
+}
+
+/** Parsers that parse on the calling thread (tests, tools; the daemon parses in the pool). */
 export function inlineDocumentFactory(options: GangliaDocumentOptions & { readonly stats?: DaemonStats }): DocumentParserFactory {
   const documents = gangliaDocuments(options);
-  return (pollTime: number): DocumentParser => {
-    const document = documents(pollTime);
-    return {
-      write: (chunk: Buffer) => {
-        try {
-          document.write(chunk.toString('latin1'));
-        } catch (err) {
-          throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, false);
-        }
-        return true;
-      },
-      onDrain: () => undefined,
-      finish: async () => {
-        let snapshot: SourceSnapshot;
-        try {
-          snapshot = document.finish();
-        } catch (err) {
-          throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, true);
-        }
-        if (options.stats) options.stats.metricsReceived += document.metricsReceived;
-        return snapshot;
-      },
-      abort: () => undefined,
-    };
+  const count = (document: GangliaDocument<SourceSnapshot>): void => {
+    if (options.stats) options.stats.metricsReceived += document.metricsReceived;
   };
+  return (pollTime: number): DocumentParser => new SyncDocumentParser(documents(pollTime), count);
 }

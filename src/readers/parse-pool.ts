@@ -1,24 +1,18 @@
 /**
  * The parse workers, seen from the main thread (docs/architecture.md). Each data source is
  * pinned to one worker (its interner lives there); workers start on first use, up to one
- * per core. A poll's bytes go to the worker as they arrive (copied once into a buffer that
- * is transferred), and its snapshot comes back as a SourceImage read in place.
+ * per core. The poller asks for one attempt at one address at a time; the worker connects,
+ * reads and parses, and the snapshot comes back as a SourceImage read in place, so the port
+ * thread never reads a polled socket.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { snapshotOfImage } from '../store/image/views';
-import type { SourceSnapshot } from '../store/model';
 import type { DaemonStats } from '../util/stats';
 import { processBaseNice } from '../util/thread-priority';
-import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
-import { ACK_EVERY_BYTES, type FromWorker, type ParseWorkerData, type SourceSettings, type ToWorker } from './parse-protocol';
-
-/** Unparsed bytes in flight to a worker above which the poller stops reading its socket. */
-const HIGH_WATER_BYTES = 8 * 1024 * 1024;
-/** ... and below which it reads again. */
-const LOW_WATER_BYTES = 2 * 1024 * 1024;
-if (ACK_EVERY_BYTES >= LOW_WATER_BYTES) throw new Error('parse pool: acknowledgements must come below the low-water mark');
+import { aborted, type AttemptResult, type DocumentFetcher, type FetchRequest } from './fetch-document';
+import type { FromWorker, ParseWorkerData, SourceSettings, ToWorker } from './parse-protocol';
 
 const WORKER_FILE = path.join(__dirname, 'parse-worker.js');
 /**
@@ -39,134 +33,91 @@ const WORKER_YOUNG_GENERATION_MB = 12;
 export const RECYCLE_AFTER_BYTES = 16 * 1024 * 1024;
 
 /**
- * The bytes to move to a worker: a socket read owns its whole ArrayBuffer and is moved as
- * is (the caller does not use it again); anything else (a slice of a shared pool, gunzip
- * output) is copied once into a buffer of its own.
+ * How long an aborted attempt may take to answer. The worker ends it at once (a socket read
+ * parses in well under a millisecond); one that does not answer is stuck, and is replaced.
  */
-function ownBytes(chunk: Buffer): Uint8Array {
-  const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
-  return whole ? chunk : new Uint8Array(chunk);
-}
+export const ABORT_ANSWER_MS = 2_000;
 
-/** One poll in a worker, as the poller's DocumentParser. */
-class WorkerDocument implements DocumentParser {
-  private inFlight = 0;
-  /** Bytes written so far (after gunzip). */
-  private written = 0;
-  private error: DocumentError | LimitExceeded | null = null;
-  private drainCallbacks: (() => void)[] = [];
-  private finished: { resolve: (s: SourceSnapshot) => void; reject: (e: Error) => void } | null = null;
-  private closed = false;
-
-  constructor(private readonly slot: WorkerSlot, readonly id: number, private readonly stats: DaemonStats | undefined) {}
-
-  write(chunk: Buffer): boolean {
-    if (this.error !== null) throw this.error;
-    if (this.closed) return true;
-    this.inFlight += chunk.byteLength;
-    this.written += chunk.byteLength;
-    const bytes = ownBytes(chunk);
-    try {
-      this.slot.post({ type: 'chunk', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
-    } catch {
-      // Not transferable after all (a buffer node keeps for itself): send a copy.
-      const copy = new Uint8Array(chunk);
-      this.slot.post({ type: 'chunk', id: this.id, bytes: copy }, [copy.buffer as ArrayBuffer]);
-    }
-    return this.inFlight <= HIGH_WATER_BYTES;
-  }
-
-  onDrain(callback: () => void): void {
-    if (this.inFlight <= LOW_WATER_BYTES || this.error !== null) callback();
-    else this.drainCallbacks.push(callback);
-  }
-
-  finish(): Promise<SourceSnapshot> {
-    if (this.error !== null) return Promise.reject(this.error);
-    return new Promise((resolve, reject) => {
-      this.finished = { resolve, reject };
-      this.slot.post({ type: 'end', id: this.id });
-    });
-  }
-
-  abort(): void {
-    if (this.closed) return;
-    this.slot.post({ type: 'abort', id: this.id });
-    this.slot.recycleIfLarge(this.written);
-    this.close();
-  }
-
-  /** From the worker. */
-  receive(message: FromWorker): void {
-    switch (message.type) {
-      case 'ack':
-        this.inFlight -= message.bytes;
-        if (this.inFlight <= LOW_WATER_BYTES) this.drain();
-        return;
-      case 'error':
-        this.failWith(message.limit === undefined
-          ? new DocumentError(message.message, message.atEnd)
-          : Object.assign(new LimitExceeded(message.limit, ''), { message: message.message }));
-        return;
-      case 'done':
-        if (this.stats) this.stats.metricsReceived += message.metricsReceived;
-        this.finished?.resolve(snapshotOfImage(message.image));
-        this.close();
-        return;
-    }
-  }
-
-  failWith(error: DocumentError | LimitExceeded): void {
-    this.error = error;
-    this.slot.recycleIfLarge(this.written);
-    this.finished?.reject(error);
-    // A paused reader resumes, and its next write reports the error.
-    this.drain();
-    if (this.finished) this.close();
-  }
-
-  private drain(): void {
-    const callbacks = this.drainCallbacks;
-    this.drainCallbacks = [];
-    for (const cb of callbacks) cb();
-  }
-
-  private close(): void {
-    this.closed = true;
-    this.finished = null;
-    this.slot.remove(this.id);
-  }
+/** One attempt waiting for its worker's answer. */
+interface PendingAttempt {
+  readonly onConnected: () => void;
+  readonly settle: (result: AttemptResult) => void;
 }
 
 /** A worker and what runs in it; the worker is (re)started on demand. */
 class WorkerSlot {
   private worker: Worker | null = null;
-  readonly documents = new Map<number, WorkerDocument>();
+  private readonly pending = new Map<number, PendingAttempt>();
   readonly sources = new Set<string>();
-  /** A large poll failed here: replace the worker as soon as no poll is in flight. */
+  /** A large attempt failed here: replace the worker as soon as no attempt is in flight. */
   private recycleWanted = false;
   /** Workers ended to give their memory back (see RECYCLE_AFTER_BYTES). */
   recycled = 0;
 
-  constructor(private readonly file: string, private readonly recycleAfterBytes: number) {}
+  constructor(
+    private readonly file: string,
+    private readonly recycleAfterBytes: number,
+    private readonly abortAnswerMs: number,
+    private readonly stats: DaemonStats | undefined,
+  ) {}
 
-  recycleIfLarge(bytes: number): void {
-    if (bytes >= this.recycleAfterBytes && this.worker !== null) this.recycleWanted = true;
+  post(message: ToWorker): void {
+    this.start().postMessage(message);
   }
 
-  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.start().postMessage(message, transfer);
+  /** For what only a running worker holds (a source's interner). */
+  postIfRunning(message: ToWorker): void {
+    this.worker?.postMessage(message);
   }
 
-  /** A poll in flight keeps the process alive until its worker answers; an idle worker does not. */
-  add(document: WorkerDocument): void {
-    this.documents.set(document.id, document);
-    this.worker?.ref();
+  /** One attempt; resolves with the worker's answer (or at once when the worker dies). */
+  fetch(id: number, source: string, settings: SourceSettings, request: FetchRequest, signal: AbortSignal, onConnected: () => void): Promise<AttemptResult> {
+    return new Promise<AttemptResult>((resolve) => {
+      if (signal.aborted) {
+        resolve(aborted(signal.reason, 0));
+        return;
+      }
+      let answerTimer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        const reason: unknown = signal.reason;
+        const stopped = typeof reason === 'object' && reason !== null && (reason as { stopped?: unknown }).stopped === true;
+        this.worker?.postMessage({ type: 'abort', id, reason: reason instanceof Error ? reason.message : String(reason), stopped } satisfies ToWorker);
+        answerTimer = setTimeout(() => {
+          settle(aborted(reason, 0));
+          this.replaceStuck();
+        }, this.abortAnswerMs);
+        answerTimer.unref();
+      };
+      const settle = (result: AttemptResult): void => {
+        if (!this.pending.delete(id)) return;
+        clearTimeout(answerTimer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+        this.idleCheck();
+      };
+      this.pending.set(id, { onConnected, settle });
+      this.post({ type: 'fetch', id, source, settings, request });
+      this.worker?.ref();
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
-  remove(id: number): void {
-    this.documents.delete(id);
-    if (this.documents.size > 0) return;
+  private receive(message: FromWorker): void {
+    const attempt = this.pending.get(message.id);
+    if (attempt === undefined) return;
+    if (message.type === 'connected') {
+      attempt.onConnected();
+      return;
+    }
+    const { result } = message;
+    if (this.stats) this.stats.metricsReceived += message.metricsReceived;
+    if (result.kind !== 'ok' && message.documentBytes >= this.recycleAfterBytes) this.recycleWanted = true;
+    attempt.settle(result.kind === 'ok' ? { kind: 'ok', snapshot: snapshotOfImage(result.snapshot), bytes: result.bytes } : result);
+  }
+
+  /** An idle worker does not keep the process alive, and goes if it was asked to. */
+  private idleCheck(): void {
+    if (this.pending.size > 0) return;
     this.worker?.unref();
     if (this.recycleWanted) this.recycle();
   }
@@ -185,6 +136,19 @@ class WorkerSlot {
     void worker.terminate().catch(() => undefined);
   }
 
+  /** A worker that did not answer an abort: its other attempts fail, and a new one starts on demand. */
+  private replaceStuck(): void {
+    const worker = this.worker;
+    if (worker === null) return;
+    this.worker = null;
+    this.failAll('parse worker did not answer an abort and was replaced');
+    void worker.terminate().catch(() => undefined);
+  }
+
+  private failAll(reason: string): void {
+    for (const attempt of [...this.pending.values()]) attempt.settle({ kind: 'failed', reason, bytes: 0 });
+  }
+
   private start(): Worker {
     if (this.worker !== null) return this.worker;
     // A worker inherits the port thread's nice value (util/thread-priority): it sets the base one itself.
@@ -192,12 +156,12 @@ class WorkerSlot {
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       workerData: { baseNice: processBaseNice() } satisfies ParseWorkerData,
     });
-    if (this.documents.size === 0) worker.unref();
-    worker.on('message', (message: FromWorker) => this.documents.get(message.id)?.receive(message));
+    worker.unref();
+    worker.on('message', (message: FromWorker) => this.receive(message));
     const died = (why: string): void => {
       if (this.worker !== worker) return;
       this.worker = null;
-      for (const doc of [...this.documents.values()]) doc.failWith(new DocumentError(`parse worker ${why}`, false));
+      this.failAll(`parse worker ${why}`);
     };
     worker.on('error', (err) => died(`failed: ${err.message}`));
     worker.on('exit', (code) => died(`exited with code ${code}`));
@@ -208,7 +172,7 @@ class WorkerSlot {
   async stop(): Promise<void> {
     const worker = this.worker;
     this.worker = null;
-    for (const doc of [...this.documents.values()]) doc.failWith(new DocumentError('parse worker stopped', false));
+    this.failAll('parse worker stopped');
     if (worker) await worker.terminate();
   }
 }
@@ -216,7 +180,14 @@ class WorkerSlot {
 export interface PoolSourceOptions {
   readonly source: string;
   readonly settings: SourceSettings;
+}
+
+export interface ParsePoolOptions {
   readonly stats?: DaemonStats;
+  /** The worker's script (default parse-worker.js). */
+  readonly file?: string;
+  readonly recycleAfterBytes?: number;
+  readonly abortAnswerMs?: number;
 }
 
 export class ParsePool {
@@ -224,8 +195,10 @@ export class ParsePool {
   private readonly assigned = new Map<string, WorkerSlot>();
   private nextId = 1;
 
-  constructor(size = os.availableParallelism(), file = WORKER_FILE, recycleAfterBytes = RECYCLE_AFTER_BYTES) {
-    this.slots = Array.from({ length: Math.max(1, size) }, () => new WorkerSlot(file, recycleAfterBytes));
+  /** `stats`: metrics.received counts what the workers parsed; the rest is for tests. */
+  constructor(size = os.availableParallelism(), options: ParsePoolOptions = {}) {
+    const { file = WORKER_FILE, recycleAfterBytes = RECYCLE_AFTER_BYTES, abortAnswerMs = ABORT_ANSWER_MS, stats } = options;
+    this.slots = Array.from({ length: Math.max(1, size) }, () => new WorkerSlot(file, recycleAfterBytes, abortAnswerMs, stats));
   }
 
   /** Workers ended so far to give back a hostile poll's memory. */
@@ -233,15 +206,11 @@ export class ParsePool {
     return this.slots.reduce((n, s) => n + s.recycled, 0);
   }
 
-  /** The DocumentParserFactory of one source: every poll of it parses in the same worker. */
-  factory(options: PoolSourceOptions): DocumentParserFactory {
-    return (pollTime: number): DocumentParser => {
-      const slot = this.slotOf(options.source);
-      const id = this.nextId++;
-      const document = new WorkerDocument(slot, id, options.stats);
-      slot.add(document);
-      slot.post({ type: 'begin', id, source: options.source, pollTime, settings: options.settings });
-      return document;
+  /** The DocumentFetcher of one source: every attempt of it runs in the same worker. */
+  fetcher(options: PoolSourceOptions): DocumentFetcher {
+    return {
+      fetch: (request, signal, onConnected) =>
+        this.slotOf(options.source).fetch(this.nextId++, options.source, options.settings, request, signal, onConnected),
     };
   }
 
@@ -251,7 +220,7 @@ export class ParsePool {
     if (slot === undefined) return;
     this.assigned.delete(source);
     slot.sources.delete(source);
-    slot.post({ type: 'forget', source });
+    slot.postIfRunning({ type: 'forget', source });
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 /** Messages between the parse pool (main thread) and its workers. */
 import type { SourceImage } from '../store/image/format';
 import type { SummaryPolicyOptions } from '../store/summary';
+import type { AttemptResult, FetchRequest } from './fetch-document';
 
 /** What a worker is started with. */
 export interface ParseWorkerData {
@@ -19,25 +20,25 @@ export interface SourceSettings {
 }
 
 export type ToWorker =
-  | { readonly type: 'begin'; readonly id: number; readonly source: string; readonly pollTime: number; readonly settings: SourceSettings }
-  /** `bytes` is transferred: the worker owns it. */
-  | { readonly type: 'chunk'; readonly id: number; readonly bytes: Uint8Array }
-  | { readonly type: 'end'; readonly id: number }
-  | { readonly type: 'abort'; readonly id: number }
+  /** One attempt at one address: the worker connects, reads, parses and answers 'done'. */
+  | { readonly type: 'fetch'; readonly id: number; readonly source: string; readonly settings: SourceSettings; readonly request: FetchRequest }
+  /** stop() or the poll's deadline: the worker ends the attempt and answers 'done' (aborted). */
+  | { readonly type: 'abort'; readonly id: number; readonly reason: string; readonly stopped: boolean }
   /** The source was removed (SIGHUP): drop its interner. */
   | { readonly type: 'forget'; readonly source: string };
 
-/**
- * The worker acknowledges parsed bytes once this many have gathered (one message per 16
- * socket reads instead of one each). Below the pool's low-water mark, so a paused reader
- * is always resumed.
- */
-export const ACK_EVERY_BYTES = 1024 * 1024;
-
 export type FromWorker =
-  /** Chunks were parsed: `bytes` fewer in flight. */
-  | { readonly type: 'ack'; readonly id: number; readonly bytes: number }
-  /** `limit`: the name of the source limit the document crossed (LimitExceeded). */
-  | { readonly type: 'error'; readonly id: number; readonly message: string; readonly atEnd: boolean; readonly limit?: string }
-  /** The image's buffers are transferred with the message. */
-  | { readonly type: 'done'; readonly id: number; readonly image: SourceImage; readonly metricsReceived: number };
+  /** The attempt's TCP connection is up (the poller's status goes from connecting to reading). */
+  | { readonly type: 'connected'; readonly id: number }
+  /**
+   * The attempt is over. An 'ok' result's image buffers are transferred with the message.
+   * `documentBytes`: bytes given to the parser (after gunzip), to decide whether a failed
+   * attempt left the worker large enough to replace.
+   */
+  | {
+      readonly type: 'done';
+      readonly id: number;
+      readonly result: AttemptResult<SourceImage>;
+      readonly documentBytes: number;
+      readonly metricsReceived: number;
+    };

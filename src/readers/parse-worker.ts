@@ -1,8 +1,9 @@
 /**
- * A parse worker (see docs/architecture.md): tokenizes the documents of the sources pinned
- * to it, builds each snapshot and sends it to the main thread as a SourceImage whose
- * buffers are transferred, not copied. Everything it allocates for a poll is garbage for
- * this thread's collector, never the main thread's.
+ * A parse worker (see docs/architecture.md): for the sources pinned to it, connects to the
+ * address the poller names, reads the document off the socket (fetch-document), tokenizes it,
+ * builds the snapshot and sends it to the main thread as a SourceImage whose buffers are
+ * transferred, not copied. The port thread never reads a polled socket, and everything
+ * allocated for a poll is garbage for this thread's collector, never the main thread's.
  */
 import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
@@ -11,9 +12,11 @@ import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { transferList, type SourceImage } from '../store/image/format';
 import { buildSummaryPolicy } from '../store/summary';
-import { LimitExceeded } from './document';
-import { gangliaImageDocuments, type GangliaDocument } from './ganglia-document';
-import { ACK_EVERY_BYTES, type FromWorker, type ParseWorkerData, type SourceSettings, type ToWorker } from './parse-protocol';
+import { TurnBudget } from '../util/turn-budget';
+import { TcpConnector } from './connector';
+import { fetchDocument, PollAbort } from './fetch-document';
+import { gangliaImageDocuments, SyncDocumentParser, type GangliaDocument } from './ganglia-document';
+import type { FromWorker, ParseWorkerData, SourceSettings, ToWorker } from './parse-protocol';
 import { warmUpParser } from './warmup';
 
 interface SourceEntry {
@@ -61,9 +64,11 @@ const collect = ((): (() => void) | null => {
 })();
 
 const sources = new Map<string, SourceEntry>();
-const polls = new Map<number, GangliaDocument<SourceImage>>();
-/** Per poll, bytes parsed and not yet acknowledged (see ACK_EVERY_BYTES). */
-const unacknowledged = new Map<number, number>();
+/** The attempts in flight, by id: abort() ends one. */
+const attempts = new Map<number, AbortController>();
+const connector = new TcpConnector();
+/** Fairness between the sources pinned here: each socket read gives way once the turn's budget is spent. */
+const turns = new TurnBudget();
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
@@ -85,65 +90,40 @@ function documentsFor(source: string, settings: SourceSettings): (pollTime: numb
 }
 
 /**
- * Drops a poll that will not be finished (failed, or aborted by the main thread: a limit,
- * the deadline). A hostile document may have built a large tree by then: collect it now,
- * so memory goes back to its steady level before the next poll rather than doubling.
+ * One attempt, answered with 'done'. After a large document, finished or not, this thread
+ * collects at once (COLLECT_AFTER_METRICS): a hostile one may have built a large tree, and
+ * memory goes back to its steady level before the next poll rather than doubling.
  */
-function drop(id: number): void {
-  const document = polls.get(id);
-  polls.delete(id);
-  unacknowledged.delete(id);
-  if (document !== undefined && collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
-}
-
-function fail(id: number, err: unknown, atEnd: boolean): void {
-  drop(id);
-  const message = err instanceof Error ? err.message : String(err);
-  post({ type: 'error', id, message, atEnd, ...(err instanceof LimitExceeded ? { limit: err.limit } : {}) });
+async function fetch(message: Extract<ToWorker, { type: 'fetch' }>): Promise<void> {
+  const controller = new AbortController();
+  attempts.set(message.id, controller);
+  const documents = documentsFor(message.source, message.settings);
+  let parser: SyncDocumentParser<SourceImage> | null = null;
+  const newParser = (pollTime: number): SyncDocumentParser<SourceImage> => (parser = new SyncDocumentParser(documents(pollTime)));
+  try {
+    const result = await fetchDocument(connector, newParser, message.request, controller.signal,
+      () => post({ type: 'connected', id: message.id }), turns);
+    const p = parser as SyncDocumentParser<SourceImage> | null;
+    const done: FromWorker = {
+      type: 'done', id: message.id, result, documentBytes: p?.written ?? 0, metricsReceived: p?.document.metricsReceived ?? 0,
+    };
+    post(done, result.kind === 'ok' ? transferList(result.snapshot) : []);
+    if (collect !== null && (p?.document.metricsReceived ?? 0) >= COLLECT_AFTER_METRICS) setImmediate(collect);
+  } finally {
+    attempts.delete(message.id);
+  }
 }
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'begin':
-      polls.set(message.id, documentsFor(message.source, message.settings)(message.pollTime));
+    case 'fetch':
+      void fetch(message).catch((err: unknown) => {
+        // Only a bug gets here (fetchDocument does not reject): still an answer, not a hang.
+        post({ type: 'done', id: message.id, result: { kind: 'failed', reason: `parse worker: ${String(err)}`, bytes: 0 }, documentBytes: 0, metricsReceived: 0 });
+      });
       return;
-    case 'chunk': {
-      const document = polls.get(message.id);
-      // A failed poll's error is already on its way; the main thread needs no acknowledgement.
-      if (document === undefined) return;
-      const { bytes } = message;
-      try {
-        document.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
-      } catch (err) {
-        fail(message.id, err, false);
-        return;
-      }
-      const parsed = (unacknowledged.get(message.id) ?? 0) + bytes.byteLength;
-      if (parsed >= ACK_EVERY_BYTES) {
-        unacknowledged.delete(message.id);
-        post({ type: 'ack', id: message.id, bytes: parsed });
-      } else {
-        unacknowledged.set(message.id, parsed);
-      }
-      return;
-    }
-    case 'end': {
-      const document = polls.get(message.id);
-      if (document === undefined) return; // already failed
-      polls.delete(message.id);
-      unacknowledged.delete(message.id);
-      try {
-        const image = document.finish();
-        post({ type: 'done', id: message.id, image, metricsReceived: document.metricsReceived }, transferList(image));
-        if (collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
-      } catch (err) {
-        fail(message.id, err, true);
-        if (collect !== null && document.metricsReceived >= COLLECT_AFTER_METRICS) setImmediate(collect);
-      }
-      return;
-    }
     case 'abort':
-      drop(message.id);
+      attempts.get(message.id)?.abort(new PollAbort(message.reason, message.stopped));
       return;
     case 'forget':
       sources.delete(message.source);

@@ -1,7 +1,7 @@
 /**
- * One SourcePoller per data_source: every step (±5 % jitter, as the C gmetad) it connects
- * to one of the source's addresses, streams the document into a DocumentParser and hands
- * the finished snapshot to the store. A failed poll only logs and reports; the store keeps
+ * One SourcePoller per data_source: every step (±5 % jitter, as the C gmetad) it has its
+ * DocumentFetcher try the source's addresses in turn (fetch-document: connect, read, parse;
+ * in a parse worker for the daemon) and hands the finished snapshot to the store. A failed poll only logs and reports; the store keeps
  * the last good data. Nothing here throws out of the timer loop, so one bad source never
  * disturbs the others.
  *
@@ -15,16 +15,12 @@
  *    poll starts with the address after the one that failed.
  *  - Otherwise each poll tries the last good address first, then the rest in listed order.
  */
-import * as zlib from 'node:zlib';
-import type { Duplex } from 'node:stream';
 import type { DataSourceConfig, SourceAddress } from '../config/types';
 import type { SourceSnapshot } from '../store/model';
 import { countTimed, type DaemonStats } from '../util/stats';
-import { XmlParseError } from './xml-parser';
-import { describeNetError, formatAddress, ConnectError, type Connector } from './connector';
-import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
+import { formatAddress } from './connector';
+import { PollAbort, type AttemptResult, type DocumentFetcher } from './fetch-document';
 import type { StructuredLogger } from '../util/logging';
-import { portThreadTurns, type TurnBudget } from '../util/turn-budget';
 
 export type PollerStatus = 'idle' | 'connecting' | 'reading' | 'waiting' | 'stopped';
 
@@ -39,8 +35,8 @@ export interface PollerTimeouts {
 }
 
 export interface SourcePollerDeps {
-  readonly connector: Connector;
-  readonly parserFactory: DocumentParserFactory;
+  /** Runs each attempt at an address (the parse pool's for the daemon; LocalFetcher in tests). */
+  readonly fetcher: DocumentFetcher;
   readonly onSnapshot: (snapshot: SourceSnapshot) => void;
   readonly onFailure: (reason: string) => void;
   readonly logger: StructuredLogger;
@@ -52,8 +48,6 @@ export interface SourcePollerDeps {
   readonly now?: () => number;
   /** Arms the timer of the next poll (default setTimeout); tests record the delays it is given. */
   readonly scheduleNextPoll?: (run: () => void, delayMs: number) => PollTimer;
-  /** The port thread's budget per event-loop turn, shared with the other pollers and the dumps (default the one of the process). */
-  readonly turns?: TurnBudget;
 }
 
 /** The pending next poll; stop() cancels it. */
@@ -91,14 +85,6 @@ export type PollOutcome =
       /** True when the poll was cut short by stop(); nothing was counted or reported. */
       readonly stopped: boolean;
     };
-
-/** The abort reason of a poll: stop() or the whole-poll deadline. */
-class PollAbort extends Error {
-  constructor(message: string, readonly stopped: boolean) {
-    super(message);
-    this.name = 'PollAbort';
-  }
-}
 
 /** The jitter of the C gmetad: each sleep is the step ±5 %, uniformly. */
 export const STEP_JITTER = 0.05;
@@ -307,235 +293,13 @@ export class SourcePoller {
     return order;
   }
 
-  private async attempt(address: SourceAddress, pollTime: number, signal: AbortSignal): Promise<AttemptResult> {
-    if (signal.aborted) return aborted(signal.reason, 0);
+  private attempt(address: SourceAddress, pollTime: number, signal: AbortSignal): Promise<AttemptResult> {
     if (this.state !== 'stopped') this.state = 'connecting';
-    let stream: Duplex;
-    try {
-      stream = await this.deps.connector.connect(address, this.timeouts.connectMs, signal);
-    } catch (err) {
-      if (signal.aborted) return aborted(signal.reason, 0);
-      const reason = err instanceof ConnectError ? err.message : describeNetError(err);
-      return { kind: 'unusable', reason };
-    }
-    if (signal.aborted) {
-      stream.destroy();
-      return aborted(signal.reason, 0);
-    }
-    if (this.state !== 'stopped') this.state = 'reading';
-    let parser: DocumentParser;
-    try {
-      parser = this.deps.parserFactory(pollTime);
-    } catch (err) {
-      stream.destroy();
-      throw err;
-    }
-    return readDocument(stream, parser, signal, this.timeouts.idleMs, this.config.limits.maxDocumentBytes, this.deps.turns ?? portThreadTurns);
+    const request = {
+      address, pollTime, connectMs: this.timeouts.connectMs, idleMs: this.timeouts.idleMs, maxDocumentBytes: this.config.limits.maxDocumentBytes,
+    };
+    return this.deps.fetcher.fetch(request, signal, () => {
+      if (this.state !== 'stopped') this.state = 'reading';
+    });
   }
-}
-
-type AttemptResult =
-  | { readonly kind: 'ok'; readonly snapshot: SourceSnapshot; readonly bytes: number }
-  /** Nothing was received from this address: try the next one. */
-  | { readonly kind: 'unusable'; readonly reason: string }
-  /** The document started and then broke: the poll fails. */
-  | { readonly kind: 'failed'; readonly reason: string; readonly bytes: number }
-  /** The whole-poll deadline passed or stop() was called. */
-  | { readonly kind: 'aborted'; readonly reason: string; readonly bytes: number; readonly stopped: boolean };
-
-function aborted(reason: unknown, bytes: number): AttemptResult {
-  if (reason instanceof PollAbort) return { kind: 'aborted', reason: reason.message, bytes, stopped: reason.stopped };
-  return { kind: 'aborted', reason: String(reason), bytes, stopped: false };
-}
-
-const GZIP_MAGIC_0 = 0x1f;
-const GZIP_MAGIC_1 = 0x8b;
-
-function describeParseError(err: unknown, atEnd: boolean): string {
-  if (err instanceof LimitExceeded) return `${err.message}; poll aborted, last good data kept`;
-  const what = (err instanceof DocumentError ? err.atEnd : atEnd) ? 'incomplete document' : 'parse error';
-  if (err instanceof XmlParseError) return `${what}: ${err.message}`;
-  return `${what}: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/**
- * Streams one document from `stream` into `parser`: gunzips when the body starts with the
- * gzip magic and feeds each chunk of bytes as it arrives (the document is never held
- * whole). When the parser falls behind (a parse worker with megabytes unparsed), reading
- * pauses until it catches up. Reading also pauses until a later event-loop turn once the
- * turn's budget is spent (`turns`, shared with the other sources and the dumps): libuv
- * reads up to 32 chunks per ready socket per turn, so ten sources sending at once held the
- * loop for ~100 ms. Past `maxDocumentBytes` of document (counted after gunzip, so a gzip
- * bomb stops there too) the read is aborted. Always destroys the stream; aborts the parser
- * unless the document was delivered.
- */
-function readDocument(
-  stream: Duplex,
-  parser: DocumentParser,
-  signal: AbortSignal,
-  idleMs: number,
-  maxDocumentBytes: number,
-  turns: TurnBudget,
-): Promise<AttemptResult> {
-  return new Promise<AttemptResult>((resolve) => {
-    let bytes = 0;
-    /** Document bytes fed to the parser (after gunzip). */
-    let documentBytes = 0;
-    let head: Buffer | null = null; // the first bytes, until there are two to test for gzip
-    let decided = false;
-    let gunzip: zlib.Gunzip | null = null;
-    let ended = false;
-    let settled = false;
-    /** Why the socket is paused; it reads again once no reason is left. */
-    const held = new Set<'parser' | 'gunzip' | 'turn'>();
-    const hold = (why: 'parser' | 'gunzip' | 'turn'): void => {
-      if (held.size === 0) stream.pause();
-      held.add(why);
-    };
-    const release = (why: 'parser' | 'gunzip' | 'turn'): void => {
-      if (held.delete(why) && held.size === 0 && !settled) stream.resume();
-    };
-
-    const settle = (result: AttemptResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(idleTimer);
-      signal.removeEventListener('abort', onAbort);
-      stream.removeListener('data', onData);
-      stream.removeListener('end', onEnd);
-      stream.removeListener('close', onClose);
-      // Keep an error listener: a late ECONNRESET on a destroyed socket must not crash us.
-      stream.removeListener('error', onError);
-      stream.on('error', ignore);
-      stream.destroy();
-      if (gunzip) {
-        gunzip.removeAllListeners();
-        gunzip.on('error', ignore);
-        gunzip.destroy();
-      }
-      if (result.kind !== 'ok') parser.abort();
-      resolve(result);
-    };
-    const fail = (reason: string): void => {
-      settle(bytes === 0 ? { kind: 'unusable', reason } : { kind: 'failed', reason, bytes });
-    };
-
-    /** `from` (the socket or gunzip) pauses while the parser is behind. */
-    const feed = (buf: Buffer, from: Duplex): void => {
-      if (settled) return;
-      documentBytes += buf.length;
-      if (documentBytes > maxDocumentBytes) {
-        const err = new LimitExceeded('max_document_bytes',
-          `the document is larger than ${maxDocumentBytes} bytes${gunzip ? ' (after gunzip)' : ''}`);
-        fail(describeParseError(err, false));
-        return;
-      }
-      let more: boolean;
-      try {
-        more = parser.write(buf);
-      } catch (err) {
-        fail(describeParseError(err, false));
-        return;
-      }
-      if (!more) {
-        if (from === stream) {
-          hold('parser');
-          parser.onDrain(() => release('parser'));
-        } else {
-          from.pause();
-          parser.onDrain(() => {
-            if (!settled) from.resume();
-          });
-        }
-      }
-    };
-    const complete = (): void => {
-      if (settled) return;
-      if (bytes === 0) {
-        fail('connection closed before any data');
-        return;
-      }
-      // Input is complete: only the parser's tail is left, bounded by the poll deadline.
-      clearTimeout(idleTimer);
-      parser.finish().then(
-        (snapshot: SourceSnapshot) => settle({ kind: 'ok', snapshot, bytes }),
-        (err: unknown) => fail(describeParseError(err, true)),
-      );
-    };
-    const startGunzip = (): zlib.Gunzip => {
-      const z = zlib.createGunzip();
-      z.on('data', (out: Buffer) => {
-        idleTimer.refresh();
-        feed(out, z);
-      });
-      z.on('end', complete);
-      z.on('error', (err: Error) => fail(`gzip: ${err.message}`));
-      return z;
-    };
-    const push = (chunk: Buffer): void => {
-      if (gunzip) {
-        if (!gunzip.write(chunk)) {
-          hold('gunzip');
-          gunzip.once('drain', () => release('gunzip'));
-        }
-      } else {
-        feed(chunk, stream);
-      }
-    };
-
-    const onData = (chunk: Buffer): void => {
-      if (settled) return;
-      bytes += chunk.length;
-      idleTimer.refresh();
-      if (!turns.mayWork() && !held.has('turn')) {
-        hold('turn');
-        void turns.wait(true).then(() => release('turn'));
-      }
-      if (decided) {
-        push(chunk);
-        return;
-      }
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      if (head.length < 2) return;
-      decided = true;
-      const first = head;
-      head = null;
-      if (first[0] === GZIP_MAGIC_0 && first[1] === GZIP_MAGIC_1) gunzip = startGunzip();
-      push(first);
-    };
-    const onEnd = (): void => {
-      if (settled) return;
-      ended = true;
-      if (head) {
-        decided = true; // a one-byte body: too short for gzip
-        const last = head;
-        head = null;
-        feed(last, stream);
-      }
-      if (gunzip) gunzip.end();
-      else complete();
-    };
-    const onError = (err: Error): void => fail(describeNetError(err));
-    // A 'close' without 'end' means the stream was torn down under us.
-    const onClose = (): void => {
-      if (!ended) fail('connection closed');
-    };
-    const onIdle = (): void => fail(`no data for ${idleMs} ms`);
-    const onAbort = (): void => {
-      const result = aborted(signal.reason, bytes);
-      settle(result);
-    };
-
-    const idleTimer = setTimeout(onIdle, idleMs);
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function ignore(): void {
-  /* errors after we are done with a stream are of no interest */
 }

@@ -13,6 +13,7 @@ import { XmlParseError } from '../../src/readers/xml-parser';
 import { TcpConnector, formatAddress, type Connector } from '../../src/readers/connector';
 import type { DocumentParserFactory } from '../../src/readers/document';
 import { inlineDocumentFactory } from '../../src/readers/ganglia-document';
+import { LocalFetcher } from '../../src/readers/fetch-document';
 import type { StructuredLogger } from '../../src/util/logging';
 import { recordingLogger } from '../helpers/recording-logger';
 import {
@@ -111,7 +112,14 @@ function source(name: string, addresses: SourceAddress[], step = 15): DataSource
   return { name, step, addresses, origin: 'test:1', limits: DEFAULT_SOURCE_LIMITS };
 }
 
-function setup(config: DataSourceConfig, overrides: Partial<SourcePollerDeps> = {}) {
+/** The poller's dependencies, with attempts run on this thread through `connector` and `parserFactory`. */
+type SetupOverrides = Partial<SourcePollerDeps> & {
+  readonly connector?: Connector;
+  readonly parserFactory?: DocumentParserFactory;
+  readonly turns?: TurnBudget;
+};
+
+function setup(config: DataSourceConfig, { connector: connectorOverride, parserFactory, turns, ...overrides }: SetupOverrides = {}) {
   const parser = testParser();
   const { logger, lines } = captureLogger();
   const { connector, attempts } = recordingConnector();
@@ -119,8 +127,7 @@ function setup(config: DataSourceConfig, overrides: Partial<SourcePollerDeps> = 
   const snapshots: SourceSnapshot[] = [];
   const failures: string[] = [];
   const poller = new SourcePoller(config, {
-    connector,
-    parserFactory: parser.factory,
+    fetcher: new LocalFetcher(connectorOverride ?? connector, parserFactory ?? parser.factory, turns),
     onSnapshot: (s) => snapshots.push(s),
     onFailure: (r) => failures.push(r),
     logger,

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { DocumentError, LimitExceeded } from '../../src/readers/document';
-import { gangliaDocuments, gangliaImageDocuments, inlineDocumentFactory } from '../../src/readers/ganglia-document';
+import { gangliaDocuments, gangliaImageDocuments } from '../../src/readers/ganglia-document';
+import { PollAbort, type AttemptResult, type DocumentFetcher } from '../../src/readers/fetch-document';
 import { ParsePool } from '../../src/readers/parse-pool';
 import { type SourceImage, transferList } from '../../src/store/image/format';
 import { clusterRows, snapshotOfImage } from '../../src/store/image/views';
@@ -21,6 +21,9 @@ import { PieceBatcher } from '../../src/server/chunked-output';
 import { fullDumpPieces, queryPieces } from '../../src/server/query';
 import { DaemonStats } from '../../src/util/stats';
 import { Fuzz, mutateDocument, randomDocument, seededRandom } from '../helpers/hostile-docs';
+import { startFakeGmond, type FakeGmond, type FakeGmondBehaviour } from '../helpers/fake-gmond';
+import { freePort } from '../helpers/net';
+import { waitFor } from '../helpers/processes';
 import { view } from '../helpers/tree-builders';
 
 const ANCHOR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
@@ -253,50 +256,6 @@ test('image views are maps: lookups, sizes, iteration order, absent keys', () =>
   assert.equal(seen, c.hosts.size);
 });
 
-test('parse pool: a document parsed in a worker equals the one parsed inline; errors and back-pressure', async (t) => {
-  const pool = new ParsePool(2);
-  t.after(() => pool.close());
-  const stats = new DaemonStats();
-  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
-  const bytes = Buffer.from(fixture('gmetad-xmlport.xml'), 'latin1');
-
-  const inline = inlineDocumentFactory({ source: 'a', scalable: true, policy: SUMMARIZE_ALL })(NOW);
-  inline.write(bytes);
-  const expected = await inline.finish();
-
-  const factory = pool.factory({ source: 'a', settings, stats });
-  for (let round = 0; round < 2; round++) { // the second poll reuses the worker's interner
-    const parser = factory(NOW);
-    for (let at = 0; at < bytes.length; at += 777) parser.write(bytes.subarray(at, at + 777));
-    const snapshot = await parser.finish();
-    assert.deepEqual(plain(snapshot), plain(expected));
-  }
-  assert.ok(stats.metricsReceived > 0);
-
-  // Malformed: the error comes back (from a later write, or from finish) as a DocumentError.
-  const bad = pool.factory({ source: 'b', settings })(NOW);
-  bad.write(Buffer.from('<GANGLIA_XML><CLUSTER NAME="x" <<<', 'latin1'));
-  await assert.rejects(bad.finish(), (err: unknown) => err instanceof DocumentError && !err.atEnd);
-  // Truncated: found at the end.
-  const truncated = pool.factory({ source: 'b', settings })(NOW);
-  truncated.write(bytes.subarray(0, 5000));
-  await assert.rejects(truncated.finish(), (err: unknown) => err instanceof DocumentError && err.atEnd);
-
-  // A source limit crossed in the worker comes back as the same LimitExceeded.
-  const limited = pool.factory({ source: 'd', settings: { ...settings, maxHosts: 1 } })(NOW);
-  limited.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
-  await assert.rejects(limited.finish(), (err: unknown) => err instanceof LimitExceeded && err.limit === 'max_hosts'
-    && /^max_hosts exceeded: the document lists more than 1 hosts/.test(err.message));
-
-  // Back-pressure: past 8 MiB unparsed, write() says stop; onDrain says go on.
-  const big = pool.factory({ source: 'c', settings })(NOW);
-  let paused = false;
-  for (let i = 0; i < 200 && !paused; i++) paused = !big.write(Buffer.alloc(64 * 1024, 0x20));
-  assert.ok(paused, 'write() returned false with megabytes in flight');
-  await new Promise<void>((resolve) => big.onDrain(resolve));
-  big.abort();
-});
-
 test('image views through keepAbsent: a host and a metric the next poll omits are kept, dumps equal the objects\'', () => {
   const first = fixture('gmond.xml');
   const objects1 = parse(first);
@@ -321,70 +280,142 @@ test('image views through keepAbsent: a host and a metric the next poll omits ar
   assert.equal(text(fullDumpPieces(view(fromImages.nodes), later + 5)), text(fullDumpPieces(view(fromObjects.nodes), later + 5)));
 });
 
-test('parse pool: a worker that dies fails the polls in flight with a clear error; the next poll gets a new worker', async (t) => {
+const POOL_SETTINGS = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
+
+/** One attempt through a pool fetcher at a fake gmond's port. */
+function fetchFrom(fetcher: DocumentFetcher, port: number, signal = new AbortController().signal, onConnected: () => void = () => undefined): Promise<AttemptResult> {
+  return fetcher.fetch({ address: { host: '127.0.0.1', port }, pollTime: NOW, connectMs: 2000, idleMs: 5000, maxDocumentBytes: 64 * 1024 * 1024 },
+    signal, onConnected);
+}
+
+function snapshotOf(result: AttemptResult): SourceSnapshot {
+  assert.equal(result.kind, 'ok', JSON.stringify(result));
+  return (result as Extract<AttemptResult, { kind: 'ok' }>).snapshot;
+}
+
+async function gmond(t: { after(fn: () => Promise<void>): void }, behaviour: FakeGmondBehaviour): Promise<FakeGmond> {
+  const g = await startFakeGmond(behaviour);
+  t.after(() => g.close());
+  return g;
+}
+
+test('parse pool: the worker reads the socket itself; its document equals the one parsed inline; failures come back as the poller words them', async (t) => {
+  const stats = new DaemonStats();
+  const pool = new ParsePool(2, { stats });
+  t.after(() => pool.close());
+  const bytes = Buffer.from(fixture('gmetad-xmlport.xml'), 'latin1');
+  const expected = parse(fixture('gmetad-xmlport.xml'));
+
+  const served = await gmond(t, { kind: 'serve', body: bytes, chunkSize: 7777 });
+  const fetcher = pool.fetcher({ source: 'src', settings: POOL_SETTINGS });
+  for (let round = 0; round < 2; round++) { // the second poll reuses the worker's interner
+    let connected = 0;
+    const result = await fetchFrom(fetcher, served.port, undefined, () => { connected++; });
+    assert.deepEqual(plain(snapshotOf(result)), plain(expected));
+    assert.equal((result as { bytes: number }).bytes, bytes.length);
+    assert.equal(connected, 1);
+  }
+  assert.ok(stats.metricsReceived > 0);
+  const gzipped = await gmond(t, { kind: 'gzip', body: bytes });
+  assert.deepEqual(plain(snapshotOf(await fetchFrom(fetcher, gzipped.port))), plain(expected));
+
+  // Nothing received: the poller may try the next address.
+  const closed = await freePort();
+  assert.deepEqual(await fetchFrom(fetcher, closed), { kind: 'unusable', reason: 'connection refused' });
+  // Malformed, truncated, over a limit: the poll fails.
+  const bad = await gmond(t, { kind: 'serve', body: '<GANGLIA_XML><CLUSTER NAME="x" <<<' });
+  const malformed = await fetchFrom(pool.fetcher({ source: 'b', settings: POOL_SETTINGS }), bad.port);
+  assert.equal(malformed.kind, 'failed');
+  assert.match((malformed as { reason: string }).reason, /^(parse error|incomplete document): /);
+  const cut = await gmond(t, { kind: 'serve', body: bytes.subarray(0, 5000) });
+  const truncated = await fetchFrom(pool.fetcher({ source: 'b', settings: POOL_SETTINGS }), cut.port);
+  assert.equal(truncated.kind, 'failed');
+  assert.match((truncated as { reason: string }).reason, /^incomplete document: /);
+  const many = await gmond(t, { kind: 'serve', body: fixture('gmond.xml') });
+  const limited = await fetchFrom(pool.fetcher({ source: 'd', settings: { ...POOL_SETTINGS, maxHosts: 1 } }), many.port);
+  assert.equal(limited.kind, 'failed');
+  assert.match((limited as { reason: string }).reason,
+    /^max_hosts exceeded: the document lists more than 1 hosts.*; poll aborted, last good data kept$/);
+
+  // The poller's abort (its deadline, stop()) ends the read in the worker, with the bytes it had.
+  const hung = await gmond(t, { kind: 'hang', body: bytes, afterBytes: 1000 });
+  const controller = new AbortController();
+  const pending = fetchFrom(fetcher, hung.port, controller.signal, () => setTimeout(() => controller.abort(new PollAbort('deadline', false)), 100));
+  const abortedResult = await pending;
+  assert.deepEqual(abortedResult, { kind: 'aborted', reason: 'deadline', bytes: 1000, stopped: false });
+  await waitFor(() => hung.active === 0);
+});
+
+test('parse pool: a worker that dies fails the attempts in flight with a clear error; the next poll gets a new worker', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-pool-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  // A worker that dies on its first chunk, then (restarted) one that is the real worker.
+  // A worker that dies on its first attempt, then (restarted) one that is the real worker.
   const flag = path.join(dir, 'died-once');
   const file = path.join(dir, 'worker.js');
   fs.writeFileSync(file, `
 const fs = require('fs');
 if (!fs.existsSync(${JSON.stringify(flag)})) {
-  require('worker_threads').parentPort.on('message', (m) => { if (m.type === 'chunk') { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(3); } });
+  require('worker_threads').parentPort.on('message', (m) => { if (m.type === 'fetch') { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(3); } });
 } else {
   require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'readers', 'parse-worker.js'))});
 }
 `);
-  const pool = new ParsePool(1, file);
+  const pool = new ParsePool(1, { file });
   t.after(() => pool.close());
-  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
-  const factory = pool.factory({ source: 'src', settings });
-  const doomed = factory(NOW);
-  doomed.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
-  await assert.rejects(doomed.finish(), (err: unknown) => err instanceof DocumentError && /parse worker exited with code 3/.test(err.message));
-  const next = factory(NOW);
-  next.write(Buffer.from(fixture('gmond.xml'), 'latin1'));
-  assert.deepEqual(plain(await next.finish()), plain(parse(fixture('gmond.xml'))));
+  const g = await gmond(t, { kind: 'serve', body: fixture('gmond.xml') });
+  const fetcher = pool.fetcher({ source: 'src', settings: POOL_SETTINGS });
+  assert.deepEqual(await fetchFrom(fetcher, g.port), { kind: 'failed', reason: 'parse worker exited with code 3', bytes: 0 });
+  assert.deepEqual(plain(snapshotOf(await fetchFrom(fetcher, g.port))), plain(parse(fixture('gmond.xml'))));
 });
 
-test('parse pool: after a large poll fails or is aborted its worker is replaced once idle (its memory goes back whole); small failures keep it', async (t) => {
-  const pool = new ParsePool(1, undefined, 4096);
+test('parse pool: a worker that does not answer an abort is replaced, and the poll ends anyway', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gmetad-pool-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'deaf-worker.js');
+  fs.writeFileSync(file, "require('worker_threads').parentPort.on('message', () => undefined);\n");
+  const pool = new ParsePool(1, { file, abortAnswerMs: 50 });
   t.after(() => pool.close());
-  const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
-  // write() moves a buffer it owns whole to the worker: each write gets its own copy.
+  const controller = new AbortController();
+  const pending = fetchFrom(pool.fetcher({ source: 'src', settings: POOL_SETTINGS }), 9);
+  const other = fetchFrom(pool.fetcher({ source: 'src', settings: POOL_SETTINGS }), 9, controller.signal);
+  controller.abort(new PollAbort('poller stopped', true));
+  assert.deepEqual(await other, { kind: 'aborted', reason: 'poller stopped', bytes: 0, stopped: true });
+  assert.deepEqual(await pending, { kind: 'failed', reason: 'parse worker did not answer an abort and was replaced', bytes: 0 });
+});
+
+test('parse pool: after a large attempt fails or is aborted its worker is replaced once idle (its memory goes back whole); small failures keep it', async (t) => {
+  const pool = new ParsePool(1, { recycleAfterBytes: 4096 });
+  t.after(() => pool.close());
   const text = fixture('gmond.xml');
-  const gmond = { get length() { return text.length; }, subarray: (a: number, b?: number) => Buffer.from(text.slice(a, b), 'latin1') };
-  assert.ok(gmond.length > 4096);
-  const expected = plain(parse(fixture('gmond.xml')));
-  const good = pool.factory({ source: 'src', settings });
-  assert.deepEqual(plain(await (async () => { const p = good(NOW); p.write(gmond.subarray(0)); return p.finish(); })()), expected);
+  assert.ok(text.length > 4096);
+  const expected = plain(parse(text));
+  const good = pool.fetcher({ source: 'src', settings: POOL_SETTINGS });
+  const served = await gmond(t, { kind: 'serve', body: text });
+  assert.deepEqual(plain(snapshotOf(await fetchFrom(good, served.port))), expected);
 
   // A small broken document: the worker stays.
-  const small = pool.factory({ source: 'bad', settings })(NOW);
-  small.write(Buffer.from('<GANGLIA_XML><CLUSTER NAME="x" <<<', 'latin1'));
-  await assert.rejects(small.finish(), DocumentError);
-  small.abort();
+  const bad = await gmond(t, { kind: 'serve', body: '<GANGLIA_XML><CLUSTER NAME="x" <<<' });
+  assert.equal((await fetchFrom(pool.fetcher({ source: 'bad', settings: POOL_SETTINGS }), bad.port)).kind, 'failed');
   assert.equal(pool.recycledWorkers, 0);
 
   // A large one past a limit while another source's poll is in flight on the same worker:
   // that poll is not disturbed; the worker goes once it is done.
-  const inFlight = good(NOW);
-  inFlight.write(gmond.subarray(0, 1000));
-  const limited = pool.factory({ source: 'bad', settings: { ...settings, maxHosts: 1 } })(NOW);
-  limited.write(gmond.subarray(0));
-  await assert.rejects(limited.finish(), (err: unknown) => err instanceof LimitExceeded);
-  limited.abort();
+  const slow = await gmond(t, { kind: 'serve', body: text, chunkSize: Math.ceil(text.length / 4), gapMs: 150 });
+  const inFlight = fetchFrom(good, slow.port);
+  const limited = await fetchFrom(pool.fetcher({ source: 'bad', settings: { ...POOL_SETTINGS, maxHosts: 1 } }), served.port);
+  assert.equal(limited.kind, 'failed');
   assert.equal(pool.recycledWorkers, 0, 'not while a poll is in flight');
-  inFlight.write(gmond.subarray(1000));
-  assert.deepEqual(plain(await inFlight.finish()), expected);
+  assert.deepEqual(plain(snapshotOf(await inFlight)), expected);
   assert.equal(pool.recycledWorkers, 1, 'replaced once idle');
   // The next polls run in the fresh worker, as before.
-  assert.deepEqual(plain(await (async () => { const p = good(NOW); p.write(gmond.subarray(0)); return p.finish(); })()), expected);
+  assert.deepEqual(plain(snapshotOf(await fetchFrom(good, served.port))), expected);
 
-  // A large poll aborted by the poller (document size, deadline) counts the same.
-  const endless = pool.factory({ source: 'endless', settings })(NOW);
-  endless.write(Buffer.from(fixture('gmond.xml').replace('</GANGLIA_XML>', ''), 'latin1'));
-  endless.abort();
+  // A large attempt aborted by the poller (its deadline, say) counts the same.
+  const endless = await gmond(t, { kind: 'endless', head: '<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"><CLUSTER NAME="c" LOCALTIME="1">', unit: '<HOST NAME="h{n}" IP="1" REPORTED="1" TN="0" TMAX="20" DMAX="0" LOCATION="" GMOND_STARTED="0"></HOST>' });
+  const controller = new AbortController();
+  const result = await fetchFrom(pool.fetcher({ source: 'endless', settings: POOL_SETTINGS }), endless.port, controller.signal,
+    () => setTimeout(() => controller.abort(new PollAbort('max_poll_seconds exceeded', false)), 200));
+  assert.equal(result.kind, 'aborted');
   assert.equal(pool.recycledWorkers, 2);
-  assert.deepEqual(plain(await (async () => { const p = good(NOW); p.write(gmond.subarray(0)); return p.finish(); })()), expected);
+  assert.deepEqual(plain(snapshotOf(await fetchFrom(good, served.port))), expected);
 });
