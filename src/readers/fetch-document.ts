@@ -124,11 +124,11 @@ function describeParseError(err: unknown, atEnd: boolean): string {
 /**
  * Streams one document from `stream` into `parser`: gunzips when the body starts with the
  * gzip magic and feeds each chunk of bytes as it arrives (the document is never held
- * whole). When the parser falls behind (a parse worker with megabytes unparsed), reading
- * pauses until it catches up. Reading also pauses until a later event-loop turn once the
- * turn's budget is spent (`turns`, shared with the other sources and the dumps): libuv
- * reads up to 32 chunks per ready socket per turn, so ten sources sending at once held the
- * loop for ~100 ms. Past `maxDocumentBytes` of document (counted after gunzip, so a gzip
+ * whole). When the parser asks for a pause (back-pressure), reading waits for it. Reading
+ * also pauses until a later event-loop turn once the turn's budget is spent (`turns`, shared
+ * with the other sources read on this thread): libuv reads up to 32 chunks per ready socket
+ * per turn, and each is parsed as it comes, so one source would otherwise hold the thread
+ * from the others and from abort messages. Past `maxDocumentBytes` of document (counted after gunzip, so a gzip
  * bomb stops there too) the read is aborted. Always destroys the stream; aborts the parser
  * unless the document was delivered.
  */

@@ -1,9 +1,9 @@
 /**
- * One time budget per event-loop turn for the port thread's bulk work: rendering and writing
- * dumps (src/server/socket-io) and reading polled documents off their sockets
- * (src/readers/poller). Work that finds the budget spent waits for a later turn, so timers,
- * other sockets and replies run after a bounded stretch however many clients read a dump or
- * sources send at once.
+ * One time budget per event-loop turn for a thread's bulk work: on the port thread, rendering
+ * and writing dumps (src/server/socket-io); in a parse worker, reading and parsing polled
+ * documents (src/readers/fetch-document). Work that finds the budget spent waits for a later
+ * turn, so timers, other sockets and messages run after a bounded stretch however many
+ * clients read a dump or sources send at once.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -71,5 +71,5 @@ export class TurnBudget {
   }
 }
 
-/** The one budget of the port thread (both ports and every poller). */
+/** The one budget of the port thread (both ports). */
 export const portThreadTurns = new TurnBudget();
