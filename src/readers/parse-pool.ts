@@ -110,9 +110,13 @@ class WorkerSlot {
       return;
     }
     const { result } = message;
-    if (this.stats) this.stats.metricsReceived += message.metricsReceived;
-    if (result.kind !== 'ok' && message.documentBytes >= this.recycleAfterBytes) this.recycleWanted = true;
-    attempt.settle(result.kind === 'ok' ? { kind: 'ok', snapshot: snapshotOfImage(result.snapshot), bytes: result.bytes } : result);
+    if (result.kind === 'ok') {
+      if (this.stats) this.stats.metricsReceived += message.metricsReceived;
+      attempt.settle({ kind: 'ok', snapshot: snapshotOfImage(result.snapshot), bytes: result.bytes });
+      return;
+    }
+    if (message.documentBytes >= this.recycleAfterBytes) this.recycleWanted = true;
+    attempt.settle(result);
   }
 
   /** An idle worker does not keep the process alive, and goes if it was asked to. */
