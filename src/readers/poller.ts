@@ -1,8 +1,8 @@
 /**
  * One SourcePoller per data_source: every step (±5 % jitter, as the C gmetad) it has its
  * DocumentFetcher try the source's addresses in turn (fetch-document: connect, read, parse;
- * in a parse worker for the daemon) and hands the finished snapshot to the store. A failed poll only logs and reports; the store keeps
- * the last good data. Nothing here throws out of the timer loop, so one bad source never
+ * in a parse worker for the daemon) and hands the finished snapshot to the store. A failed
+ * poll only logs and reports; the store keeps the last good data. Nothing here throws out of the timer loop, so one bad source never
  * disturbs the others.
  *
  * Failover rule (our decision; the C gmetad has no equivalent for mid-document failures):
