@@ -4,7 +4,6 @@
  * → store → servers (and plugins, via store listeners). See docs/architecture.md.
  */
 import * as os from 'node:os';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { DataSourceConfig, GmetadConfig } from '../config/types';
 import { ParsePool } from '../readers/parse-pool';
 import { setPortThreadNice } from '../util/thread-priority';
@@ -21,14 +20,7 @@ import { PluginManager } from '../plugins/manager';
 import { type StructuredLogger, withFields } from '../util/logging';
 import { type Clock, epochSeconds, systemClock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
-
-/**
- * Sampling interval of the event-loop delay monitor shown in /status. Node records the time
- * between runs of a repeating timer of this interval (interval included); /status subtracts
- * it. 1 ms would track blocking more closely but costs ~16 ms of CPU per second (measured on
- * node 20 here), against ~1 ms at 10 ms.
- */
-export const EVENT_LOOP_RESOLUTION_MS = 10;
+import { LoopDelaySampler } from '../util/loop-delay';
 
 export interface ListeningServer {
   readonly port: number;
@@ -46,7 +38,8 @@ export function authorityOf(config: GmetadConfig): string {
 
 export class GmetadDaemon {
   readonly store: Store;
-  readonly eventLoop: IntervalHistogram;
+  /** How late the event loop runs while it has work (/status eventLoop). */
+  readonly eventLoop = new LoopDelaySampler();
   private config: GmetadConfig;
   private policy: SummaryPolicy;
   private readonly pollers = new Map<string, { config: DataSourceConfig; poller: SourcePoller }>();
@@ -78,7 +71,6 @@ export class GmetadDaemon {
     this.store = new Store({ gridname: config.gridname, authority: authorityOf(config), policy: this.policy });
     this.store.setSources(config.dataSources);
     this.access = createAccessPolicy({ trustedHosts: config.trustedHosts, allTrusted: config.allTrusted, logger });
-    this.eventLoop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
     this.plugins = new PluginManager({ logger, stats, builtins, currentView: () => this.store.view(), clock });
     this.store.onUpdate(({ snapshot, view }) => {
       const step = this.config.dataSources.find((ds) => ds.name === snapshot.source)?.step ?? 15;
@@ -126,6 +118,7 @@ export class GmetadDaemon {
   }
 
   private writeRootSummaryNow(): void {
+    this.eventLoop.wake();
     if (this.stopping) return;
     this.awaitingFirstPoll = null;
     if (this.rootTimer) clearTimeout(this.rootTimer);
@@ -186,6 +179,7 @@ export class GmetadDaemon {
    * at a time.
    */
   reload(next: GmetadConfig): Promise<void> {
+    this.eventLoop.wake();
     const run = this.reloading.then(() => this.applyReload(next));
     this.reloading = run.catch(() => undefined);
     return run;
@@ -254,8 +248,8 @@ export class GmetadDaemon {
       access: { isTrusted: (addr: string) => this.access.isTrusted(addr) },
       stats: this.stats,
       logger: this.logger,
-      eventLoop: this.eventLoop,
-      eventLoopResolutionMs: EVENT_LOOP_RESOLUTION_MS,
+      eventLoop: this.eventLoop.histogram,
+      onConnection: () => this.eventLoop.wake(),
       authorityConfigured: config.authority !== null,
       dumpCache: this.dumpCache,
       clock: this.clock,
@@ -309,8 +303,14 @@ export class GmetadDaemon {
         fetcher: this.parsePool.fetcher({
           source: ds.name, settings: { ...settings, maxHosts: ds.limits.maxHosts, maxMetrics: ds.limits.maxMetrics },
         }),
-        onSnapshot: (snapshot) => this.store.publish(snapshot),
-        onFailure: (reason) => this.store.fail(ds.name, reason),
+        onSnapshot: (snapshot) => {
+          this.eventLoop.wake();
+          this.store.publish(snapshot);
+        },
+        onFailure: (reason) => {
+          this.eventLoop.wake();
+          this.store.fail(ds.name, reason);
+        },
         logger: withFields(this.logger, { data_source: ds.name }),
         stats: this.stats,
         now: this.clock,

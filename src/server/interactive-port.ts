@@ -83,6 +83,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
   };
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    options.onConnection?.();
     connections.add(socket);
     socket.on('error', () => undefined);
     const address = remoteAddress(socket);

@@ -30,6 +30,8 @@ export interface PortOptions {
   readonly eventLoop?: IntervalHistogram | RecordableHistogram;
   /** The sampling interval of `eventLoop`: subtracted so /status shows how late ticks ran. */
   readonly eventLoopResolutionMs?: number;
+  /** Called as each connection is accepted: work arrives (the event-loop sampler wakes, util/loop-delay). */
+  readonly onConnection?: () => void;
   /** `authority` set in gmetad.conf: /status then reports "host":"" like 3.7.2. */
   readonly authorityConfigured?: boolean;
   readonly limits?: Partial<PortLimits>;

@@ -19,6 +19,7 @@ export async function startXmlPort(options: PortOptions): Promise<RunningPort> {
   const { logger, stats } = options;
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    options.onConnection?.();
     connections.add(socket);
     const startedMs = clock();
     const started = performance.now();
