@@ -95,8 +95,9 @@ class WorkerSlot {
         resolve(result);
         this.idleCheck();
       };
-      this.pending.set(id, { onConnected, settle });
+      // Posted first: a worker that cannot start rejects this attempt and leaves nothing pending.
       this.post({ type: 'fetch', id, source, settings, request });
+      this.pending.set(id, { onConnected, settle });
       this.worker?.ref();
       signal.addEventListener('abort', onAbort, { once: true });
     });
