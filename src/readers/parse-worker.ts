@@ -6,8 +6,6 @@
  * allocated for a poll is garbage for this thread's collector, never the main thread's.
  */
 import * as fs from 'node:fs';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { transferList, type SourceImage } from '../store/image/format';
@@ -44,25 +42,15 @@ try {
   // not Linux, or /proc not mounted: only a name
 }
 
-/**
- * After a large document this worker collects at once: what it allocated for the document
- * is garbage as soon as the image is sent, and waiting for V8 to notice lets the worker's
- * heap grow to several documents' worth (RSS). Marking costs little since almost nothing is
- * alive. This is the worker's own heap: the port thread never stops for it, and `gc` stays
- * hidden from it. Measured without it (bench/run.js, 2026-12-01): S2 used 0.06 s less CPU
- * per cycle but 10 MiB more RSS; S4 as 10 x 100k used more CPU (0.79x C instead of 0.72x)
- * and more RSS (199 instead of 172 MiB).
+/*
+ * No forced collection here. Until 2026-12-03 the worker called gc() after every document of
+ * 20k metrics or more, to keep its heap from growing to several documents' worth. Measured
+ * once the worker read its own sockets (BENCHMARKS.md, issue 9): at S2 it cost 0.15 CPU s
+ * of the worker's 0.29 and 0.13 of V8's helpers' 0.16 per 15 s cycle, and the daemon's RSS
+ * was the same without it (74.7 against 74.4 MiB; the worker's heap was 7-10 MB before the
+ * collection and 6 after). A hostile document's memory goes back by replacing the worker
+ * (parse-pool, RECYCLE_AFTER_BYTES), not by a collection.
  */
-const COLLECT_AFTER_METRICS = 20_000;
-const collect = ((): (() => void) | null => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-})();
-
 const sources = new Map<string, SourceEntry>();
 /** The attempts in flight, by id: abort() ends one. */
 const attempts = new Map<number, AbortController>();
@@ -89,11 +77,7 @@ function documentsFor(source: string, settings: SourceSettings): (pollTime: numb
   return entry.documents;
 }
 
-/**
- * One attempt, answered with 'done'. After a large document, finished or not, this thread
- * collects at once (COLLECT_AFTER_METRICS): a hostile one may have built a large tree, and
- * memory goes back to its steady level before the next poll rather than doubling.
- */
+/** One attempt, answered with 'done'. */
 async function fetch(message: Extract<ToWorker, { type: 'fetch' }>): Promise<void> {
   const controller = new AbortController();
   attempts.set(message.id, controller);
@@ -108,7 +92,6 @@ async function fetch(message: Extract<ToWorker, { type: 'fetch' }>): Promise<voi
       type: 'done', id: message.id, result, documentBytes: p?.written ?? 0, metricsReceived: p?.document.metricsReceived ?? 0,
     };
     post(done, result.kind === 'ok' ? transferList(result.snapshot) : []);
-    if (collect !== null && (p?.document.metricsReceived ?? 0) >= COLLECT_AFTER_METRICS) setImmediate(collect);
   } finally {
     attempts.delete(message.id);
   }
