@@ -12,11 +12,11 @@
  * snapshot, against one source alone. 2 sources x 500k metrics:
  *   node dist/bench/parse.js --hosts 5000 --metrics 100 --runs 3 --sax-runs 0 --pool 2
  */
-import * as net from 'node:net';
 import * as os from 'node:os';
 import { DEFAULT_SOURCE_LIMITS } from '../src/config/limits';
 import type { DocumentFetcher } from '../src/readers/fetch-document';
 import { ParsePool } from '../src/readers/parse-pool';
+import { startFakeGmond } from '../test/helpers/fake-gmond';
 import { createFastParser } from '../src/readers/fast-parser';
 import { createSaxParser } from '../src/readers/sax-parser';
 import { Interner } from '../src/readers/intern';
@@ -138,16 +138,6 @@ function buildImage(doc: string, interner: Interner): void {
   builder.finish();
 }
 
-/** A gmond stand-in: every connection gets `doc`, then EOF. */
-async function serveDocument(doc: Buffer): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => undefined);
-    socket.end(doc);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
 /** One poll through a pool fetcher; resolves with the snapshot. */
 async function parseInPool(fetcher: DocumentFetcher, port: number): Promise<SourceSnapshot> {
   const request = { address: { host: '127.0.0.1', port }, pollTime: POLL_TIME, connectMs: 5000, idleMs: 10_000, maxDocumentBytes: DEFAULT_SOURCE_LIMITS.maxDocumentBytes };
@@ -161,8 +151,8 @@ async function poolReport(options: Options, docText: string): Promise<void> {
   const pool = new ParsePool(os.availableParallelism());
   const settings = { scalable: true, summary: { unsummarizedMetrics: [], unsummarizedSflowVmMetrics: false, summarizedMetrics: [] } };
   const fetchers = Array.from({ length: options.pool }, (_, i) => pool.fetcher({ source: `s${i}`, settings }));
-  const big = await serveDocument(doc);
-  const small = await serveDocument(Buffer.from(generateGmondDocument(50, options.metrics), 'latin1'));
+  const big = await startFakeGmond({ kind: 'serve', body: doc });
+  const small = await startFakeGmond({ kind: 'serve', body: Buffer.from(generateGmondDocument(50, options.metrics), 'latin1') });
   // Start every worker and warm it (it also warms itself up) with one small document each.
   await Promise.all(fetchers.map((f) => parseInPool(f, small.port)));
   const wall = async (n: number): Promise<number> => {

@@ -118,8 +118,8 @@ export class GmetadDaemon {
   }
 
   private writeRootSummaryNow(): void {
-    this.eventLoop.wake();
     if (this.stopping) return;
+    this.eventLoop.wake();
     this.awaitingFirstPoll = null;
     if (this.rootTimer) clearTimeout(this.rootTimer);
     const view = this.store.view();

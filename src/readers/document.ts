@@ -12,14 +12,10 @@ import type { SourceSnapshot } from '../store/model';
  */
 export interface DocumentParser<T = SourceSnapshot> {
   /**
-   * Feeds the next chunk of the document (raw bytes; latin1, one char per byte). Throws
-   * a DocumentError as soon as the input is known to be malformed (a parser in a worker
-   * learns it a little later: the next write throws). Returns false when the caller should
-   * stop reading until the onDrain callback runs (back-pressure).
+   * Feeds the next chunk of the document (raw bytes; latin1, one char per byte), parsed
+   * before it returns. Throws a DocumentError as soon as the input is known to be malformed.
    */
-  write(chunk: Buffer): boolean;
-  /** `callback` runs once the parser takes input again (after a write returned false). */
-  onDrain(callback: () => void): void;
+  write(chunk: Buffer): void;
   /** End of input: the finished snapshot, or a DocumentError (malformed, truncated). */
   finish(): Promise<T>;
   /** The poll is abandoned (failed, stopped): drop what the parser holds. */

@@ -124,12 +124,12 @@ function describeParseError(err: unknown, atEnd: boolean): string {
 /**
  * Streams one document from `stream` into `parser`: gunzips when the body starts with the
  * gzip magic and feeds each chunk of bytes as it arrives (the document is never held
- * whole). When the parser asks for a pause (back-pressure), reading waits for it. Reading
- * also pauses until a later event-loop turn once the turn's budget is spent (`turns`, shared
- * with the other sources read on this thread): libuv reads up to 32 chunks per ready socket
- * per turn, and each is parsed as it comes, so one source would otherwise hold the thread
- * from the others and from abort messages. Past `maxDocumentBytes` of document (counted after gunzip, so a gzip
- * bomb stops there too) the read is aborted. Always destroys the stream; aborts the parser
+ * whole); each chunk is parsed before the next is read. Reading pauses until a later
+ * event-loop turn once the turn's budget is spent (`turns`, shared with the other sources
+ * read on this thread): libuv reads up to 32 chunks per ready socket per turn, so one source
+ * would otherwise hold the thread from the others and from abort messages. Past
+ * `maxDocumentBytes` of document (counted after gunzip, so a gzip bomb stops there too) the
+ * read is aborted. Always destroys the stream; aborts the parser
  * unless the document was delivered.
  */
 function readDocument<T>(
@@ -150,12 +150,12 @@ function readDocument<T>(
     let ended = false;
     let settled = false;
     /** Why the socket is paused; it reads again once no reason is left. */
-    const held = new Set<'parser' | 'gunzip' | 'turn'>();
-    const hold = (why: 'parser' | 'gunzip' | 'turn'): void => {
+    const held = new Set<'gunzip' | 'turn'>();
+    const hold = (why: 'gunzip' | 'turn'): void => {
       if (held.size === 0) stream.pause();
       held.add(why);
     };
-    const release = (why: 'parser' | 'gunzip' | 'turn'): void => {
+    const release = (why: 'gunzip' | 'turn'): void => {
       if (held.delete(why) && held.size === 0 && !settled) stream.resume();
     };
 
@@ -183,8 +183,7 @@ function readDocument<T>(
       settle(bytes === 0 ? { kind: 'unusable', reason } : { kind: 'failed', reason, bytes });
     };
 
-    /** `from` (the socket or gunzip) pauses while the parser is behind. */
-    const feed = (buf: Buffer, from: Duplex): void => {
+    const feed = (buf: Buffer): void => {
       if (settled) return;
       documentBytes += buf.length;
       if (documentBytes > maxDocumentBytes) {
@@ -193,23 +192,10 @@ function readDocument<T>(
         fail(describeParseError(err, false));
         return;
       }
-      let more: boolean;
       try {
-        more = parser.write(buf);
+        parser.write(buf);
       } catch (err) {
         fail(describeParseError(err, false));
-        return;
-      }
-      if (!more) {
-        if (from === stream) {
-          hold('parser');
-          parser.onDrain(() => release('parser'));
-        } else {
-          from.pause();
-          parser.onDrain(() => {
-            if (!settled) from.resume();
-          });
-        }
       }
     };
     const complete = (): void => {
@@ -229,7 +215,7 @@ function readDocument<T>(
       const z = zlib.createGunzip();
       z.on('data', (out: Buffer) => {
         idleTimer.refresh();
-        feed(out, z);
+        feed(out);
       });
       z.on('end', complete);
       z.on('error', (err: Error) => fail(`gzip: ${err.message}`));
@@ -242,7 +228,7 @@ function readDocument<T>(
           gunzip.once('drain', () => release('gunzip'));
         }
       } else {
-        feed(chunk, stream);
+        feed(chunk);
       }
     };
 
@@ -273,7 +259,7 @@ function readDocument<T>(
         decided = true; // a one-byte body: too short for gzip
         const last = head;
         head = null;
-        feed(last, stream);
+        feed(last);
       }
       if (gunzip) gunzip.end();
       else complete();

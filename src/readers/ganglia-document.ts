@@ -113,18 +113,13 @@ export class SyncDocumentParser<T> implements DocumentParser<T> {
 
   constructor(readonly document: GangliaDocument<T>, private readonly onFinished: (document: GangliaDocument<T>) => void = () => undefined) {}
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer): void {
     this.written += chunk.length;
     try {
       this.document.write(chunk.toString('latin1'));
     } catch (err) {
       throw err instanceof LimitExceeded ? err : new DocumentError((err as Error).message, false);
     }
-    return true;
-  }
-
-  onDrain(callback: () => void): void {
-    callback();
   }
 
   async finish(): Promise<T> {

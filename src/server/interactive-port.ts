@@ -25,7 +25,7 @@ export async function startInteractivePort(options: PortOptions): Promise<Runnin
   const dumps = options.dumpCache ?? new SharedDumpCache(undefined, clock);
   const status = new StatusReporter({
     clock,
-    stats: options.stats, eventLoop: options.eventLoop, eventLoopResolutionMs: options.eventLoopResolutionMs, authorityConfigured: options.authorityConfigured,
+    stats: options.stats, eventLoop: options.eventLoop, authorityConfigured: options.authorityConfigured,
   });
   const connections = new ConnectionSet();
   const { logger, stats } = options;

@@ -1,5 +1,5 @@
 /** Options shared by the XML and interactive ports. */
-import type { IntervalHistogram, RecordableHistogram } from 'node:perf_hooks';
+import type { RecordableHistogram } from 'node:perf_hooks';
 import type { TreeView } from '../store/store';
 import type { Clock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
@@ -27,9 +27,7 @@ export interface PortOptions {
   readonly stats: DaemonStats;
   readonly logger: StructuredLogger;
   /** Event-loop delay histogram shown by /status (interactive port). */
-  readonly eventLoop?: IntervalHistogram | RecordableHistogram;
-  /** The sampling interval of `eventLoop`: subtracted so /status shows how late ticks ran. */
-  readonly eventLoopResolutionMs?: number;
+  readonly eventLoop?: RecordableHistogram;
   /** Called as each connection is accepted: work arrives (the event-loop sampler wakes, util/loop-delay). */
   readonly onConnection?: () => void;
   /** `authority` set in gmetad.conf: /status then reports "host":"" like 3.7.2. */

@@ -6,7 +6,7 @@
  * additions come after it, at the top level: "sources", "plugins", "eventLoop".
  */
 import * as os from 'node:os';
-import type { IntervalHistogram, RecordableHistogram } from 'node:perf_hooks';
+import type { RecordableHistogram } from 'node:perf_hooks';
 import type { TreeView } from '../store/store';
 import { type Clock, systemClock } from '../util/clock';
 import type { DaemonStats, PluginCounters, TimedCounter } from '../util/stats';
@@ -27,9 +27,8 @@ export interface StatusOptions {
   readonly clock?: Clock;
   /** When `authority` is configured, 3.7.2 reports "host":"" (its hostname is never read). */
   readonly authorityConfigured?: boolean;
-  readonly eventLoop?: IntervalHistogram | RecordableHistogram;
-  /** The histogram's sampling interval; the figures shown are how late ticks ran beyond it. */
-  readonly eventLoopResolutionMs?: number;
+  /** How late the loop's ticks ran beyond their schedule, ns (util/loop-delay). */
+  readonly eventLoop?: RecordableHistogram;
   readonly hostname?: () => string;
   readonly sampler?: LocalMetricsSampler;
 }
@@ -141,7 +140,7 @@ export class StatusReporter {
   private eventLoopJson(): RawJson {
     const h = this.options.eventLoop;
     if (h === undefined || h.count === 0) return obj([['maxMs', '0'], ['p99Ms', '0'], ['meanMs', '0']]);
-    const late = (ns: number) => ms(Math.max(0, ns / 1e6 - (this.options.eventLoopResolutionMs ?? 0)));
+    const late = (ns: number) => ms(ns / 1e6);
     return obj([
       ['maxMs', late(h.max)],
       ['p99Ms', late(h.percentile(99))],

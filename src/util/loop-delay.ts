@@ -14,7 +14,7 @@
  */
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 
-/** The sampling interval: a 10 ms timer, as before (1 ms costs ~16× the wake-ups). */
+/** The sampling interval: a 10 ms timer, as before (1 ms would wake the thread ten times as often). */
 export const LOOP_DELAY_RESOLUTION_MS = 10;
 /** How long sampling goes on after the last sign of work. */
 export const TAIL_MS = 1_000;

@@ -65,7 +65,6 @@ function testParser() {
         }
         return true;
       },
-      onDrain: () => undefined,
       abort: () => undefined,
       async finish(): Promise<SourceSnapshot> {
         if (!text.includes('</GANGLIA_XML>')) {
