@@ -1,7 +1,8 @@
 /**
  * CPU time and memory of a process and its descendants, read from /proc (Linux only).
  * CPU is utime+stime in clock ticks (/proc/PID/stat fields 14 and 15); memory is VmRSS
- * (resident now) and VmHWM (peak resident) from /proc/PID/status, in KiB.
+ * (resident now), its RssAnon part (private memory, without the pages mapped from files such
+ * as the executable and its libraries) and VmHWM (peak resident) from /proc/PID/status, in KiB.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,6 +12,7 @@ export interface ProcessSample {
   readonly utimeTicks: number;
   readonly stimeTicks: number;
   readonly rssKiB: number;
+  readonly rssAnonKiB: number;
   readonly hwmKiB: number;
 }
 
@@ -19,8 +21,9 @@ export interface ProcessTreeSample {
   readonly processes: readonly ProcessSample[];
   /** utime+stime of all of them, in seconds. */
   readonly cpuSeconds: number;
-  /** Sum of VmRSS / VmHWM over all of them (the HWM sum is an upper bound of the tree's true peak). */
+  /** Sum of VmRSS / RssAnon / VmHWM over all of them (the HWM sum is an upper bound of the tree's true peak). */
   readonly rssKiB: number;
+  readonly rssAnonKiB: number;
   readonly hwmKiB: number;
   /** When the sample was taken (performance-independent epoch ms). */
   readonly atMs: number;
@@ -62,6 +65,7 @@ export function sampleProcess(pid: number): ProcessSample | null {
       utimeTicks: stat.utimeTicks,
       stimeTicks: stat.stimeTicks,
       rssKiB: parseStatusKiB(status, 'VmRSS'),
+      rssAnonKiB: parseStatusKiB(status, 'RssAnon'),
       hwmKiB: parseStatusKiB(status, 'VmHWM'),
     };
   } catch {
@@ -110,13 +114,15 @@ export function sampleProcessTree(pid: number, ticksPerSecond = 100): ProcessTre
   }
   let ticks = 0;
   let rssKiB = 0;
+  let rssAnonKiB = 0;
   let hwmKiB = 0;
   for (const p of processes) {
     ticks += p.utimeTicks + p.stimeTicks;
     rssKiB += p.rssKiB;
+    rssAnonKiB += p.rssAnonKiB;
     hwmKiB += p.hwmKiB;
   }
-  return { processes, cpuSeconds: ticks / ticksPerSecond, rssKiB, hwmKiB, atMs: Date.now() };
+  return { processes, cpuSeconds: ticks / ticksPerSecond, rssKiB, rssAnonKiB, hwmKiB, atMs: Date.now() };
 }
 
 /** CPU ticks (utime+stime) and name of each thread of `pid`, by thread id; empty if it is gone. */

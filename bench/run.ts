@@ -11,6 +11,9 @@
  * Phases: warm-up (2 polls) -> idle window of K poll cycles (CPU, RSS, poll cadence) -> single
  * full dumps (median of 5) -> N concurrent full dumps per daemon, started just before a poll is
  * due (completion times, poll lateness) -> event-loop delay from gmetad-ts's /status.
+ * Beside them, the floors under two targets, measured in the same run: gmetad-ts holding no
+ * data (bench/runtime-floor.ts) and a dump's bytes written from ready buffers to one and to N
+ * loopback clients (bench/loopback-floor.ts).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -37,6 +40,8 @@ import { DEFAULTS } from '../src/config/defaults';
 import { startTimerProbe, type ProbeFigures, type TimerProbe } from './timer-probe';
 import { sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
+import { loopbackFloor } from './loopback-floor';
+import { measureRuntimeFloor, type RuntimeFloor } from './runtime-floor';
 
 /** CPU-busy stretches of the daemon listed from its profile: the p99 target is 10 ms. */
 const LONG_TASK_MS = 10;
@@ -125,6 +130,8 @@ interface SideResults {
   pollsInWindow?: number;
   idleMaxLatenessMs?: number;
   rssMeanKiB?: number;
+  /** The RssAnon part of it: private memory, without the pages mapped from files (executable, libraries). */
+  rssAnonMeanKiB?: number;
   rssMaxKiB?: number;
   hwmEndKiB?: number;
   hwmAfterWindowKiB?: number;
@@ -141,6 +148,14 @@ interface SideResults {
   concurrentPolls?: number;
   /** /status at the end of each phase, with the port thread's scheduler times then (cumulative). */
   status: { phase: string; figures: StatusFigures; portThread: ThreadSchedule | null; probe: ProbeFigures | null }[];
+}
+
+/** The floors under two targets on this machine, measured in the same run (gmetad-ts side only). */
+interface Floors {
+  runtime?: RuntimeFloor;
+  /** The check dump's bytes written from ready buffers: to one client (median of 3), and to opts.clients at once. */
+  loopbackOneMs?: number;
+  loopbackAllMs?: number;
 }
 
 interface ThreadSplit {
@@ -269,9 +284,14 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
   const first = states.map((s) => mustSample(s, ticks));
   const firstThreads = states.map((s) => sampleThreads(s.daemon.pid));
   const rss: number[][] = states.map(() => []);
+  const rssAnon: number[][] = states.map(() => []);
   while (Date.now() - startedAt < windowMs) {
     await sleep(Math.min(1000, windowMs - (Date.now() - startedAt)));
-    states.forEach((s, i) => rss[i]!.push(mustSample(s, ticks).rssKiB));
+    states.forEach((s, i) => {
+      const sample = mustSample(s, ticks);
+      rss[i]!.push(sample.rssKiB);
+      rssAnon[i]!.push(sample.rssAnonKiB);
+    });
   }
   const endedAt = Date.now();
   states.forEach((s, i) => {
@@ -283,6 +303,7 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
     r.cpuPerCycle = (last.cpuSeconds - first[i]!.cpuSeconds) / (seconds / opts.step);
     r.pollsInWindow = s.gmonds.reduce((n, g) => n + g.connections.filter((t) => t >= startedAt && t <= endedAt).length, 0);
     r.rssMeanKiB = rss[i]!.reduce((a, b) => a + b, 0) / rss[i]!.length;
+    r.rssAnonMeanKiB = rssAnon[i]!.reduce((a, b) => a + b, 0) / rssAnon[i]!.length;
     r.rssMaxKiB = Math.max(...rss[i]!);
     r.hwmAfterWindowKiB = last.hwmKiB;
     const arrived = s.gmonds.flatMap((g) => pollsExpectedIn(g.connections, opts.step * 1000, startedAt, endedAt, endedAt).filter((p) => p.arrivedAt !== null));
@@ -354,6 +375,23 @@ async function measureConcurrent(state: SideState, opts: BenchOptions, ticks: nu
   await recordStatus(state, 'after concurrent dumps');
 }
 
+/**
+ * The floor under the concurrent dumps: the check dump's bytes written from ready buffers,
+ * nothing rendered, to one client (median of 3) and then to as many clients as the batch had,
+ * started as the batch was (just before one of gmetad-ts's polls is due), so a poll falls inside.
+ */
+async function measureLoopbackFloors(state: SideState, opts: BenchOptions, floors: Floors): Promise<void> {
+  const bytes = state.results.dumpCheck?.bytes;
+  if (!bytes) return;
+  const one: number[] = [];
+  for (let i = 0; i < 3; i++) one.push((await loopbackFloor(1, bytes)).wallMs);
+  floors.loopbackOneMs = median(one);
+  await alignBeforePoll(state, opts.step * 1000, 2000);
+  floors.loopbackAllMs = (await loopbackFloor(opts.clients, bytes)).wallMs;
+  log(`the machine's floor: ${(bytes / 1e6).toFixed(1)} MB from ready buffers to 1 client in ${fmt(floors.loopbackOneMs, 0)} ms ` +
+    `(${one.map((ms) => ms.toFixed(0)).join(', ')}), to ${opts.clients} at once in ${fmt(floors.loopbackAllMs, 0)} ms`);
+}
+
 type StatusRead = SideResults['status'][number];
 
 /**
@@ -380,7 +418,7 @@ function eventLoopP99(r: SideResults): number | undefined {
   return p99 === undefined || Number.isNaN(p99) ? undefined : p99;
 }
 
-function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions): Row[] {
+function buildRows(byS: Partial<Record<Side, SideResults>>, floors: Floors, opts: BenchOptions): Row[] {
   const ts = byS.ts;
   const c = byS.c;
   const mib = (kib: number | undefined) => (kib === undefined ? undefined : kib / 1024);
@@ -398,6 +436,12 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
   const dumpTarget = s4 ? 1 / 3 : 0.15;
   compare(`CPU s per poll cycle, all threads (${opts.step} s)`, ts?.cpuPerCycle, c?.cpuPerCycle, 3, '<= 1.0x C', (x) => x <= 1);
   compare('RSS steady, mean VmRSS (MiB)', mib(ts?.rssMeanKiB), mib(c?.rssMeanKiB), 1, `<= ${rssTarget}x C`, (x) => x <= rssTarget);
+  compare('RSS steady without file-mapped pages, mean RssAnon (MiB)', mib(ts?.rssAnonMeanKiB), mib(c?.rssAnonMeanKiB), 1, 'info', () => true);
+  if (floors.runtime) {
+    const target = c?.rssMeanKiB === undefined ? '' : `; the target is ${fmt(rssTarget * c.rssMeanKiB / 1024, 1)} MiB`;
+    absolute(`gmetad-ts holding no data (one refused source, ${floors.runtime.workerStarted ? 'its parse worker started' : 'NO parse worker seen'}): VmRSS (RssAnon) (MiB)`,
+      mib(floors.runtime.rssKiB), undefined, 1, `info: the runtime's floor, RssAnon ${fmt(mib(floors.runtime.rssAnonKiB), 1)} MiB${target}`, undefined, false);
+  }
   compare('RSS peak, VmHWM at end (MiB)', mib(ts?.hwmEndKiB), mib(c?.hwmEndKiB), 1, 'info', () => true);
   compare(`full dump, median of ${opts.dumps} (s)`, sec(ts?.dumpMedianMs), sec(c?.dumpMedianMs), 3,
     s4 ? '>= 3x faster (ratio <= 0.33)' : '>= 5x faster with margin (ratio <= 0.15)', (x) => x <= dumpTarget);
@@ -418,6 +462,13 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, opts: BenchOptions):
       s4 ? '<= 3x one dump, all complete' : '<= 2 s, all complete',
       tsAll === undefined ? undefined : tsAll <= (s4 ? 3 * (sec(ts?.dumpMedianMs) ?? 0) : 2) && tsOk === opts.clients,
     );
+    if (floors.loopbackOneMs !== undefined && floors.loopbackAllMs !== undefined) {
+      const floorRatio = floors.loopbackAllMs / floors.loopbackOneMs;
+      absolute('the machine\'s floor: the dump\'s bytes from ready buffers (nothing rendered) to 1 client, median of 3 (s)',
+        sec(floors.loopbackOneMs), undefined, 3, 'info', undefined, false);
+      absolute(`the machine's floor: the same bytes to ${opts.clients} clients at once, started as the batch was (s)`,
+        sec(floors.loopbackAllMs), undefined, 2, `info: ${fmt(floorRatio, 1)}x the 1-client time${s4 ? ' (the daemon\'s target: 3x one dump)' : ''}`, undefined, false);
+    }
     const slowest = (r: SideResults | undefined) => (r?.concurrent ? Math.max(...r.concurrent.results.map((d) => d.ms)) / 1000 : undefined);
     absolute(`${opts.clients} concurrent dumps: slowest client (s)`, slowest(ts), slowest(c), 2, 'info', undefined);
     rows.push({
@@ -575,7 +626,13 @@ async function main(): Promise<void> {
     log(`documents: ${(documentBytes / 1e6).toFixed(1)} MB, ${documents.reduce((n, d) => n + d.metricCount, 0)} metrics, generated in ${(performance.now() - genStart).toFixed(0)} ms`);
 
     // Beside gmetad-ts, at its port thread's nice value (the daemon's default; the bench runs as root).
-    if (opts.sides.includes('ts')) probe = await startTimerProbe(DEFAULTS.portThreadNice);
+    const floors: Floors = {};
+    if (opts.sides.includes('ts')) {
+      // Alone, before the daemons start: what gmetad-ts takes with no data.
+      floors.runtime = await measureRuntimeFloor(opts.mainJs, path.join(workRoot, 'floor'), opts.tsNodeFlags);
+      log(`gmetad-ts holding no data: VmRSS ${fmt(floors.runtime.rssKiB / 1024, 1)} MiB, RssAnon ${fmt(floors.runtime.rssAnonKiB / 1024, 1)} MiB, parse worker ${floors.runtime.workerStarted ? 'started' : 'not seen'}`);
+      probe = await startTimerProbe(DEFAULTS.portThreadNice);
+    }
     for (const side of opts.sides) {
       const label = side === 'ts' ? 'gmetad-ts' : 'C gmetad';
       const gmonds: EmulatedGmond[] = [];
@@ -606,6 +663,8 @@ async function main(): Promise<void> {
     await measureWindow(states, opts, ticks);
     for (const s of states) await measureSingleDumps(s, opts);
     if (!opts.skipConcurrent) for (const s of states) await measureConcurrent(s, opts, ticks);
+    const tsRunning = states.find((s) => s.side === 'ts');
+    if (!opts.skipConcurrent && tsRunning) await measureLoopbackFloors(tsRunning, opts, floors);
     for (const s of states) s.results.hwmEndKiB = mustSample(s, ticks).hwmKiB;
 
     const byS: Partial<Record<Side, SideResults>> = {};
@@ -626,7 +685,7 @@ async function main(): Promise<void> {
       else log(`no .cpuprofile in ${tsState.profileDir} (did the daemon exit cleanly on SIGTERM?)`);
     }
 
-    const rows = buildRows(byS, opts);
+    const rows = buildRows(byS, floors, opts);
     const table = textTable(rows);
     process.stdout.write(`\n${table}\n`);
     if (hot.length) process.stdout.write(`\ngmetad-ts CPU profile, top self time:\n${formatHotFunctions(hot)}\n`);
@@ -655,7 +714,8 @@ async function main(): Promise<void> {
       '',
       '## Notes',
       '',
-      '- CPU = utime+stime of the daemon process (and children) from /proc, over the idle window, scaled to one step. RSS = VmRSS sampled every second in that window; peak = VmHWM.',
+      '- CPU = utime+stime of the daemon process (and children) from /proc, over the idle window, scaled to one step. RSS = VmRSS sampled every second in that window; peak = VmHWM. RssAnon is the part of VmRSS that is not mapped from files: node\'s executable and libraries (about 34 MiB of pages shared with any other node process) are in VmRSS only.',
+      '- The floors are measured in this run. "Holding no data": gmetad-ts started alone before the comparison, with one data_source whose port refuses, sampled 4-8 s after start (bench/runtime-floor.ts). "From ready buffers": the check dump\'s byte count written by this benchmark process from prepared 1 MiB buffers to clients in a child process (bench/loopback-floor.ts), after the daemons\' concurrent dumps; the N-client batch starts 2 s before a gmetad-ts poll is due, as its dumps did.',
       '- Poll lateness = arrival of a poll at the emulated gmond minus (previous poll + step). The C gmetad sleeps step +-5 % by design, so +-0.75 s is normal jitter for it.',
       '- Concurrent dumps start 2 s before a poll is due, so at least one poll falls inside them. The benchmark clients run in this process; their CPU is listed above.',
       ...(opts.cpuProf ? ['- --cpu-prof was on: the V8 sampling profiler itself costs CPU (about 0.6 s per 15 s cycle here even when idle), so the gmetad-ts CPU and timing figures of this run are inflated; use a run without it for the figures.'] : []),

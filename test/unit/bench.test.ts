@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as sax from 'sax';
@@ -12,7 +13,9 @@ import { assertPortsFree, listeningPorts, renderConfig } from '../../bench/daemo
 import { fetchDump } from '../../bench/dump-client';
 import { ClusterDocument, generateClusterXml, startEmulatedGmond } from '../../bench/emulated-cluster';
 import { startGmondThread } from '../../bench/gmond-thread';
-import { parseSchedstat, parseStat, parseStatusKiB, sampleProcessTree, sampleSchedule } from '../../bench/proc-stats';
+import { loopbackFloor } from '../../bench/loopback-floor';
+import { parseSchedstat, parseStat, parseStatusKiB, sampleProcess, sampleProcessTree, sampleSchedule } from '../../bench/proc-stats';
+import { measureRuntimeFloor } from '../../bench/runtime-floor';
 import { ratio } from '../../bench/report';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/anchor');
@@ -157,8 +160,25 @@ test('sampleProcessTree sees this process and its child', async (t) => {
   assert.ok(sample);
   assert.ok(sample.cpuSeconds > 0);
   assert.ok(sample.rssKiB > 1000 && sample.hwmKiB >= sample.processes[0]!.rssKiB);
+  // node's executable is mapped from a file: its pages are in VmRSS, not in RssAnon.
+  assert.ok(sample.rssAnonKiB > 0 && sample.rssAnonKiB < sample.processes[0]!.rssKiB, `${sample.rssAnonKiB} of ${sample.rssKiB} KiB`);
   assert.ok(sample.processes.some((p) => p.pid === child.pid), 'child included');
   assert.equal(sampleProcessTree(2 ** 22 + 1), null);
+});
+
+test('loopback floor: every client reads every byte from the ready buffers', async () => {
+  const floor = await loopbackFloor(3, 3_000_000 + 17, 65_536);
+  assert.ok(floor.wallMs > 0 && floor.readersCpuS > 0, JSON.stringify(floor));
+});
+
+test('runtime floor: gmetad-ts with a refused source has started its parse worker and holds no data', async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'runtime-floor-'));
+  const mainJs = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
+  const floor = await measureRuntimeFloor(mainJs, work, [], 1500, 1000);
+  assert.equal(floor.workerStarted, true);
+  assert.ok(floor.rssAnonKiB > 0 && floor.rssAnonKiB < floor.rssKiB, JSON.stringify(floor));
+  assert.equal(sampleProcess(floor.pid), null, 'the empty daemon was stopped');
+  fs.rmSync(work, { recursive: true, force: true });
 });
 
 test('poll lateness is measured against previous poll + step', () => {
