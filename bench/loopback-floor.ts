@@ -8,7 +8,7 @@
  */
 import { fork } from 'node:child_process';
 import * as net from 'node:net';
-import { CHUNK_BYTES } from '../src/server/chunked-output';
+import { CHUNK_BYTES } from '../src/server/shared-dump-cache';
 
 const READ_BYTES = 256 * 1024;
 const CHILD_MARK = '--loopback-floor-clients';

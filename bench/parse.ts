@@ -17,14 +17,14 @@ import { DEFAULT_SOURCE_LIMITS } from '../src/config/limits';
 import type { DocumentFetcher } from '../src/readers/fetch-document';
 import { ParsePool } from '../src/readers/parse-pool';
 import { startFakeGmond } from '../test/helpers/fake-gmond';
-import { createFastParser } from '../src/readers/fast-parser';
-import { createSaxParser } from '../src/readers/sax-parser';
+import { createFastParser } from '../src/readers/xml/fast-parser';
+import { createSaxParser } from '../src/readers/xml/sax-parser';
 import { Interner } from '../src/readers/intern';
 import { SnapshotBuilder } from '../src/readers/snapshot-builder';
 import type { SourceSnapshot } from '../src/store/model';
 import { ImageWriter } from '../src/store/image/encode';
 import { SUMMARIZE_ALL } from '../src/store/summary';
-import type { StreamingXmlParser, XmlSink } from '../src/readers/xml-parser';
+import type { StreamingXmlParser, XmlSink } from '../src/readers/xml/xml-parser';
 
 const CHUNK = 64 * 1024;
 const POLL_TIME = 1_795_255_600;

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { NativeRrdUpdater } from '../src/plugins/rrd/native';
-import { RrdtoolPool } from '../src/plugins/rrd/rrdtool-pipe';
+import { RrdtoolPool } from '../src/plugins/rrd/rrdtool-pool';
 import { BENCH_RRAS } from './rrd-config';
 import { clockTicksPerSecond, sampleProcess } from './proc-stats';
 import { seededRandom } from '../test/helpers/seeded-random';

@@ -10,7 +10,7 @@ import { setPortThreadNice } from '../util/thread-priority';
 import type { SourceSettings } from '../readers/parse-protocol';
 import { SourcePoller } from '../readers/poller';
 import { createAccessPolicy } from '../server/access';
-import { SharedDumpCache } from '../server/chunked-output';
+import { SharedDumpCache } from '../server/shared-dump-cache';
 import { startInteractivePort } from '../server/interactive-port';
 import { startXmlPort } from '../server/xml-port';
 import { Store } from '../store/store';

@@ -12,8 +12,8 @@ import type { SourceAddress } from '../config/types';
 import type { SourceSnapshot } from '../store/model';
 import { TurnBudget } from '../util/turn-budget';
 import { ConnectError, describeNetError, type Connector } from './connector';
-import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document';
-import { XmlParseError } from './xml-parser';
+import { DocumentError, LimitExceeded, type DocumentParser, type DocumentParserFactory } from './document-parser';
+import { XmlParseError } from './xml/xml-parser';
 
 /** The abort reason of a poll: stop() or the whole-poll deadline. */
 export class PollAbort extends Error {

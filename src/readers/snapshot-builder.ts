@@ -32,9 +32,9 @@ import { NUMERIC_TYPES } from '../store/model';
 import type { ShapeRecord } from '../store/image/format';
 import { isExpiredAt } from '../store/lifetime';
 import { EMPTY_SUMMARY, precisionOf, SummaryAccumulator, type SummaryPolicy } from '../store/summary';
-import type { Attributes, XmlSink } from './xml-parser';
+import type { Attributes, XmlSink } from './xml/xml-parser';
 import { detach, Interner } from './intern';
-import { LimitExceeded } from './document';
+import { LimitExceeded } from './document-parser';
 import { ObjectTreeWriter, type TreeWriter } from './tree-writer';
 
 export interface SnapshotBuilderOptions<Result = SourceSnapshot> {

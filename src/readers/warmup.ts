@@ -5,7 +5,7 @@
  */
 import { ImageWriter } from '../store/image/encode';
 import { SUMMARIZE_ALL } from '../store/summary';
-import { createXmlParser, type ParserKind } from './parser-factory';
+import { createXmlParser, type ParserKind } from './xml/parser-factory';
 import { SnapshotBuilder } from './snapshot-builder';
 
 function syntheticDocument(hosts: number, metrics: number): string {

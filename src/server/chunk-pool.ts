@@ -7,7 +7,7 @@
  * all completed and that no reader can still ask for comes back here, so a dump rotates a
  * few chunks instead of touching its whole size.
  *
- * A buffer is given back only by its one owner (chunked-output's SharedDump, after the last
+ * A buffer is given back only by its one owner (shared-dump-cache's SharedDump, after the last
  * write callback), and a buffer already free is never added twice: a chunk in use is never
  * handed out again.
  */

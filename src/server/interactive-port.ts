@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import { systemClock } from '../util/clock';
 import { countTimed } from '../util/stats';
-import { type ChunkSource, SharedDumpCache, sourceFromPieces } from './chunked-output';
+import { type ChunkSource, SharedDumpCache, sourceFromPieces } from './shared-dump-cache';
 import { limitsOf, type PortOptions, type RunningPort } from './port-options';
 import { fullDumpPieces, HTTP_XML_HEADER, isFullDump, queryPieces } from './query';
 import { parseInteractiveRequest } from './request';

@@ -4,7 +4,7 @@ import type { TreeView } from '../store/store';
 import type { Clock } from '../util/clock';
 import type { DaemonStats } from '../util/stats';
 import type { AccessPolicy } from './access';
-import type { SharedDumpCache } from './chunked-output';
+import type { SharedDumpCache } from './shared-dump-cache';
 import type { StructuredLogger } from '../util/logging';
 
 export interface PortLimits {

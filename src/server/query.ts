@@ -12,12 +12,12 @@
  * Hosts and metrics past their DMAX are treated as absent (store/lifetime).
  *
  * Pieces are strings (one char per byte) or, for the hosts of a cluster read from a
- * SourceImage, byte slices rendered by copying (image-render.ts); chunked-output packs both.
+ * SourceImage, byte slices rendered by copying (image-render.ts); shared-dump-cache.ts packs both.
  */
 import { clusterRows } from '../store/image/views';
 import { isExpired } from '../store/lifetime';
 import type { Cluster, Host, Metric, Summary, TreeNode } from '../store/model';
-import type { Piece } from './chunked-output';
+import type { Piece } from './shared-dump-cache';
 import { imageHostPieces } from './image-render';
 import {
   DOCUMENT_END, DTD_HEADER, GANGLIA_XML_START, HOST_END, hostStart, hostXml, metricXml,

@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { portThreadTurns, type TurnBudget } from '../util/turn-budget';
-import type { ChunkSource } from './chunked-output';
+import type { ChunkSource } from './shared-dump-cache';
 
 export type WriteOutcome = 'done' | 'gone' | 'stalled';
 

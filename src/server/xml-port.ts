@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { systemClock } from '../util/clock';
 import { countTimed } from '../util/stats';
-import { SharedDumpCache } from './chunked-output';
+import { SharedDumpCache } from './shared-dump-cache';
 import { limitsOf, type PortOptions, type RunningPort } from './port-options';
 import { fullDumpPieces } from './query';
 import { closeServer, ConnectionSet, finish, listen, remoteAddress, writeChunks } from './socket-io';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_SOURCE_LIMITS } from '../../src/config/limits';
 import { gangliaDocuments } from '../../src/readers/ganglia-document';
-import { SharedDumpCache } from '../../src/server/chunked-output';
+import { SharedDumpCache } from '../../src/server/shared-dump-cache';
 import { startInteractivePort } from '../../src/server/interactive-port';
 import type { StructuredLogger } from '../../src/util/logging';
 import type { RunningPort } from '../../src/server/port-options';

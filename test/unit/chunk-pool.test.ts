@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import { ChunkPool, dumpChunkPool } from '../../src/server/chunk-pool';
-import { SharedDumpCache } from '../../src/server/chunked-output';
+import { SharedDumpCache } from '../../src/server/shared-dump-cache';
 import { fullDumpPieces } from '../../src/server/query';
 import { startXmlPort } from '../../src/server/xml-port';
 import { snapshotOfImage } from '../../src/store/image/views';

@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createFastParser, MAX_TOKEN } from '../../src/readers/fast-parser';
+import { createFastParser, MAX_TOKEN } from '../../src/readers/xml/fast-parser';
 import { gangliaDocuments } from '../../src/readers/ganglia-document';
-import { createSaxParser } from '../../src/readers/sax-parser';
-import { createXmlParser, type ParserKind } from '../../src/readers/parser-factory';
-import { XmlParseError, type Attributes, type StreamingXmlParser, type XmlSink } from '../../src/readers/xml-parser';
+import { createSaxParser } from '../../src/readers/xml/sax-parser';
+import { createXmlParser, type ParserKind } from '../../src/readers/xml/parser-factory';
+import { XmlParseError, type Attributes, type StreamingXmlParser, type XmlSink } from '../../src/readers/xml/xml-parser';
 import { seededRandom } from '../helpers/seeded-random';
 
 const ANCHOR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');

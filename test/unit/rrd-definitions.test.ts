@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   createArguments, DEFAULT_RRAS, dsTypeForSlope, rootSummaryUpdate, rrdValue, summaryUpdate, valueForSlope,
 } from '../../src/plugins/rrd/rrd-definitions';
-import { quoteRrdtoolArgument, rrdtoolCommandLine } from '../../src/plugins/rrd/rrdtool-pipe';
+import { quoteRrdtoolArgument, rrdtoolCommandLine } from '../../src/plugins/rrd/rrdtool-pool';
 import { escapeRrdcachedField, parseRrdcachedAddress, resolveRrdcachedAddress } from '../../src/plugins/rrd/rrdcached-client';
 
 test('DS type follows the slope', () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
-import type { ChunkSource } from '../../src/server/chunked-output';
+import type { ChunkSource } from '../../src/server/shared-dump-cache';
 import { writeChunks } from '../../src/server/socket-io';
 import { TurnBudget } from '../../src/util/turn-budget';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
-import { SharedDumpCache } from '../../src/server/chunked-output';
+import { SharedDumpCache } from '../../src/server/shared-dump-cache';
 import type { StructuredLogger } from '../../src/util/logging';
 import { startXmlPort } from '../../src/server/xml-port';
 import { fullDumpPieces } from '../../src/server/query';

@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createXmlParser, type ParserKind } from '../../src/readers/parser-factory';
+import { createXmlParser, type ParserKind } from '../../src/readers/xml/parser-factory';
 import { Interner, detach } from '../../src/readers/intern';
 import { SnapshotBuilder, SnapshotError, type SnapshotBuilderOptions } from '../../src/readers/snapshot-builder';
 import type { Cluster, Grid, SourceSnapshot, Summary, TreeNode } from '../../src/store/model';
 import { buildSummaryPolicy, formatSum, SUMMARIZE_ALL } from '../../src/store/summary';
-import type { Attributes } from '../../src/readers/xml-parser';
+import type { Attributes } from '../../src/readers/xml/xml-parser';
 
 const ANCHOR = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'anchor');
 /** Crafted inputs carry @NOW@ placeholders that the capture's fake gmond replaced. */

@@ -17,7 +17,7 @@ import { clusterRows, snapshotOfImage } from '../../src/store/image/views';
 import { keepAbsent } from '../../src/store/lifetime';
 import type { Host, Metric, SourceSnapshot, TreeNode } from '../../src/store/model';
 import { SUMMARIZE_ALL } from '../../src/store/summary';
-import { PieceBatcher } from '../../src/server/chunked-output';
+import { PieceBatcher } from '../../src/server/shared-dump-cache';
 import { fullDumpPieces, queryPieces } from '../../src/server/query';
 import { DaemonStats } from '../../src/util/stats';
 import { Fuzz, mutateDocument, randomDocument, seededRandom } from '../helpers/hostile-docs';

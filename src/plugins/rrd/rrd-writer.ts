@@ -59,7 +59,7 @@ import {
 } from './rrd-definitions';
 import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
 import { escapeRrdcachedField, RrdcachedClient } from './rrdcached-client';
-import { quoteRrdtoolArgument, RrdtoolPool } from './rrdtool-pipe';
+import { quoteRrdtoolArgument, RrdtoolPool } from './rrdtool-pool';
 
 export type RrdBackend = 'rrdtool' | 'rrdcached';
 

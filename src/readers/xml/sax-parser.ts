@@ -1,7 +1,7 @@
 /**
  * The reference tokenizer: the `sax` package in strict mode behind the StreamingXmlParser
- * interface. Slower than the fast parser, kept as a fallback (`parser: sax`) and as the
- * yardstick the fast parser is tested against.
+ * interface. Slower than the fast parser; production never uses it (parser-factory.ts): it is
+ * the yardstick the fast parser is tested against.
  */
 import * as sax from 'sax';
 import saxModule from 'sax';

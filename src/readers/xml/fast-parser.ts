@@ -26,7 +26,7 @@
  */
 import type { Attributes, StreamingXmlParser, XmlSink } from './xml-parser';
 import { XmlParseError } from './xml-parser';
-import { detach } from './intern';
+import { detach } from '../intern';
 
 /** Longest token accepted, in bytes from `<` to `>` inclusive; real Ganglia tags are < 2 KB. */
 export const MAX_TOKEN = 1 << 20;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RrdtoolCommandError, RrdtoolPool } from '../../src/plugins/rrd/rrdtool-pipe';
+import { RrdtoolCommandError, RrdtoolPool } from '../../src/plugins/rrd/rrdtool-pool';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rrdtool pipe '));
