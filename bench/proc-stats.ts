@@ -165,3 +165,23 @@ export function sampleSchedule(pid: number): ThreadSchedule | null {
     return null;
   }
 }
+
+/** Machine-wide CPU time spent outside any process, in seconds (the `cpu` line of /proc/stat). */
+export interface MachineCpu {
+  /** Interrupts and softirqs (network receive and send over loopback among them): no nice value preempts them. */
+  readonly irqSeconds: number;
+  /** Time the hypervisor ran something else while a virtual CPU wanted to run. */
+  readonly stealSeconds: number;
+}
+
+/** The `cpu` line of /proc/stat: fields user nice system idle iowait irq softirq steal ..., in clock ticks. */
+export function parseMachineCpu(text: string, ticksPerSecond: number): MachineCpu {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  const fields = line?.trim().split(/\s+/).slice(1).map(Number);
+  if (!fields || fields.length < 8 || fields.some((f) => !Number.isFinite(f))) throw new Error(`unexpected /proc/stat cpu line: ${JSON.stringify(line)}`);
+  return { irqSeconds: (fields[5]! + fields[6]!) / ticksPerSecond, stealSeconds: fields[7]! / ticksPerSecond };
+}
+
+export function sampleMachineCpu(ticksPerSecond: number): MachineCpu {
+  return parseMachineCpu(fs.readFileSync('/proc/stat', 'latin1'), ticksPerSecond);
+}

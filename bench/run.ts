@@ -38,7 +38,7 @@ import { concurrentDumps, fetchDump, fetchStatus, type ConcurrentDumps, type Dum
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
 import { DEFAULTS } from '../src/config/defaults';
 import { startTimerProbe, type ProbeFigures, type TimerProbe } from './timer-probe';
-import { sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
+import { sampleMachineCpu, sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, type MachineCpu, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 import { loopbackFloor } from './loopback-floor';
 import { measureRuntimeFloor, type RuntimeFloor } from './runtime-floor';
@@ -152,6 +152,8 @@ interface SideResults {
 
 /** The floors under two targets on this machine, measured in the same run (gmetad-ts side only). */
 interface Floors {
+  /** Interrupt and softirq, and steal, CPU s per poll cycle over the idle window, machine-wide. */
+  windowMachineCpu?: MachineCpu;
   runtime?: RuntimeFloor;
   /** The check dump's bytes written from ready buffers: to one client (median of 3), and to opts.clients at once. */
   loopbackOneMs?: number;
@@ -277,12 +279,13 @@ async function warmUp(states: readonly SideState[], opts: BenchOptions, ticks: n
 }
 
 /** Idle window: CPU per poll cycle, RSS, baseline cadence. */
-async function measureWindow(states: readonly SideState[], opts: BenchOptions, ticks: number): Promise<void> {
+async function measureWindow(states: readonly SideState[], opts: BenchOptions, ticks: number, floors: Floors): Promise<void> {
   const windowMs = opts.cycles * opts.step * 1000;
   log(`window: ${opts.cycles} poll cycles (${windowMs / 1000} s), sampling CPU and RSS every second`);
   const startedAt = Date.now();
   const first = states.map((s) => mustSample(s, ticks));
   const firstThreads = states.map((s) => sampleThreads(s.daemon.pid));
+  const firstMachine = sampleMachineCpu(ticks);
   const rss: number[][] = states.map(() => []);
   const rssAnon: number[][] = states.map(() => []);
   while (Date.now() - startedAt < windowMs) {
@@ -294,6 +297,12 @@ async function measureWindow(states: readonly SideState[], opts: BenchOptions, t
     });
   }
   const endedAt = Date.now();
+  const lastMachine = sampleMachineCpu(ticks);
+  const cycles = (endedAt - startedAt) / 1000 / opts.step;
+  floors.windowMachineCpu = {
+    irqSeconds: (lastMachine.irqSeconds - firstMachine.irqSeconds) / cycles,
+    stealSeconds: (lastMachine.stealSeconds - firstMachine.stealSeconds) / cycles,
+  };
   states.forEach((s, i) => {
     const last = mustSample(s, ticks);
     const seconds = (last.atMs - first[i]!.atMs) / 1000;
@@ -500,6 +509,10 @@ function buildRows(byS: Partial<Record<Side, SideResults>>, floors: Floors, opts
     absolute(`${floor}: max, whole run (ms)`, probeMax(ts), undefined, 1, 'info: the machine\'s floor', undefined, false);
     absolute(`${floor}: p99, whole run (ms)`, ts.status.at(-1)?.probe?.p99Ms, undefined, 1, 'info: the machine\'s floor', undefined, false);
   }
+  if (floors.windowMachineCpu) {
+    absolute('machine-wide interrupt + softirq CPU s per cycle, idle window (all processes; preempts any thread)', floors.windowMachineCpu.irqSeconds, undefined, 3, 'info', undefined, false);
+    absolute('machine-wide steal CPU s per cycle, idle window (the hypervisor ran something else)', floors.windowMachineCpu.stealSeconds, undefined, 3, 'info', undefined, false);
+  }
   const misses = ts?.status.at(-1)?.figures.pollMisses ?? undefined;
   absolute('polls missed (longer than their step), whole run', misses ?? undefined, undefined, 0, '0', misses === undefined || misses === null ? undefined : misses === 0, false);
   return rows;
@@ -660,7 +673,7 @@ async function main(): Promise<void> {
     }
 
     await warmUp(states, opts, ticks);
-    await measureWindow(states, opts, ticks);
+    await measureWindow(states, opts, ticks, floors);
     for (const s of states) await measureSingleDumps(s, opts);
     if (!opts.skipConcurrent) for (const s of states) await measureConcurrent(s, opts, ticks);
     const tsRunning = states.find((s) => s.side === 'ts');

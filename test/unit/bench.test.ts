@@ -14,7 +14,7 @@ import { fetchDump } from '../../bench/dump-client';
 import { ClusterDocument, generateClusterXml, startEmulatedGmond } from '../../bench/emulated-cluster';
 import { startGmondThread } from '../../bench/gmond-thread';
 import { loopbackFloor } from '../../bench/loopback-floor';
-import { parseSchedstat, parseStat, parseStatusKiB, sampleProcess, sampleProcessTree, sampleSchedule } from '../../bench/proc-stats';
+import { parseMachineCpu, parseSchedstat, parseStat, parseStatusKiB, sampleMachineCpu, sampleProcess, sampleProcessTree, sampleSchedule } from '../../bench/proc-stats';
 import { measureRuntimeFloor } from '../../bench/runtime-floor';
 import { ratio } from '../../bench/report';
 
@@ -179,6 +179,14 @@ test('runtime floor: gmetad-ts with a refused source has started its parse worke
   assert.ok(floor.rssAnonKiB > 0 && floor.rssAnonKiB < floor.rssKiB, JSON.stringify(floor));
   assert.equal(sampleProcess(floor.pid), null, 'the empty daemon was stopped');
   fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('machine CPU outside processes: irq + softirq, and steal, from the cpu line of /proc/stat', () => {
+  const text = 'cpu  265307 29 108257 3799881 1404 100 12553 1021 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n';
+  assert.deepEqual(parseMachineCpu(text, 100), { irqSeconds: 126.53, stealSeconds: 10.21 });
+  assert.throws(() => parseMachineCpu('cpu0 1 2 3\n', 100), /unexpected \/proc\/stat/);
+  const now = sampleMachineCpu(100);
+  assert.ok(now.irqSeconds >= 0 && now.stealSeconds >= 0);
 });
 
 test('poll lateness is measured against previous poll + step', () => {
