@@ -32,6 +32,8 @@ PACKAGES+=(prometheus victoria-metrics influxdb)
 # The /metrics exporter's tests: promtool (in prometheus) checks the exposition, a real
 # Prometheus scrapes it, node_exporter serves the textfile plugin's .prom file.
 PACKAGES+=(prometheus-node-exporter)
+# The commands scripts/demo.sh and the README print for looking at the ports (`nc`).
+PACKAGES+=(netcat-openbsd)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
