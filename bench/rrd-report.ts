@@ -50,6 +50,11 @@ export interface ModeSideResult {
   valuesPolled?: number;
   /** gmetad-ts /status metrics.sent.<backend>.num over the window. */
   tsValuesSent?: number;
+  /**
+   * gmetad-ts /status eventLoop read at the end of the window: cumulative since the daemon
+   * started, so its file creation cycle is included.
+   */
+  tsEventLoop?: { readonly maxMs: number; readonly p99Ms: number };
   /** rrdcached STATS DataSetsWritten over the window (with the flush method, its final flush included). */
   rrdcachedValuesWritten?: number;
   lag?: LagSummary;
@@ -178,6 +183,13 @@ export function modeRows(input: ModeTableInput): Row[] {
   };
   const tsUp = ts ? keepsUp(ts, step) : undefined;
   rows.push({ figure: `keeps up with the ${step} s interval`, ts: upText(ts), c: upText(c), ratio: '-', target: 'yes', verdict: verdict(tsUp !== undefined, tsUp === true) });
+  if (ts?.tsEventLoop) {
+    const loop = ts.tsEventLoop;
+    rows.push({
+      figure: 'gmetad-ts event-loop lateness since start (creation cycle included), max / p99 (ms)',
+      ts: `${fmt(loop.maxMs, 1)} / ${fmt(loop.p99Ms, 1)}`, c: '-', ratio: '-', target: 'info (issue 9: <= 50 / <= 10 without RRDs)', verdict: 'n/a',
+    });
+  }
   const creation = (r: ModeSideResult | undefined) => (r?.creation ? `${fmt(r.creation.seconds, 1)} s, ${fmt(r.creation.cpuSeconds, 1)} CPU s, ${r.creation.files} files${r.creation.complete ? '' : ' (INCOMPLETE)'}` : undefined);
   const tsCreate = creation(ts);
   const cCreate = creation(input.c);

@@ -230,12 +230,24 @@ function split(a: CpuMark, b: CpuMark): CpuSplit {
   return { daemon: b.daemon - a.daemon, children: b.children - a.children, rrdcached: b.rrdcached - a.rrdcached };
 }
 
-async function tsValuesSent(run: SideRun): Promise<number | undefined> {
+interface TsStatus {
+  /** RRD values sent (rrdtool and rrdcached backends). */
+  readonly sent: number;
+  readonly eventLoop?: { readonly maxMs: number; readonly p99Ms: number };
+}
+
+/** What gmetad-ts's /status says (undefined for the C gmetad, or when it does not answer). */
+async function tsStatus(run: SideRun): Promise<TsStatus | undefined> {
   if (run.home.side !== 'ts') return undefined;
   try {
-    const json = (await fetchStatus(run.interactivePort)) as { metrics?: { sent?: Record<string, { num?: number }> } };
+    const json = (await fetchStatus(run.interactivePort)) as {
+      metrics?: { sent?: Record<string, { num?: number }> };
+      eventLoop?: { maxMs?: unknown; p99Ms?: unknown };
+    };
     const sent = json.metrics?.sent ?? {};
-    return (sent['rrdtool']?.num ?? 0) + (sent['rrdcached']?.num ?? 0);
+    const loop = json.eventLoop;
+    const eventLoop = typeof loop?.maxMs === 'number' && typeof loop.p99Ms === 'number' ? { maxMs: loop.maxMs, p99Ms: loop.p99Ms } : undefined;
+    return { sent: (sent['rrdtool']?.num ?? 0) + (sent['rrdcached']?.num ?? 0), ...(eventLoop ? { eventLoop } : {}) };
   } catch (err) {
     log(`${LABEL[run.home.side]}: /status failed (${(err as Error).message})`);
     return undefined;
@@ -414,7 +426,7 @@ async function startWindow(run: SideRun, opts: Options, ticks: number, writesRrd
     : await flushAll(run.cached.port, { timeoutMs: opts.flushTimeoutS * 1000 });
   const d = markDaemon(run, ticks);
   const cpu: CpuMark = { ...d, rrdcached: markRrdcached(run, ticks) };
-  const sent = await tsValuesSent(run);
+  const sent = (await tsStatus(run))?.sent;
   const { files, scan } = writesRrds ? await scanTreeOffThread(run.home.rrdRoot, [SUMMARY_DIR]) : { files: [], scan: null };
   if (scan) log(`${LABEL[run.home.side]}: window starts; ${files.length} files scanned in ${fmt(scan.ms, 0)} ms`);
   return { cpu, scan, files, ...(sent !== undefined ? { sent } : {}), ...(cachedStats ? { cachedStats } : {}) };
@@ -423,7 +435,9 @@ async function startWindow(run: SideRun, opts: Options, ticks: number, writesRrd
 async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks: number): Promise<void> {
   const r = run.result;
   const d = markDaemon(run, ticks);
-  const sent = await tsValuesSent(run);
+  const status = await tsStatus(run);
+  const sent = status?.sent;
+  if (status?.eventLoop) r.tsEventLoop = status.eventLoop;
   let rrdcachedCpu = 0;
   const steady = opts.cachedWindow === 'steady';
   if (run.cached && steady) {

@@ -158,6 +158,11 @@ test('figures: CPU per cycle, µs per metric (minus baseline), keeps up, target 
   assert.equal(slow.find((r) => r.figure.includes('RRD part'))!.verdict, 'FAIL');
   const noBaseline = modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts, c: cUp, baseline: {} });
   assert.equal(noBaseline.find((r) => r.figure.includes('RRD part'))!.verdict, 'n/a');
+  // gmetad-ts's event loop, from its /status, is shown when read (never for the C gmetad).
+  const loopRow = (rs: typeof rows) => rs.find((r) => r.figure.includes('event-loop'));
+  assert.equal(loopRow(rows), undefined);
+  const withLoop = loopRow(modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: { ...ts, tsEventLoop: { maxMs: 12.34, p99Ms: 4.5 } }, c, baseline: {} }));
+  assert.deepEqual([withLoop?.ts, withLoop?.c], ['12.3 / 4.5', '-']);
 });
 
 test('keeps up through rrdcached in a steady window: the files within -w + -z, and a flushed sample within 2 steps', () => {
