@@ -695,7 +695,7 @@ function writeReport(
     `- machine: ${machineDescription(opts.cGmetad)}`,
     `- workload: one emulated gmond cluster per daemon, ${opts.hosts} hosts x ${opts.metrics} metrics; step ${opts.step} s; ` +
       `${expected.total} RRD files per daemon (${expected.host} host metrics + ${expected.summary} summaries) on tmpfs (${opts.shm}); window ${opts.cycles} cycles per mode`,
-    `- RRAs (both daemons): ${opts.rras.length ? `${opts.rras.join(' ')} - the default consolidations (1, 4, 40 steps) with 244 rows each instead of 5856/20160/52704, so that 2 x ${expected.total} files fit in RAM (the default makes 630 KB files: ~${((estimateTreeBytes(expected, DAEMON_DEFAULT_RRAS)) / 2 ** 30).toFixed(0)} GiB per tree); an update touches the same RRAs either way` : 'the daemons\' default'}`,
+    `- RRAs (both daemons): ${opts.rras.length ? `${opts.rras.join(' ')} - fewer rows than the default's 5856/20160/52704 (the bench default keeps its consolidations of 1, 4 and 40 steps with 244 rows each), so that 2 x ${expected.total} files fit in RAM (the default makes 630 KB files: ~${((estimateTreeBytes(expected, DAEMON_DEFAULT_RRAS)) / 2 ** 30).toFixed(0)} GiB per tree); an update touches the same RRAs either way` : 'the daemons\' default'}`,
     ...(failure ? [`- **INCOMPLETE: the run stopped with: ${failure.message.split('\n')[0]}**`] : []),
     '- target (issue 11): in the default (direct) mode, with every value in its file within a step as with the C gmetad, the RRD part of gmetad-ts at most 0.5x the C gmetad\'s in the same run',
     '',
