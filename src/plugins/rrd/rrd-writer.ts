@@ -50,7 +50,8 @@ import { ShardedMap } from '../../util/sharded-map';
 import type { DaemonStats } from '../../util/stats';
 import { dirChangedSince, watchedDir, type WatchedDir } from './dir-watch';
 import { Fifo } from './fifo';
-import { NativeRrdUpdater, RrdUpdateError, type NativeRrdFile } from './native';
+import { NativeUpdateThread, type UpdateProblemKind } from './native/update-thread';
+import { processBaseNice } from '../../util/thread-priority';
 import { SILENT_LOGGER, type StructuredLogger } from '../../util/logging';
 import { createImage, parseCreateArguments, writeNewRrdFileSync, type CreateDefinition } from './native/rrd-create';
 import { PendingValues } from './pending-values';
@@ -188,13 +189,12 @@ interface FileState {
   /** The native updater handed this file back: its updates go through rrdtool. */
   viaRrdtool: boolean;
   /**
-   * The file's path for fs calls, kept once it has been written in-process (the same string
-   * the native updater keys its state by, so keeping it costs nothing more); never kept with
+   * The file's path for fs calls, kept once made with the rrdtool backend; never kept with
    * rrdcached, where it would be ~100 bytes per file for a stat made only after a change.
    */
   fsPath: string | Buffer | null;
-  /** The native updater's entry for the file, once written in-process (saves its lookup by path). */
-  nativeFile: NativeRrdFile | null;
+  /** The file's id in the RRD update thread, once written in-process; -1 otherwise. */
+  nativeId: number;
   /** rrdcached backend: dir.watch.seq when this file was last known to exist. */
   watchSeq: number;
 }
@@ -269,6 +269,15 @@ function updateTime(update: string): number {
 }
 
 const ASCII_ONLY = /^[\u0000-\u007f]*$/;
+/** flush() rounds at most (see flush). */
+const FLUSH_ROUNDS = 5;
+
+/** The earlier of two performance.now() readings, either absent. */
+function oldest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -287,8 +296,8 @@ export class RrdWriter {
   private readonly clock: Clock;
   private readonly pool: RrdtoolPool;
   private readonly cached: RrdcachedClient | null;
-  private readonly native: NativeRrdUpdater | null;
-  private readonly oneValue: string[] = [''];
+  /** In-process updates, in a thread of their own (null: every update goes through rrdtool or rrdcached). */
+  private readonly native: NativeUpdateThread<FileState> | null;
   /** In-process creates: definitions by everything but their start (null: rrdtool create it). */
   private readonly nativeCreateDefinitions: Map<string, CreateDefinition | null> | null;
   /** Mode of created files (rrdtool's 0666 & ~umask); null: the process umask applies. */
@@ -357,7 +366,17 @@ export class RrdWriter {
       this.cached = null;
       this.writeBehindMs = Math.max(0, options.writeBehindSeconds ?? 0) * 1000;
     }
-    this.native = this.cached === null && (options.nativeUpdates ?? true) ? new NativeRrdUpdater({ logger: this.logger }) : null;
+    this.native = this.cached === null && (options.nativeUpdates ?? true)
+      ? new NativeUpdateThread<FileState>({
+        logger: this.logger,
+        baseNice: processBaseNice(),
+        owners: {
+          pathOf: (state) => `${state.dir.path}/${state.element}.rrd`,
+          updated: (count) => { this.counters.nativeUpdates += count; },
+          notWritten: (state, kind, message, args) => this.onNativeNotWritten(state, kind, message, args),
+        },
+      })
+      : null;
     this.nativeCreateDefinitions = (options.nativeCreates ?? options.nativeUpdates ?? true) ? new Map() : null;
     this.fileMode = umask === null ? null : 0o666 & ~umask;
     if (this.writeBehindMs > 0) {
@@ -414,13 +433,19 @@ export class RrdWriter {
 
   /** Writes out everything enqueued so far (write-behind included) and waits for it. */
   async flush(): Promise<void> {
-    await this.walking;
-    while (this.createsPending()) {
-      await new Promise<void>((resolve) => this.createWaiters.push(resolve));
+    // An answer can queue more: a file found missing is created again, then written. A few
+    // rounds settle that; a file that vanishes at every write is not waited for without end.
+    for (let round = 0; round < FLUSH_ROUNDS; round++) {
+      await this.walking;
+      while (this.createsPending()) {
+        await new Promise<void>((resolve) => this.createWaiters.push(resolve));
+      }
+      for (const state of [...this.dirty]) this.writePending(state);
+      if (this.native !== null) await this.native.flush();
+      await this.pool.flush();
+      if (this.cached) await this.cached.flush();
+      if (!this.createsPending() && (this.native?.pending ?? 0) === 0) return;
     }
-    for (const state of [...this.dirty]) this.writePending(state);
-    await this.pool.flush();
-    if (this.cached) await this.cached.flush();
   }
 
   /** flush(), then ends the rrdtool processes and the rrdcached connection. */
@@ -431,7 +456,7 @@ export class RrdWriter {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.pool.close();
     if (this.cached) await this.cached.close();
-    if (this.native !== null) this.native.close();
+    if (this.native !== null) await this.native.close();
   }
 
   /** Process ids of the writer's rrdtool processes (for monitoring and benchmarks). */
@@ -461,7 +486,7 @@ export class RrdWriter {
    * handed to the writer is in the files (or in rrdcached, which then owns it).
    */
   lagSeconds(): number {
-    const submitted = this.cached ? this.cached.oldestQueuedAt : this.pool.oldestSubmittedAt;
+    const submitted = this.cached ? this.cached.oldestQueuedAt : oldest(this.pool.oldestSubmittedAt, this.native?.oldestSubmittedAt ?? null);
     const now = performance.now();
     let lagMs = submitted === null ? 0 : now - submitted;
     const creating = this.createQueue.peek();
@@ -484,7 +509,7 @@ export class RrdWriter {
       backend: this.backend,
       ...this.counters,
       lagSeconds: Math.round(this.lagSeconds() * 1000) / 1000,
-      queued: this.cached ? this.cached.pending : this.pool.queued,
+      queued: this.queuedUpdates(),
       creating: this.createQueue.length + this.createsInFlight + this.nativeCreateQueue.length,
       files: this.trackedFiles,
       longestSliceMs: Math.round(this.longestSliceMs * 1000) / 1000,
@@ -572,11 +597,12 @@ export class RrdWriter {
   /** Updates handed over and not yet answered (rrdcached: only while connected; otherwise they queue). */
   private queuedUpdates(): number {
     if (this.cached) return this.cached.isConnected ? this.cached.pending : 0;
-    return this.pool.queued;
+    return this.pool.queued + (this.native?.pending ?? 0);
   }
 
-  private whenQueuedBelow(count: number): Promise<void> {
-    return this.cached ? this.cached.whenPendingBelow(count) : this.pool.whenQueuedBelow(count);
+  private async whenQueuedBelow(count: number): Promise<void> {
+    if (this.cached) return this.cached.whenPendingBelow(count);
+    await Promise.all([this.pool.whenQueuedBelow(count), this.native?.whenPendingBelow(count)]);
   }
 
   private hostDir(cluster: Cluster, host: string): string {
@@ -643,7 +669,7 @@ export class RrdWriter {
     if (state === undefined) {
       state = {
         dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
-        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null, nativeFile: null, watchSeq: 0,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null, nativeId: -1, watchSeq: 0,
       };
       if (this.hostValues !== null) {
         if (!dir.summary) state.slot = this.hostValues.allocate();
@@ -664,7 +690,8 @@ export class RrdWriter {
     if (state.status === Status.Ready && this.writeBehindMs === 0) {
       // The common case: straight into the file (in-process, or through rrdcached/rrdtool).
       if (this.cached !== null) this.sendCached(state, `${ts}:${text}`, 1);
-      else if (this.native === null || state.viaRrdtool || !this.sendNative(state, ts, text)) this.send(state, [`${ts}:${text}`]);
+      else if (this.native === null || state.viaRrdtool) this.send(state, [`${ts}:${text}`]);
+      else this.sendNative(state, ts, text);
       return true;
     }
     const update = `${ts}:${text}`;
@@ -737,12 +764,19 @@ export class RrdWriter {
   /** A file that left the tree: what it still holds is written, then its state goes. */
   private release(state: FileState): void {
     state.released = true;
-    if (this.native !== null) this.native.forget(state.nativeFile ?? this.fsPath(state));
     if (state.status === Status.Ready) {
       this.writePending(state);
       this.freeSlot(state);
     }
-    // Being created: the create's completion writes what waits, then frees it.
+    // Being created: the create's completion writes what waits, then frees it (sendNative
+    // forgets a released file in the update thread after its last update).
+    this.forgetNative(state);
+  }
+
+  private forgetNative(state: FileState): void {
+    if (this.native === null || state.nativeId < 0) return;
+    this.native.forget(state.nativeId);
+    state.nativeId = -1;
   }
 
   private freeSlot(state: FileState): void {
@@ -798,7 +832,10 @@ export class RrdWriter {
       this.sendCached(state, values.join(' '), values.length);
       return;
     }
-    if (this.native !== null && !state.viaRrdtool && this.sendNative(state, 0, '', values)) return;
+    if (this.native !== null && !state.viaRrdtool) {
+      this.sendNative(state, 0, '', values);
+      return;
+    }
     let line = `update ${dir.quoted}${quoteRrdtoolArgument(`/${state.element}.rrd`)}`;
     for (const value of values) line += ` ${value}`;
     const accepted = this.pool.submitLine(`${line}\n`, dir.shard, (error) => {
@@ -856,38 +893,33 @@ export class RrdWriter {
   }
 
   /**
-   * Updates the file in-process: one value (`ts`, `text`), or `values` (`ts:...` arguments)
-   * when given; false when it must go through rrdtool instead.
+   * Hands the file's update to the update thread: one value (`ts`, `text`), or `values`
+   * (`ts:...` arguments) when given. What it could not write comes back to onNativeNotWritten.
    */
-  private sendNative(state: FileState, ts: number, text: string, values?: string[]): boolean {
-    try {
-      const native = this.native!;
-      const file = state.nativeFile ??= native.file(this.fsPath(state));
-      let outcome: 'updated' | 'unsupported';
-      if (values !== undefined) {
-        outcome = native.updateArguments(file, values);
-      } else if (state.dir.summary) {
-        outcome = native.update(file, ts, text.split(':'));
-      } else {
-        this.oneValue[0] = text; // the updater does not keep the array
-        outcome = native.update(file, ts, this.oneValue);
+  private sendNative(state: FileState, ts: number, text: string, values?: string[]): void {
+    const native = this.native!;
+    if (state.nativeId < 0) state.nativeId = native.allocate();
+    if (values !== undefined) native.updateArguments(state.nativeId, state, values);
+    else native.update(state.nativeId, state, ts, text);
+    if (state.released) this.forgetNative(state);
+  }
+
+  /** An update the thread did not write: through rrdtool from now on, or handled as rrdtool's error would be. */
+  private onNativeNotWritten(state: FileState, kind: UpdateProblemKind, message: string, values: string[]): void {
+    if (kind === 'unsupported') {
+      // Not a file it fully understands (the thread logged why, once): rrdtool from now on.
+      if (!state.viaRrdtool) {
+        state.viaRrdtool = true;
+        this.counters.handedToRrdtool += 1;
+        this.forgetNative(state);
       }
-      if (outcome === 'updated') {
-        this.counters.nativeUpdates += 1;
-        return true;
-      }
-      // Not a file it fully understands (it logged why, once): rrdtool from now on.
-      state.viaRrdtool = true;
-      this.counters.handedToRrdtool += 1;
-      return false;
-    } catch (err) {
-      if (!(err instanceof RrdUpdateError)) throw err;
-      // rrdtool's own words for the cases the error handling recognises.
-      const message = err.kind === 'stale' ? `illegal attempt to update: ${err.message}`
-        : err.kind === 'missing' ? `${err.message}: No such file or directory` : err.message;
-      this.onUpdateError(state, message, values ?? [`${ts}:${text}`]);
-      return true;
+      if (!this.closed) this.send(state, values);
+      return;
     }
+    // rrdtool's own words for the cases the error handling recognises.
+    const rrdtoolMessage = kind === 'stale' ? `illegal attempt to update: ${message}`
+      : kind === 'missing' ? `${message}: No such file or directory` : message;
+    this.onUpdateError(state, rrdtoolMessage, values);
   }
 
   private onUpdateError(state: FileState, message: string, values: string[]): void {
