@@ -55,6 +55,10 @@ export interface ModeSideResult {
    * started, so its file creation cycle is included.
    */
   tsEventLoop?: { readonly maxMs: number; readonly p99Ms: number };
+  /** How long /status took to answer, asked every 200 ms through the window (ms). */
+  statusAnswerMs?: number[];
+  /** gmetad-ts: CPU s per cycle over the window by thread. */
+  threadCpu?: ThreadCpu;
   /** rrdcached STATS DataSetsWritten over the window (with the flush method, its final flush included). */
   rrdcachedValuesWritten?: number;
   lag?: LagSummary;
@@ -68,6 +72,14 @@ export interface ModeSideResult {
   flushSeconds?: number;
   /** The daemon did not make its 2 warm-up polls in time (the window was measured anyway). */
   warmUpIncomplete?: boolean;
+}
+
+/** gmetad-ts's CPU s per cycle by thread: the port thread, the RRD update thread, the parse workers, the rest (V8, libuv). */
+export interface ThreadCpu {
+  readonly port: number;
+  readonly rrdUpdates: number;
+  readonly parse: number;
+  readonly other: number;
 }
 
 /** CPU seconds per poll cycle of `step` seconds over the window (all processes of the side). */
@@ -183,6 +195,16 @@ export function modeRows(input: ModeTableInput): Row[] {
   };
   const tsUp = ts ? keepsUp(ts, step) : undefined;
   rows.push({ figure: `keeps up with the ${step} s interval`, ts: upText(ts), c: upText(c), ratio: '-', target: 'yes', verdict: verdict(tsUp !== undefined, tsUp === true) });
+  const answers = (r: ModeSideResult | undefined) => {
+    const times = r?.statusAnswerMs;
+    if (!times || times.length === 0) return '-';
+    const sorted = [...times].sort((x, y) => x - y);
+    const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+    return `${fmt(sorted[sorted.length - 1], 1)} / ${fmt(p99, 1)} / ${fmt(sorted[Math.floor(sorted.length / 2)], 1)} (${sorted.length} asked)`;
+  };
+  if (ts?.statusAnswerMs || c?.statusAnswerMs) {
+    rows.push({ figure: '/status answer time through the window, max / p99 / median (ms)', ts: answers(ts), c: answers(input.c), ratio: '-', target: 'info', verdict: 'n/a' });
+  }
   if (ts?.tsEventLoop) {
     const loop = ts.tsEventLoop;
     rows.push({

@@ -32,7 +32,7 @@ import {
 } from './daemons';
 import { fetchStatus } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
-import { clockTicksPerSecond, sampleProcessTree, type ProcessTreeSample } from './proc-stats';
+import { clockTicksPerSecond, sampleProcessTree, sampleThreads, type ProcessTreeSample } from './proc-stats';
 import { flushAll, flushFiles, rrdcachedStats, spreadSample, startRrdcached, type RrdcachedStats, type RunningRrdcached } from './rrd-cached';
 import {
   BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, parseModes, renderRrdConfig, writeBehindSeconds, type RrdMode,
@@ -40,7 +40,7 @@ import {
 import {
   clusterLocaltime, countRrdFilesOffThread, lagSummary, scanLastUpdates, scanTreeOffThread, valuesWrittenBetween, type LagSummary, type TreeScan,
 } from './rrd-files';
-import { cpuPerCycle, modeRows, type CpuSplit, type ModeSideResult } from './rrd-report';
+import { cpuPerCycle, modeRows, type CpuSplit, type ModeSideResult, type ThreadCpu } from './rrd-report';
 import { fmt, markdownTable, textTable } from './report';
 
 
@@ -396,6 +396,7 @@ async function alignMidInterval(run: SideRun, step: number, fraction: number): P
 
 interface WindowStart {
   readonly cpu: CpuMark;
+  readonly threads: ReturnType<typeof sampleThreads>;
   readonly scan: TreeScan | null;
   readonly files: string[];
   readonly sent?: number;
@@ -419,6 +420,39 @@ async function waitFirstWriteWave(run: SideRun, opts: Options): Promise<void> {
   }
 }
 
+/**
+ * How long the daemon's interactive port takes to answer `/status`, asked every 200 ms until
+ * `untilMs`: what a client (gweb, a monitoring check) waits while the RRDs are written.
+ * Both daemons answer it; an answer that does not come within 5 s counts as 5 s.
+ */
+async function statusAnswerTimes(port: number, untilMs: number): Promise<number[]> {
+  const times: number[] = [];
+  while (Date.now() < untilMs - 200) {
+    const asked = performance.now();
+    try {
+      await fetchStatus(port, { timeoutMs: 5000 });
+      times.push(performance.now() - asked);
+    } catch {
+      times.push(5000);
+    }
+    await sleep(200);
+  }
+  return times;
+}
+
+/** gmetad-ts's CPU s per cycle by thread between two samples: the port thread (its main thread) and its named threads. */
+function threadCpu(pid: number, before: ReturnType<typeof sampleThreads>, after: ReturnType<typeof sampleThreads>, cycles: number, ticks: number): ThreadCpu {
+  const split = { port: 0, rrdUpdates: 0, parse: 0, other: 0 };
+  for (const [tid, t] of after) {
+    const seconds = (t.ticks - (before.get(tid)?.ticks ?? 0)) / ticks / cycles;
+    if (tid === pid) split.port += seconds;
+    else if (t.comm === 'gmetad-rrd') split.rrdUpdates += seconds;
+    else if (t.comm === 'gmetad-parse') split.parse += seconds;
+    else split.other += seconds;
+  }
+  return split;
+}
+
 async function startWindow(run: SideRun, opts: Options, ticks: number, writesRrds: boolean): Promise<WindowStart> {
   const steady = opts.cachedWindow === 'steady';
   const cachedStats = !run.cached ? undefined
@@ -427,9 +461,10 @@ async function startWindow(run: SideRun, opts: Options, ticks: number, writesRrd
   const d = markDaemon(run, ticks);
   const cpu: CpuMark = { ...d, rrdcached: markRrdcached(run, ticks) };
   const sent = (await tsStatus(run))?.sent;
+  const threads = sampleThreads(run.daemon.pid);
   const { files, scan } = writesRrds ? await scanTreeOffThread(run.home.rrdRoot, [SUMMARY_DIR]) : { files: [], scan: null };
   if (scan) log(`${LABEL[run.home.side]}: window starts; ${files.length} files scanned in ${fmt(scan.ms, 0)} ms`);
-  return { cpu, scan, files, ...(sent !== undefined ? { sent } : {}), ...(cachedStats ? { cachedStats } : {}) };
+  return { cpu, threads, scan, files, ...(sent !== undefined ? { sent } : {}), ...(cachedStats ? { cachedStats } : {}) };
 }
 
 async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks: number): Promise<void> {
@@ -461,6 +496,7 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
   const cpu: CpuMark = { ...d, rrdcached: rrdcachedCpu };
   r.windowSeconds = (d.atMs - start.cpu.atMs) / 1000;
   r.cpu = split(start.cpu, cpu);
+  if (run.home.side === 'ts') r.threadCpu = threadCpu(run.daemon.pid, start.threads, sampleThreads(run.daemon.pid), r.windowSeconds / opts.step, ticks);
   if (sent !== undefined && start.sent !== undefined) r.tsValuesSent = sent - start.sent;
   const inWindow = run.home.served.filter((p) => p.atMs >= start.cpu.atMs && p.atMs <= d.atMs);
   r.polls = inWindow.length;
@@ -541,7 +577,9 @@ async function runMode(mode: RrdMode, homes: readonly SideHome[], opts: Options,
         if (run.cached && opts.cachedWindow === 'steady') await waitFirstWriteWave(run, opts);
         await alignMidInterval(run, opts.step, run.cached ? 0.35 : 0.5);
         const start = await startWindow(run, opts, ticks, writesRrds);
-        await sleep(start.cpu.atMs + opts.cycles * opts.step * 1000 - Date.now());
+        const windowEnd = start.cpu.atMs + opts.cycles * opts.step * 1000;
+        run.result.statusAnswerMs = await statusAnswerTimes(run.interactivePort, windowEnd);
+        await sleep(windowEnd - Date.now());
         await endWindow(run, start, opts, ticks);
       }),
     );
@@ -593,6 +631,10 @@ function describeRun(r: ModeSideResult, step: number): string {
   if (r.filesScanned !== undefined) parts.push(`${r.filesScanned} cluster-tree files scanned (${r.unreadable} unreadable), ${r.totalFiles} files in all`);
   if (r.valuesWritten !== undefined) parts.push(`${r.valuesWritten} values written / ${r.valuesPolled} polled`);
   if (r.tsValuesSent !== undefined) parts.push(`/status metrics.sent: ${r.tsValuesSent}`);
+  if (r.threadCpu) {
+    const t = r.threadCpu;
+    parts.push(`CPU s per cycle by thread: port thread ${fmt(t.port, 3)}, RRD update thread ${fmt(t.rrdUpdates, 3)}, parse workers ${fmt(t.parse, 3)}, other (V8, libuv) ${fmt(t.other, 3)}`);
+  }
   if (r.rrdcachedSteady) {
     const q = r.rrdcachedSteady;
     parts.push(

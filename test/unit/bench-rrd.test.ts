@@ -163,6 +163,12 @@ test('figures: CPU per cycle, µs per metric (minus baseline), keeps up, target 
   assert.equal(loopRow(rows), undefined);
   const withLoop = loopRow(modeRows({ mode: 'direct', step: 15, metrics: 100_000, ts: { ...ts, tsEventLoop: { maxMs: 12.34, p99Ms: 4.5 } }, c, baseline: {} }));
   assert.deepEqual([withLoop?.ts, withLoop?.c], ['12.3 / 4.5', '-']);
+  // /status answer times through the window, both daemons.
+  const answered = modeRows({
+    mode: 'direct', step: 15, metrics: 100_000, baseline: {},
+    ts: { ...ts, statusAnswerMs: Array.from({ length: 100 }, (_, i) => 100 - i) }, c: { ...c, statusAnswerMs: [7] },
+  }).find((r) => r.figure.includes('/status answer'));
+  assert.deepEqual([answered?.ts, answered?.c], ['100.0 / 99.0 / 51.0 (100 asked)', '7.0 / 7.0 / 7.0 (1 asked)']);
 });
 
 test('keeps up through rrdcached in a steady window: the files within -w + -z, and a flushed sample within 2 steps', () => {
