@@ -1,7 +1,9 @@
 /**
  * Writes polled data to RRD files the way the C gmetad 3.7.2 does (see rrd-paths and
- * rrd-definitions for the layout and the file definitions), through a pool of
- * `rrdtool -` processes or through rrdcached.
+ * rrd-definitions for the layout and the file definitions): in-process, in the RRD update
+ * thread (native/update-thread), with a pool of `rrdtool -` processes for what that does not
+ * understand, or through rrdcached. The writer itself runs on the port thread and decides
+ * what each file gets.
  *
  * What is written, per fresh poll of a data source (writeSnapshot):
  * - each local CLUSTER: every numeric metric of every host that is up (a metric whose
@@ -31,8 +33,8 @@
  * of sources that are gone, are forgotten after the poll that no longer lists them.
  *
  * The event loop: a snapshot is walked in slices of a few milliseconds, and the walk waits
- * while the rrdtool processes have many commands queued (instead of queueing without
- * bound), so polls and requests stay on time whatever the size of the tree.
+ * while the update thread or the rrdtool processes have many updates unanswered (instead of
+ * queueing without bound), so polls and requests stay on time whatever the size of the tree.
  *
  * Write-behind (opt-in, rrdtool backend only): an `rrdtool update` through the pipe costs
  * ~35 µs of rrdtool CPU whatever the number of values it carries (~1 µs each), so with
@@ -103,7 +105,12 @@ export interface RrdWriterOptions {
   readonly rrdcachedBackoffMaxMs?: number;
   /** Creates running at once (default 32). */
   readonly maxCreatesInFlight?: number;
-  /** Longest stretch of synchronous work per slice of a snapshot walk, ms (default 8; 0: yield every few hosts). */
+  /**
+   * Longest stretch of synchronous work per slice of a snapshot walk, ms (default 4, the
+   * servers' turn budget; 0: yield every few hosts). 8 until the updates moved to their own
+   * thread: at a million metrics 4 ms slices then answered /status at p99 20.8 ms against
+   * 38.8 (BENCHMARKS.md), with no more CPU.
+   */
   readonly sliceMs?: number;
 }
 
@@ -345,7 +352,7 @@ export class RrdWriter {
     this.clock = options.clock ?? systemClock;
     this.problems = new RateLimitedWarning(this.logger, this.clock);
     this.maxCreatesInFlight = Math.max(1, options.maxCreatesInFlight ?? 32);
-    this.sliceMs = Math.max(0, options.sliceMs ?? 8);
+    this.sliceMs = Math.max(0, options.sliceMs ?? 4);
     this.pool = new RrdtoolPool({
       size: options.rrdtoolProcesses ?? 2,
       rrdtoolPath: options.rrdtoolPath,
