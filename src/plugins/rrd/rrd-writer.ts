@@ -195,11 +195,6 @@ interface FileState {
   released: boolean;
   /** The native updater handed this file back: its updates go through rrdtool. */
   viaRrdtool: boolean;
-  /**
-   * The file's path for fs calls, kept once made with the rrdtool backend; never kept with
-   * rrdcached, where it would be ~100 bytes per file for a stat made only after a change.
-   */
-  fsPath: string | Buffer | null;
   /** The file's id in the RRD update thread, once written in-process; -1 otherwise. */
   nativeId: number;
   /** rrdcached backend: dir.watch.seq when this file was last known to exist. */
@@ -676,7 +671,7 @@ export class RrdWriter {
     if (state === undefined) {
       state = {
         dir, element: safePathElement(metricName), status: Status.New, lastTs: 0, seen: 0, step, slope,
-        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, fsPath: null, nativeId: -1, watchSeq: 0,
+        waiting: null, waitingSince: 0, slot: -1, threshold: 1, pendingSince: 0, released: false, viaRrdtool: false, nativeId: -1, watchSeq: 0,
       };
       if (this.hostValues !== null) {
         if (!dir.summary) state.slot = this.hostValues.allocate();
@@ -892,11 +887,11 @@ export class RrdWriter {
 
   /** The file's path for fs calls: the byte string itself when ASCII, else its bytes. */
   private fsPath(state: FileState): string | Buffer {
-    if (state.fsPath !== null) return state.fsPath;
+    // Not kept: it is needed at a create or (rrdcached) after a directory changed, and the
+    // update thread keeps its own copy; ~90 bytes per file on this thread would be ~80 MB
+    // at a million files.
     const file = `${state.dir.path}/${state.element}.rrd`;
-    const fsPath = state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
-    if (this.cached === null) state.fsPath = fsPath;
-    return fsPath;
+    return state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
   }
 
   /**
