@@ -57,6 +57,9 @@ export interface ModeSideResult {
   tsEventLoop?: { readonly maxMs: number; readonly p99Ms: number };
   /** How long /status took to answer, asked every 200 ms through the window (ms). */
   statusAnswerMs?: number[];
+  /** The daemon process's VmRSS and its RssAnon part at the end of the window, KiB. */
+  rssEndKiB?: number;
+  rssAnonEndKiB?: number;
   /** gmetad-ts: CPU s per cycle over the window by thread. */
   threadCpu?: ThreadCpu;
   /** rrdcached STATS DataSetsWritten over the window (with the flush method, its final flush included). */

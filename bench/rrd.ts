@@ -496,6 +496,9 @@ async function endWindow(run: SideRun, start: WindowStart, opts: Options, ticks:
   const cpu: CpuMark = { ...d, rrdcached: rrdcachedCpu };
   r.windowSeconds = (d.atMs - start.cpu.atMs) / 1000;
   r.cpu = split(start.cpu, cpu);
+  const self = mustSample(run.daemon.pid, ticks, LABEL[run.home.side]).processes[0]!;
+  r.rssEndKiB = self.rssKiB;
+  r.rssAnonEndKiB = self.rssAnonKiB;
   if (run.home.side === 'ts') r.threadCpu = threadCpu(run.daemon.pid, start.threads, sampleThreads(run.daemon.pid), r.windowSeconds / opts.step, ticks);
   if (sent !== undefined && start.sent !== undefined) r.tsValuesSent = sent - start.sent;
   const inWindow = run.home.served.filter((p) => p.atMs >= start.cpu.atMs && p.atMs <= d.atMs);
@@ -631,6 +634,7 @@ function describeRun(r: ModeSideResult, step: number): string {
   if (r.filesScanned !== undefined) parts.push(`${r.filesScanned} cluster-tree files scanned (${r.unreadable} unreadable), ${r.totalFiles} files in all`);
   if (r.valuesWritten !== undefined) parts.push(`${r.valuesWritten} values written / ${r.valuesPolled} polled`);
   if (r.tsValuesSent !== undefined) parts.push(`/status metrics.sent: ${r.tsValuesSent}`);
+  if (r.rssEndKiB !== undefined) parts.push(`daemon VmRSS at the end of the window ${fmt(r.rssEndKiB / 1024, 1)} MiB (RssAnon ${fmt((r.rssAnonEndKiB ?? NaN) / 1024, 1)})`);
   if (r.threadCpu) {
     const t = r.threadCpu;
     parts.push(`CPU s per cycle by thread: port thread ${fmt(t.port, 3)}, RRD update thread ${fmt(t.rrdUpdates, 3)}, parse workers ${fmt(t.parse, 3)}, other (V8, libuv) ${fmt(t.other, 3)}`);
