@@ -81,6 +81,15 @@ export const BATCH_ITEMS = 4096;
 
 const WORKER_FILE = path.join(__dirname, 'update-worker.js');
 
+/**
+ * The worker's young generation, MiB (V8 sizes it as 3 semi-spaces), whatever bin/gmetad's
+ * process-wide --max-semi-space-size=1. With that 1 MiB the values of a batch outlived two
+ * scavenges and were promoted: at a million files the thread used 13.8 CPU s per 15 s and
+ * the daemon 709 MiB; with 12, 10.9 s and 664 MiB (BENCHMARKS.md). The parse workers use the
+ * same size.
+ */
+const WORKER_YOUNG_GENERATION_MB = 12;
+
 /** A batch being filled on the port thread. */
 class OpenBatch<Owner> {
   readonly ops: number[] = [];
@@ -246,7 +255,10 @@ export class NativeUpdateThread<Owner> {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(this.file, { workerData: { baseNice: this.baseNice } satisfies UpdateWorkerData });
+    const worker = new Worker(this.file, {
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      workerData: { baseNice: this.baseNice } satisfies UpdateWorkerData,
+    });
     worker.on('message', (message: FromUpdateWorker) => this.receive(message));
     const died = (why: string, err?: Error): void => {
       if (this.worker !== worker) return;
