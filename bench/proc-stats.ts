@@ -145,6 +145,23 @@ export function sampleThreads(pid: number): Map<number, { readonly comm: string;
   return threads;
 }
 
+/** One thread's CPU between two sampleThreads() of a process. */
+export interface ThreadCpuDelta {
+  readonly tid: number;
+  /** The thread's name (gmetad-ts names its workers; V8's and libuv's threads are "node"). */
+  readonly comm: string;
+  /** The process's main thread (gmetad-ts's port thread). */
+  readonly main: boolean;
+  readonly seconds: number;
+}
+
+/** Each thread alive at `after` of process `pid`, with the CPU seconds it used since `before` (0 for threads it had not seen). */
+export function threadCpuBetween(
+  pid: number, before: ReturnType<typeof sampleThreads>, after: ReturnType<typeof sampleThreads>, ticksPerSecond: number,
+): ThreadCpuDelta[] {
+  return [...after].map(([tid, t]) => ({ tid, comm: t.comm, main: tid === pid, seconds: (t.ticks - (before.get(tid)?.ticks ?? 0)) / ticksPerSecond }));
+}
+
 /** A thread's scheduler times (/proc/PID/task/TID/schedstat): on a core, and runnable but waiting for one. */
 export interface ThreadSchedule {
   readonly runSeconds: number;

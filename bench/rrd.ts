@@ -32,7 +32,9 @@ import {
 } from './daemons';
 import { fetchStatus } from './dump-client';
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
-import { clockTicksPerSecond, sampleProcessTree, sampleThreads, type ProcessTreeSample } from './proc-stats';
+import { clockTicksPerSecond, sampleProcessTree, sampleThreads, threadCpuBetween, type ProcessTreeSample } from './proc-stats';
+import { PARSE_THREAD_NAME } from '../src/readers/parse-protocol';
+import { UPDATE_THREAD_NAME } from '../src/plugins/rrd/native/update-thread';
 import { flushAll, flushFiles, rrdcachedStats, spreadSample, startRrdcached, type RrdcachedStats, type RunningRrdcached } from './rrd-cached';
 import {
   BENCH_RRAS, DAEMON_DEFAULT_RRAS, estimateTreeBytes, expectedRrdFiles, parseModes, renderRrdConfig, writeBehindSeconds, type RrdMode,
@@ -443,12 +445,9 @@ async function statusAnswerTimes(port: number, untilMs: number): Promise<number[
 /** gmetad-ts's CPU s per cycle by thread between two samples: the port thread (its main thread) and its named threads. */
 function threadCpu(pid: number, before: ReturnType<typeof sampleThreads>, after: ReturnType<typeof sampleThreads>, cycles: number, ticks: number): ThreadCpu {
   const split = { port: 0, rrdUpdates: 0, parse: 0, other: 0 };
-  for (const [tid, t] of after) {
-    const seconds = (t.ticks - (before.get(tid)?.ticks ?? 0)) / ticks / cycles;
-    if (tid === pid) split.port += seconds;
-    else if (t.comm === 'gmetad-rrd') split.rrdUpdates += seconds;
-    else if (t.comm === 'gmetad-parse') split.parse += seconds;
-    else split.other += seconds;
+  for (const t of threadCpuBetween(pid, before, after, ticks)) {
+    const kind = t.main ? 'port' : t.comm === UPDATE_THREAD_NAME ? 'rrdUpdates' : t.comm === PARSE_THREAD_NAME ? 'parse' : 'other';
+    split[kind] += t.seconds / cycles;
   }
   return split;
 }

@@ -38,7 +38,8 @@ import { concurrentDumps, fetchDump, fetchStatus, type ConcurrentDumps, type Dum
 import { ClusterDocument, startEmulatedGmond, type EmulatedGmond } from './emulated-cluster';
 import { DEFAULTS } from '../src/config/defaults';
 import { startTimerProbe, type ProbeFigures, type TimerProbe } from './timer-probe';
-import { sampleMachineCpu, sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, type MachineCpu, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
+import { sampleMachineCpu, sampleProcessTree, sampleSchedule, sampleThreads, clockTicksPerSecond, threadCpuBetween, type MachineCpu, type ProcessTreeSample, type ThreadSchedule } from './proc-stats';
+import { PARSE_THREAD_NAME } from '../src/readers/parse-protocol';
 import { fmt, markdownTable, ratio, textTable, verdict, type Row } from './report';
 import { loopbackFloor } from './loopback-floor';
 import { measureRuntimeFloor, type RuntimeFloor } from './runtime-floor';
@@ -162,7 +163,7 @@ interface Floors {
 
 interface ThreadSplit {
   readonly port: number;
-  /** One entry per parse worker thread (named gmetad-parse by the worker). */
+  /** One entry per parse worker thread (named PARSE_THREAD_NAME by the worker). */
   readonly workers: readonly number[];
   /** V8's helper threads (parallel scavenges, concurrent marking), libuv's pool, the rest. */
   readonly other: number;
@@ -173,11 +174,10 @@ function threadSplit(pid: number, before: ReturnType<typeof sampleThreads>, afte
   let port = 0;
   let other = 0;
   const workers: number[] = [];
-  for (const [tid, t] of after) {
-    const seconds = (t.ticks - (before.get(tid)?.ticks ?? 0)) / ticks / cycles;
-    if (tid === pid) port += seconds;
-    else if (t.comm === 'gmetad-parse') workers.push(seconds);
-    else other += seconds;
+  for (const t of threadCpuBetween(pid, before, after, ticks)) {
+    if (t.main) port += t.seconds / cycles;
+    else if (t.comm === PARSE_THREAD_NAME) workers.push(t.seconds / cycles);
+    else other += t.seconds / cycles;
   }
   return { port, workers, other };
 }

@@ -8,12 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pickFreePorts, renderConfig, startDaemon, tsGmetadCommand, waitListening } from './daemons';
 import { sampleProcess, sampleThreads } from './proc-stats';
+import { PARSE_THREAD_NAME } from '../src/readers/parse-protocol';
 
 export interface RuntimeFloor {
   /** Mean over the samples, KiB. */
   readonly rssKiB: number;
   readonly rssAnonKiB: number;
-  /** Whether a parse worker thread (gmetad-parse) was running when the samples were taken. */
+  /** Whether a parse worker thread (PARSE_THREAD_NAME) was running when the samples were taken. */
   readonly workerStarted: boolean;
   /** The daemon's pid (stopped when the measurement returns). */
   readonly pid: number;
@@ -44,7 +45,7 @@ export async function measureRuntimeFloor(mainJs: string, workDir: string, nodeF
       anon.push(sample.rssAnonKiB);
       await sleep(500);
     }
-    const workerStarted = [...sampleThreads(daemon.pid).values()].some((t) => t.comm === 'gmetad-parse');
+    const workerStarted = [...sampleThreads(daemon.pid).values()].some((t) => t.comm === PARSE_THREAD_NAME);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     return { rssKiB: mean(rss), rssAnonKiB: mean(anon), workerStarted, pid: daemon.pid };
   } finally {

@@ -3,6 +3,9 @@ import type { SourceImage } from '../store/image/format';
 import type { SummaryPolicyOptions } from '../store/summary';
 import type { AttemptResult, FetchRequest } from './fetch-document';
 
+/** The name a parse worker gives its thread (`top -H`, the benchmarks). */
+export const PARSE_THREAD_NAME = 'gmetad-parse';
+
 /** What a worker is started with. */
 export interface ParseWorkerData {
   /** The nice value the worker gives its thread: the process's, not the port thread's (util/thread-priority). */

@@ -5,16 +5,15 @@
  * transferred, not copied. The port thread never reads a polled socket, and everything
  * allocated for a poll is garbage for this thread's collector, never the main thread's.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { transferList, type SourceImage } from '../store/image/format';
 import { buildSummaryPolicy } from '../store/summary';
+import { settleWorkerThread } from '../util/thread-priority';
 import { TurnBudget } from '../util/turn-budget';
 import { TcpConnector } from './connector';
 import { fetchDocument, PollAbort } from './fetch-document';
 import { gangliaImageDocuments, SyncDocumentParser, type GangliaDocument } from './ganglia-document';
-import type { FromWorker, ParseWorkerData, SourceSettings, ToWorker } from './parse-protocol';
+import { PARSE_THREAD_NAME, type FromWorker, type ParseWorkerData, type SourceSettings, type ToWorker } from './parse-protocol';
 import { warmUpParser } from './warmup';
 
 interface SourceEntry {
@@ -25,22 +24,7 @@ interface SourceEntry {
 const port = parentPort;
 if (port === null) throw new Error('parse-worker.js runs only as a worker thread');
 
-// This thread was created by the port thread and has its nice value, which may be raised
-// (util/thread-priority): parsing is bulk work and goes back to the process's value.
-const { baseNice } = workerData as ParseWorkerData;
-try {
-  if (os.getPriority(0) !== baseNice) os.setPriority(0, baseNice);
-} catch {
-  // Raising a nice value is always permitted on Linux; elsewhere parsing goes on as it is.
-}
-
-// Name the thread (Linux), so that `top -H` and the benchmarks tell parse workers apart
-// from V8's and libuv's threads (which node names "node" too).
-try {
-  fs.writeFileSync('/proc/thread-self/comm', 'gmetad-parse');
-} catch {
-  // not Linux, or /proc not mounted: only a name
-}
+settleWorkerThread(PARSE_THREAD_NAME, (workerData as ParseWorkerData).baseNice);
 
 /*
  * No forced collection here. Until 2026-12-03 the worker called gc() after every document of

@@ -17,7 +17,7 @@
  * thread pool (file I/O, DNS, gunzip) is started before the raise so that its threads keep
  * the base value.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 
 /** The calls this needs from node:os (tests inject their own). */
@@ -74,6 +74,26 @@ export function restoreBaseNice(pid: number | undefined, calls: PriorityCalls = 
     calls.setPriority(pid, baseNice);
   } catch {
     // ESRCH: the child is gone already.
+  }
+}
+
+/**
+ * Called first in a worker thread the port thread started (a parse worker, the RRD update
+ * thread): the thread inherited the port thread's nice value, which may be raised, and goes
+ * back to the process's (`baseNice`, from its workerData), as bulk work should; and it gets
+ * a name (Linux), so that `top -H` and the benchmarks tell it apart from V8's and libuv's
+ * threads, which node names "node" too.
+ */
+export function settleWorkerThread(name: string, baseNice: number): void {
+  try {
+    if (os.getPriority(0) !== baseNice) os.setPriority(0, baseNice);
+  } catch {
+    // Raising a nice value is always permitted on Linux; elsewhere the thread runs as it is.
+  }
+  try {
+    writeFileSync('/proc/thread-self/comm', name);
+  } catch {
+    // not Linux, or /proc not mounted: only a name
   }
 }
 

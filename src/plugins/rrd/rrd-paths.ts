@@ -50,6 +50,13 @@ export function toPathBytes(bytePath: string): Buffer {
   return Buffer.from(bytePath, 'latin1');
 }
 
+const ASCII_ONLY = /^[\u0000-\u007f]*$/;
+
+/** A (byte-string) path for fs calls: the string itself when it is ASCII (no Buffer), else its bytes. */
+export function fsPathOf(bytePath: string): string | Buffer {
+  return ASCII_ONLY.test(bytePath) ? bytePath : toPathBytes(bytePath);
+}
+
 export interface RrdFileLocation {
   /** Directory holding the file (byte string). */
   readonly dir: string;

@@ -60,7 +60,7 @@ import { PendingValues } from './pending-values';
 import {
   createArguments, DEFAULT_RRAS, rootSummaryValues, rrdValue, summaryValues, valueForSlope,
 } from './rrd-definitions';
-import { RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
+import { fsPathOf, RrdPaths, safePathElement, toPathBytes } from './rrd-paths';
 import { escapeRrdcachedField, RrdcachedClient } from './rrdcached-client';
 import { quoteRrdtoolArgument, RrdtoolPool } from './rrdtool-pool';
 
@@ -149,8 +149,6 @@ interface DirState {
   readonly path: string;
   /** The path quoted for rrdtool's pipe mode (quoted runs concatenate into one argument). */
   readonly quoted: string;
-  /** ASCII only: the byte-string path can be given to fs as it is (no Buffer per call). */
-  readonly ascii: boolean;
   /** Which rrdtool process its files' commands go to (a file's commands stay in order). */
   readonly shard: number;
   /** Summary files have a second DS, `num`. */
@@ -270,7 +268,6 @@ function updateTime(update: string): number {
   return Number.parseInt(update, 10);
 }
 
-const ASCII_ONLY = /^[\u0000-\u007f]*$/;
 /** flush() rounds at most (see flush). */
 const FLUSH_ROUNDS = 5;
 
@@ -616,7 +613,7 @@ export class RrdWriter {
     if (dir === undefined) {
       const p = path();
       dir = {
-        path: p, quoted: quoteRrdtoolArgument(p), ascii: ASCII_ONLY.test(p),
+        path: p, quoted: quoteRrdtoolArgument(p),
         shard: hashString(p.slice(this.paths.root.length)), summary, files: new Map(), seen: files.generation, made: false,
         watch: null, escaped: null,
       };
@@ -870,7 +867,7 @@ export class RrdWriter {
    */
   private missingBeforeUpdate(state: FileState): boolean {
     const dir = state.dir;
-    if (dir.watch === null) dir.watch = watchedDir(dir.ascii ? dir.path : toPathBytes(dir.path));
+    if (dir.watch === null) dir.watch = watchedDir(fsPathOf(dir.path));
     this.counters.presenceChecks += dir.watch.seq === state.watchSeq ? 1 : 0;
     const changed = dirChangedSince(dir.watch, state.watchSeq);
     state.watchSeq = dir.watch.seq;
@@ -885,13 +882,13 @@ export class RrdWriter {
     return found === undefined;
   }
 
-  /** The file's path for fs calls: the byte string itself when ASCII, else its bytes. */
+  /**
+   * The file's path for fs calls. Not kept: it is needed at a create or (rrdcached) after a
+   * directory changed, and the update thread keeps its own copy; ~90 bytes per file on this
+   * thread would be ~80 MB at a million files.
+   */
   private fsPath(state: FileState): string | Buffer {
-    // Not kept: it is needed at a create or (rrdcached) after a directory changed, and the
-    // update thread keeps its own copy; ~90 bytes per file on this thread would be ~80 MB
-    // at a million files.
-    const file = `${state.dir.path}/${state.element}.rrd`;
-    return state.dir.ascii && ASCII_ONLY.test(state.element) ? file : toPathBytes(file);
+    return fsPathOf(`${state.dir.path}/${state.element}.rrd`);
   }
 
   /**

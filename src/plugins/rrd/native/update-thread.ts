@@ -76,6 +76,9 @@ export interface NativeUpdateThreadOptions<Owner> {
   readonly file?: string;
 }
 
+/** The name the update worker gives its thread (`top -H`, the benchmarks). */
+export const UPDATE_THREAD_NAME = 'gmetad-rrd';
+
 /** Items per message: large enough that posting costs little, small enough to answer often. */
 export const BATCH_ITEMS = 4096;
 
